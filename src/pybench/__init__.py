@@ -1,0 +1,3 @@
+"""pybench: pytest for noisy code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,6 @@
+"""``python -m pybench``."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    main(prog_name="pybench")

@@ -1,0 +1,244 @@
+"""Discovery: import benchmark files by path and collect their ``bench_*`` functions."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import math
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .errors import PybenchError
+
+__all__ = ["Benchmark", "DiscoveryError", "discover", "load_benchmark", "select"]
+
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "n_seeds": 30,
+    "alpha": 0.05,
+    "min_effect": None,
+    "workers": 1,
+    "gpus": None,
+}
+"""The keyword-only configuration a benchmark may declare, with pybench's defaults."""
+
+
+class DiscoveryError(PybenchError):
+    """A path, a benchmark file or a benchmark's configuration that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One ``bench_*`` function and its configuration."""
+
+    name: str
+    path: Path
+    func: Callable[[int], Any]
+    n_seeds: int = 30
+    alpha: float = 0.05
+    min_effect: float | None = None
+    workers: int = 1
+    gpus: tuple[int, ...] | None = None
+
+
+def _module_name(path: Path) -> str:
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return f"_pybench_{stem}_{digest}"
+
+
+def _user_traceback(exc: BaseException, path: Path) -> str:
+    """The last line of ``exc`` with the line of ``path`` where it surfaced, if any."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+    where = f" (line {frames[-1].lineno})" if frames else ""
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return f"{last}{where}"
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import the Python file at ``path`` as a fresh module, without writing bytecode.
+
+    The file's folder is put on ``sys.path`` so it can import sibling modules.
+
+    Raises:
+        DiscoveryError: if importing the file raises.
+    """
+    path = path.resolve()
+    name = _module_name(path)
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DiscoveryError(f"{path}: cannot be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    saved = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: any exception is theirs
+        sys.modules.pop(name, None)
+        raise DiscoveryError(
+            f"{path}: importing the file failed: {_user_traceback(exc, path)}"
+        ) from exc
+    finally:
+        sys.dont_write_bytecode = saved
+    return module
+
+
+def _config(name: str, func: Callable[..., Any]) -> dict[str, Any]:
+    """Read and check the keyword-only configuration defaults of a benchmark."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise DiscoveryError(f"{name}: cannot read its signature ({exc})") from exc
+    params = list(signature.parameters.values())
+    positional = [
+        p
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if not positional:
+        raise DiscoveryError(f"{name}: must take the seed as its first argument: def {name}(seed)")
+    required = [
+        p
+        for p in params[1:]
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if required:
+        raise DiscoveryError(
+            f"{name}: argument {required[0].name!r} has no default; pybench passes only the seed,"
+            " so give every other argument a default"
+        )
+    config = dict(CONFIG_DEFAULTS)
+    for p in params:
+        if p.name in config and p.default is not p.empty:
+            config[p.name] = p.default
+    return check_config(name, config)
+
+
+def check_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Validate configuration values; return them normalised.
+
+    Raises:
+        DiscoveryError: naming the benchmark and the keyword when a value is invalid.
+    """
+    n_seeds, alpha = config["n_seeds"], config["alpha"]
+    min_effect, workers, gpus = config["min_effect"], config["workers"], config["gpus"]
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 2:
+        raise DiscoveryError(f"{name}: n_seeds={n_seeds!r} must be an int >= 2")
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or not 0.0 < float(alpha) < 1.0
+    ):
+        raise DiscoveryError(f"{name}: alpha={alpha!r} must be a number between 0 and 1")
+    if min_effect is not None and (
+        isinstance(min_effect, bool)
+        or not isinstance(min_effect, (int, float))
+        or not math.isfinite(min_effect)
+        or min_effect < 0
+    ):
+        raise DiscoveryError(f"{name}: min_effect={min_effect!r} must be None or a number >= 0")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise DiscoveryError(f"{name}: workers={workers!r} must be an int >= 1")
+    if gpus is not None:
+        if isinstance(gpus, (str, bytes)) or not hasattr(gpus, "__iter__"):
+            raise DiscoveryError(
+                f"{name}: gpus={gpus!r} must be a list of GPU indices, e.g. [0, 1]"
+            )
+        gpus = tuple(gpus)
+        if not gpus or not all(
+            isinstance(g, int) and not isinstance(g, bool) and g >= 0 for g in gpus
+        ):
+            raise DiscoveryError(f"{name}: gpus={gpus!r} must be a non-empty list of ints >= 0")
+    return {
+        "n_seeds": n_seeds,
+        "alpha": float(alpha),
+        "min_effect": None if min_effect is None else float(min_effect),
+        "workers": workers,
+        "gpus": gpus,
+    }
+
+
+def _benchmark_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    skip = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".pybench"}
+    return sorted(
+        p
+        for p in root.rglob("*.py")
+        if not any(part in skip or part.startswith(".") for part in p.relative_to(root).parts[:-1])
+    )
+
+
+def load_benchmark(path: Path, name: str) -> Callable[[int], Any]:
+    """Import ``path`` and return its function ``name`` (used by worker processes)."""
+    func = getattr(load_module(path), name, None)
+    if not callable(func):
+        raise DiscoveryError(f"{path}: has no function {name!r}")
+    return func
+
+
+def discover(root: Path) -> list[Benchmark]:
+    """Collect every ``bench_*`` function defined in the Python files under ``root``.
+
+    Args:
+        root: a folder (searched recursively) or a single ``.py`` file.
+
+    Returns:
+        The benchmarks, sorted by name.
+
+    Raises:
+        DiscoveryError: if the path does not exist, a file fails to import, two
+            files define the same name, a configuration is invalid, or nothing is found.
+    """
+    if not root.exists():
+        raise DiscoveryError(
+            f"{root}: no such file or folder; pass the folder holding your bench_*.py files"
+        )
+    if root.is_file() and root.suffix != ".py":
+        raise DiscoveryError(f"{root}: not a Python file; pass a .py file or a folder")
+    found: dict[str, Benchmark] = {}
+    for path in _benchmark_files(root):
+        module = load_module(path)
+        for attr, func in vars(module).items():
+            if not attr.startswith("bench_") or not inspect.isfunction(func):
+                continue
+            if func.__module__ != module.__name__:
+                continue  # imported from elsewhere, collected where it is defined
+            if attr in found:
+                raise DiscoveryError(
+                    f"{attr}: defined in both {found[attr].path} and {path}; rename one of them"
+                )
+            found[attr] = Benchmark(
+                name=attr, path=path.resolve(), func=func, **_config(attr, func)
+            )
+    if not found:
+        raise DiscoveryError(f"{root}: no bench_* functions found")
+    return [found[name] for name in sorted(found)]
+
+
+def select(benchmarks: list[Benchmark], names: tuple[str, ...]) -> list[Benchmark]:
+    """Keep the benchmarks named in ``names`` (``bench_x`` or just ``x``); all when empty.
+
+    Raises:
+        DiscoveryError: if a name matches no benchmark.
+    """
+    if not names:
+        return benchmarks
+    by_name = {b.name: b for b in benchmarks}
+    chosen: dict[str, Benchmark] = {}
+    for name in names:
+        key = name if name in by_name else f"bench_{name}"
+        if key not in by_name:
+            known = ", ".join(by_name)
+            raise DiscoveryError(f"--bench {name}: no such benchmark (found: {known})")
+        chosen[key] = by_name[key]
+    return [chosen[name] for name in sorted(chosen)]

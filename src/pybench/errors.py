@@ -1,0 +1,25 @@
+"""The base error type and pybench's exit codes.
+
+Each concrete error is defined beside the code that raises it; the CLI renders
+every :class:`PybenchError` as one line and exits with its ``exit_code``.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+"""No regression: every benchmark passed or was new."""
+
+EXIT_REGRESSION = 1
+"""At least one benchmark failed."""
+
+EXIT_ERROR = 2
+"""An error prevented a verdict (bad input, a broken benchmark, an unreadable file)."""
+
+EXIT_INTERRUPTED = 130
+"""Interrupted by Ctrl-C."""
+
+
+class PybenchError(Exception):
+    """An error a user can act on; its message is one line saying what, where and how to fix."""
+
+    exit_code: int = EXIT_ERROR

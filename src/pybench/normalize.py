@@ -1,0 +1,129 @@
+"""Normalization: turn a benchmark's return value into ``{(step, metric): value}``.
+
+Three shapes are accepted::
+
+    0.91                                           # one metric "score" at step 0
+    {"accuracy": 0.91, "min:loss": 0.42}           # several metrics at step 0
+    [{"step": 1, "min:loss": 0.9}, {"step": 10, "min:loss": 0.3}]   # a curve
+
+Numbers are Python or numpy ints and floats; bools are refused. Non-finite
+values pass through here: whether they are allowed depends on what the run is
+for (a new baseline refuses them, a comparison reports a divergence).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from .errors import PybenchError
+
+__all__ = ["ReturnValueError", "Slot", "normalize", "describe_slot"]
+
+Slot = tuple[int, str]
+"""One ``(step, metric)`` position."""
+
+DEFAULT_METRIC = "score"
+_SHAPES = "return a number, a dict of metrics, or a list of dicts with a 'step' key"
+
+
+class ReturnValueError(PybenchError):
+    """A benchmark returned a value that is not one of the three shapes."""
+
+
+def describe_slot(slot: Slot) -> str:
+    """``step 100 'min:loss'``: how a slot is named in messages."""
+    return f"step {slot[0]} {slot[1]!r}"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "None"
+    return type(value).__name__
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return False
+    return isinstance(value, numbers.Real)
+
+
+def _number(value: Any, where: str) -> float:
+    if not _is_number(value):
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            raise ReturnValueError(f"{where} is a bool; return a number (e.g. float(flag))")
+        raise ReturnValueError(f"{where} is a {_kind(value)}, not a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ReturnValueError(f"{where} cannot be read as a float ({exc})") from exc
+
+
+def _metric_name(key: Any, where: str) -> str:
+    if not isinstance(key, str):
+        raise ReturnValueError(f"{where}: metric name {key!r} is a {_kind(key)}, not a string")
+    bare = key[4:] if key.startswith(("min:", "max:")) else key
+    if not bare:
+        raise ReturnValueError(f"{where}: metric name {key!r} is empty")
+    return key
+
+
+def _record(record: Any, step: int, where: str, out: dict[Slot, float]) -> None:
+    metrics = {k: v for k, v in record.items() if k != "step"}
+    if not metrics:
+        raise ReturnValueError(f"{where} has no metrics; add at least one metric to it")
+    for key, value in metrics.items():
+        name = _metric_name(key, where)
+        out[(step, name)] = _number(value, f"{where} metric {name!r}")
+
+
+def _step(value: Any, where: str) -> int:
+    if (
+        isinstance(value, bool)
+        or type(value).__name__ == "bool_"
+        or not isinstance(value, numbers.Integral)
+    ):
+        raise ReturnValueError(f"{where}: 'step' is {value!r} ({_kind(value)}); it must be an int")
+    return int(value)
+
+
+def normalize(value: Any) -> dict[Slot, float]:
+    """Convert a benchmark's return value to ``{(step, metric): float}``.
+
+    Raises:
+        ReturnValueError: describing the offending part of the value; the
+            caller adds the benchmark and seed.
+    """
+    out: dict[Slot, float] = {}
+    if isinstance(value, dict):
+        if not value:
+            raise ReturnValueError(f"returned an empty dict; {_SHAPES}")
+        if "step" in value:
+            _record(value, _step(value["step"], "the returned dict"), "the returned dict", out)
+        else:
+            _record(value, 0, "the returned dict", out)
+        return out
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ReturnValueError(f"returned an empty {_kind(value)}; {_SHAPES}")
+        steps: set[int] = set()
+        for i, record in enumerate(value):
+            where = f"record {i}"
+            if not isinstance(record, dict):
+                raise ReturnValueError(f"{where} is a {_kind(record)}; a curve is a list of dicts")
+            if "step" not in record:
+                raise ReturnValueError(
+                    f"{where} has no 'step' key; add 'step': <int> to each record"
+                )
+            step = _step(record["step"], where)
+            if step in steps:
+                raise ReturnValueError(f"{where}: step {step} appears twice; steps must be unique")
+            steps.add(step)
+            _record(record, step, f"{where} (step {step})", out)
+        return out
+    if _is_number(value):
+        out[(0, DEFAULT_METRIC)] = float(value)
+        return out
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        raise ReturnValueError(f"returned a bool; {_SHAPES}")
+    raise ReturnValueError(f"returned a {_kind(value)}; {_SHAPES}")

@@ -1,0 +1,245 @@
+"""Running: call a benchmark on its seeds and gather one ``(n_seeds, K)`` score matrix.
+
+Seeds are executed by a *backend* (serial in this process, or the parallel
+back-ends of :mod:`pybench.backends`). Every backend calls
+:func:`evaluate_seed`, which never raises for the user's mistakes: it returns a
+:class:`SeedOutcome` holding either the normalized values or a
+:class:`SeedFailure` that travels back from any worker.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from .discover import Benchmark
+from .errors import PybenchError
+from .normalize import ReturnValueError, Slot, describe_slot, normalize
+
+__all__ = [
+    "Backend",
+    "BenchmarkError",
+    "RunResult",
+    "SeedFailure",
+    "SeedOutcome",
+    "SerialBackend",
+    "evaluate_seed",
+    "run_benchmark",
+]
+
+
+@dataclass(frozen=True)
+class SeedFailure:
+    """Why a seed produced no values: one summary line and the user's traceback."""
+
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class SeedOutcome:
+    """The result of one seed: ``values`` or ``failure`` (exactly one is set)."""
+
+    index: int
+    seed: int
+    values: dict[Slot, float] | None = None
+    failure: SeedFailure | None = None
+
+
+class BenchmarkError(PybenchError):
+    """A benchmark could not produce a verdict: it raised, returned a bad value, or died.
+
+    Attributes:
+        bench: the benchmark's name.
+        seed: the seed involved, if any.
+        detail: the user's traceback (shown with ``-v``), possibly empty.
+    """
+
+    def __init__(self, bench: str, message: str, *, seed: int | None = None, detail: str = ""):
+        super().__init__(message)
+        self.bench = bench
+        self.seed = seed
+        self.detail = detail
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """Format ``exc`` without the frames of pybench itself."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("pybench."):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+
+
+def evaluate_seed(func: Callable[[int], Any], index: int, seed: int) -> SeedOutcome:
+    """Call ``func(seed)`` and normalize its return value, capturing every failure."""
+    try:
+        raw = func(seed)
+    except (Exception, SystemExit) as exc:  # anything the user's code raises is reported
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return SeedOutcome(index, seed, failure=SeedFailure(f"raised {last}", _user_traceback(exc)))
+    try:
+        values = normalize(raw)
+    except ReturnValueError as exc:
+        return SeedOutcome(index, seed, failure=SeedFailure(str(exc)))
+    return SeedOutcome(index, seed, values=values)
+
+
+class Backend(Protocol):
+    """Runs the seeds of one benchmark; see :class:`SerialBackend` for the contract."""
+
+    def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
+        """Yield one outcome per seed as each finishes (in any order).
+
+        Closing the iterator early cancels the seeds not yet started.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release workers; outstanding seeds are cancelled."""
+        ...
+
+
+class SerialBackend:
+    """Runs seeds one after another in this process."""
+
+    def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
+        for index, seed in enumerate(seeds):
+            yield evaluate_seed(bench.func, index, seed)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Per-seed values of every slot, rows in seed order, columns in ``slots`` order."""
+
+    seeds: list[int]
+    slots: list[Slot]
+    values: np.ndarray
+
+    def scores(self) -> dict[int, dict[str, list[float]]]:
+        """``{step: {metric: [value per seed]}}``."""
+        out: dict[int, dict[str, list[float]]] = {}
+        for k, (step, metric) in enumerate(self.slots):
+            out.setdefault(step, {})[metric] = self.values[:, k].tolist()
+        return out
+
+    def non_finite(self) -> dict[Slot, list[int]]:
+        """The slots holding NaN or ±inf, with the seeds where they occur."""
+        bad = ~np.isfinite(self.values)
+        return {
+            slot: [self.seeds[i] for i in np.flatnonzero(bad[:, k])]
+            for k, slot in enumerate(self.slots)
+            if bad[:, k].any()
+        }
+
+
+def _slot_mismatch(bench: str, seed: int, got: set[Slot], want: set[Slot], against: str) -> str:
+    missing, extra = sorted(want - got), sorted(got - want)
+    parts = []
+    if missing:
+        parts.append("missing " + ", ".join(describe_slot(s) for s in missing[:3]))
+    if extra:
+        parts.append("new " + ", ".join(describe_slot(s) for s in extra[:3]))
+    return f"seed {seed} returned different slots from {against} ({'; '.join(parts)})"
+
+
+def run_benchmark(
+    bench: Benchmark,
+    seeds: Sequence[int],
+    *,
+    backend: Backend,
+    expected_slots: Sequence[Slot] | None = None,
+    on_seed_done: Callable[[], None] | None = None,
+) -> RunResult:
+    """Run ``bench`` on ``seeds`` and return the values in seed order.
+
+    Args:
+        bench: the benchmark.
+        seeds: the seeds, in the order their rows should appear.
+        backend: what executes the seeds.
+        expected_slots: the baseline's slots; a seed returning other slots
+            stops the run with an error that says how to reset the baseline.
+        on_seed_done: called once per finished seed (drives the progress bar).
+
+    Raises:
+        BenchmarkError: a seed raised, returned a bad value, returned slots
+            that differ from the other seeds or from the baseline, or its worker died.
+    """
+    want = set(expected_slots) if expected_slots is not None else None
+    rows: list[dict[Slot, float] | None] = [None] * len(seeds)
+    first: tuple[int, set[Slot]] | None = None
+    outcomes = backend.map_seeds(bench, seeds)
+    try:
+        for outcome in outcomes:
+            if outcome.failure is not None:
+                raise BenchmarkError(
+                    bench.name,
+                    f"seed {outcome.seed} {outcome.failure.message}",
+                    seed=outcome.seed,
+                    detail=outcome.failure.traceback,
+                )
+            assert outcome.values is not None
+            got = set(outcome.values)
+            if want is not None and got != want:
+                raise BenchmarkError(
+                    bench.name,
+                    _slot_mismatch(bench.name, outcome.seed, got, want, "the baseline")
+                    + f"; re-run `pybench update --bench {bench.name}` to reset its baseline",
+                    seed=outcome.seed,
+                )
+            if first is None:
+                first = (outcome.seed, got)
+            elif got != first[1]:
+                raise BenchmarkError(
+                    bench.name,
+                    _slot_mismatch(bench.name, outcome.seed, got, first[1], f"seed {first[0]}")
+                    + "; every seed must return the same steps and metrics",
+                    seed=outcome.seed,
+                )
+            rows[outcome.index] = outcome.values
+            if on_seed_done is not None:
+                on_seed_done()
+    finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
+    slots = sorted(expected_slots) if expected_slots is not None else sorted(first[1])  # type: ignore[index]
+    values = np.array([[row[s] for s in slots] for row in rows], dtype=float)  # type: ignore[index]
+    return RunResult(seeds=list(seeds), slots=slots, values=values.reshape(len(seeds), len(slots)))
+
+
+def check_finite(bench: str, result: RunResult) -> None:
+    """Refuse non-finite values in a run that would become a baseline.
+
+    Raises:
+        BenchmarkError: naming the slot and the seeds.
+    """
+    bad = result.non_finite()
+    if not bad:
+        return
+    slot, seeds = next(iter(bad.items()))
+    value = result.values[result.seeds.index(seeds[0]), result.slots.index(slot)]
+    shown = ", ".join(str(s) for s in seeds[:3]) + (
+        f" and {len(seeds) - 3} more" if len(seeds) > 3 else ""
+    )
+    more = f" (and {len(bad) - 1} more slots)" if len(bad) > 1 else ""
+    noun = "seed" if len(seeds) == 1 else "seeds"
+    raise BenchmarkError(
+        bench,
+        f"{describe_slot(slot)} is {_fmt_nonfinite(value)} on {noun} {shown}{more};"
+        " a baseline must be finite, fix the benchmark and re-run",
+        seed=seeds[0],
+    )
+
+
+def _fmt_nonfinite(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "+inf" if value > 0 else "-inf"

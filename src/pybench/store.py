@@ -1,0 +1,257 @@
+"""The baseline store: one JSON object per line, one line per benchmark, sorted by name.
+
+Writes are atomic (a temporary file in the same folder, fsync, rename) and
+made under an inter-process lock around read-modify-write, so a crash leaves
+the old or the new file and concurrent runs keep each other's records. A file
+that cannot be read is an error naming the file and line; it is never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import PybenchError
+
+__all__ = ["FORMAT_VERSION", "BaselineRecord", "StoreError", "load", "parse", "save"]
+
+FORMAT_VERSION = 1
+"""The ``format`` field written on every record."""
+
+_KNOWN = ("bench", "timestamp", "git_commit", "git_dirty", "seeds", "n", "scores", "format")
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - non-POSIX platforms
+    fcntl = None  # type: ignore[assignment]
+
+
+class StoreError(PybenchError):
+    """A baseline file that cannot be read or written."""
+
+
+@dataclass
+class BaselineRecord:
+    """The stored baseline of one benchmark.
+
+    ``scores`` maps step -> metric -> one value per seed, aligned with ``seeds``.
+    ``extra`` keeps fields this version does not know, so they survive a rewrite.
+    """
+
+    bench: str
+    seeds: list[int]
+    scores: dict[int, dict[str, list[float]]]
+    timestamp: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    def slots(self) -> list[tuple[int, str]]:
+        """The ``(step, metric)`` slots, sorted."""
+        return sorted((step, metric) for step, metrics in self.scores.items() for metric in metrics)
+
+    def to_json(self) -> str:
+        obj: dict[str, Any] = {
+            "bench": self.bench,
+            "timestamp": self.timestamp,
+            "git_commit": self.git_commit,
+            "git_dirty": self.git_dirty,
+            "seeds": self.seeds,
+            "n": self.n,
+            "scores": {
+                str(step): {m: self.scores[step][m] for m in sorted(self.scores[step])}
+                for step in sorted(self.scores)
+            },
+            "format": FORMAT_VERSION,
+        }
+        for key, value in self.extra.items():
+            obj.setdefault(key, value)
+        return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
+
+
+def _fail(where: str, message: str) -> StoreError:
+    return StoreError(
+        f"{where}: {message}; fix or remove that line"
+        " (pybench does not overwrite a file it cannot read)"
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_record(obj: Any, where: str) -> BaselineRecord:
+    if not isinstance(obj, dict):
+        raise _fail(where, f"expected a JSON object, found {type(obj).__name__}")
+    for key in ("bench", "seeds", "scores"):
+        if key not in obj:
+            raise _fail(where, f"field {key!r} is missing")
+    bench, seeds, scores = obj["bench"], obj["seeds"], obj["scores"]
+    if not isinstance(bench, str) or not bench:
+        raise _fail(where, "field 'bench' must be a non-empty string")
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(_is_int(s) and 0 <= s < 2**32 for s in seeds)
+    ):
+        raise _fail(where, f"{bench}: field 'seeds' must be a non-empty list of ints in [0, 2**32)")
+    if "n" in obj and obj["n"] != len(seeds):
+        raise _fail(where, f"{bench}: field 'n' is {obj['n']!r} but there are {len(seeds)} seeds")
+    if not isinstance(scores, dict) or not scores:
+        raise _fail(where, f"{bench}: field 'scores' must be a non-empty object")
+    parsed: dict[int, dict[str, list[float]]] = {}
+    for step_key, metrics in scores.items():
+        try:
+            step = int(step_key)
+        except ValueError:
+            raise _fail(where, f"{bench}: step {step_key!r} is not an int") from None
+        if not isinstance(metrics, dict) or not metrics:
+            raise _fail(where, f"{bench}: step {step_key} must map metric names to value lists")
+        parsed[step] = {}
+        for metric, values in metrics.items():
+            if not isinstance(values, list) or len(values) != len(seeds):
+                raise _fail(
+                    where, f"{bench}: step {step_key} {metric!r} must list one value per seed"
+                )
+            if not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in values
+            ):
+                raise _fail(
+                    where,
+                    f"{bench}: step {step_key} {metric!r} holds a non-finite or non-numeric value",
+                )
+            parsed[step][metric] = [float(v) for v in values]
+    for key, kind in (("timestamp", str), ("git_commit", str), ("git_dirty", bool)):
+        if obj.get(key) is not None and not isinstance(obj[key], kind):
+            raise _fail(where, f"{bench}: field {key!r} must be a {kind.__name__} or null")
+    if "format" in obj and (not _is_int(obj["format"]) or obj["format"] > FORMAT_VERSION):
+        raise _fail(
+            where,
+            f"{bench}: format {obj['format']!r} is newer than this pybench reads; upgrade pybench",
+        )
+    return BaselineRecord(
+        bench=bench,
+        seeds=list(seeds),
+        scores=parsed,
+        timestamp=obj.get("timestamp"),
+        git_commit=obj.get("git_commit"),
+        git_dirty=obj.get("git_dirty"),
+        extra={k: v for k, v in obj.items() if k not in _KNOWN},
+    )
+
+
+def _reject_constant(token: str) -> float:
+    raise ValueError(f"{token} is not valid JSON")
+
+
+def parse(text: str, name: str) -> dict[str, BaselineRecord]:
+    """Parse the contents of a baseline file; ``name`` is used in error messages.
+
+    Raises:
+        StoreError: naming the file and line of the first problem.
+    """
+    records: dict[str, BaselineRecord] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{lineno}"
+        try:
+            obj = json.loads(line, parse_constant=_reject_constant)
+        except ValueError as exc:
+            raise _fail(where, f"not valid JSON ({exc})") from None
+        record = _parse_record(obj, where)
+        if record.bench in records:
+            raise _fail(where, f"{record.bench} appears twice in the file")
+        records[record.bench] = record
+    return records
+
+
+def load(path: Path) -> dict[str, BaselineRecord]:
+    """Read every record of the baseline file at ``path`` (none if it does not exist).
+
+    Raises:
+        StoreError: if the file cannot be read or parsed.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{path}: cannot be read ({exc})") from None
+    return parse(text, str(path))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive inter-process lock on ``path``'s sidecar ``.lock`` file."""
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def save(path: Path, records: Iterable[BaselineRecord]) -> None:
+    """Store ``records``, replacing those of the same benchmarks and keeping the rest.
+
+    The file is re-read under the lock, so records written meanwhile by another
+    pybench process are kept.
+
+    Raises:
+        StoreError: if the existing file cannot be parsed (it is left untouched)
+            or the folder cannot be written.
+    """
+    records = list(records)
+    if not records:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path):
+            merged = load(path)
+            for record in records:
+                merged[record.bench] = record
+            text = "".join(merged[name].to_json() + "\n" for name in sorted(merged))
+            _write_atomic(path, text)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot be written ({exc.strerror or exc})") from None
