@@ -55,6 +55,8 @@ def _module_name(path: Path) -> str:
 def _user_traceback(exc: BaseException, path: Path) -> str:
     """The last line of ``exc`` with the line of ``path`` where it surfaced, if any."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f"SyntaxError: {exc.msg} (line {exc.lineno})"
     where = f" (line {frames[-1].lineno})" if frames else ""
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
     return f"{last}{where}"
@@ -81,7 +83,10 @@ def load_module(path: Path) -> ModuleType:
     saved = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
     try:
-        spec.loader.exec_module(module)
+        # Compile the source ourselves: no cached bytecode is read or written, so an
+        # edit made a moment ago is always seen.
+        code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
     except Exception as exc:  # the user's code: any exception is theirs
         sys.modules.pop(name, None)
         raise DiscoveryError(

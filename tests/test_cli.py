@@ -1,0 +1,450 @@
+"""The command line, driven end to end: the walkthrough's cases, errors, prompts, show."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pybench import store
+
+from .conftest import REPO, SYNTHETIC
+
+SUMMARY = re.compile(
+    r"^(\d+) failed, (\d+) passed, (\d+) new(?:, (\d+) errors?)? in \d+\.\ds$", re.M
+)
+RULE = "─" * 62
+
+
+def _line(output: str, name: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(name + " "))
+
+
+# -- the walkthrough ----------------------------------------------------------
+def test_walkthrough_part1(project, cli, monkeypatch):
+    base = str(SYNTHETIC)
+    first = cli(base)
+    assert first.exit_code == 0, first.output
+    assert _line(first.stdout, "bench_synthetic") == (
+        "bench_synthetic .......... NEW 1 metrics × 3 steps (baseline saved)"
+    )
+    assert RULE in first.stdout
+    assert SUMMARY.search(first.stdout).groups()[:3] == ("0", "0", "1")
+    saved = store.load(project / ".pybench" / "baselines.jsonl")["bench_synthetic"]
+    assert saved.n == 30 and sorted(saved.scores) == [1, 30, 100]
+
+    case1 = cli(base)
+    assert case1.exit_code == 0
+    assert _line(case1.stdout, "bench_synthetic") == (
+        "bench_synthetic .......... PASS 1 metrics × 3 steps 0/3 slots flagged meta-p=1.000"
+    )
+    assert SUMMARY.search(case1.stdout).groups()[:3] == ("0", "1", "0")
+
+    monkeypatch.setenv("PYBENCH_SYNTHETIC_RESAMPLE", "1")
+    case2 = cli(base)
+    assert case2.exit_code == 0
+    assert "PASS 1 metrics × 3 steps 0/3 slots flagged meta-p=1.000" in case2.stdout
+    monkeypatch.delenv("PYBENCH_SYNTHETIC_RESAMPLE")
+
+    monkeypatch.setenv("PYBENCH_SYNTHETIC_REGRESS", "global")
+    case3 = cli(base)
+    assert case3.exit_code == 1
+    assert "FAIL 1 metrics × 3 steps 3/3 slots flagged meta-p=0.000" in case3.stdout
+    assert SUMMARY.search(case3.stdout).groups()[:3] == ("1", "0", "0")
+
+    monkeypatch.setenv("PYBENCH_SYNTHETIC_REGRESS", "local")
+    case4 = cli(base, "-v")
+    assert case4.exit_code == 1
+    assert "FAIL 1 metrics × 3 steps 1/3 slots flagged meta-p=0.000" in case4.stdout
+    lines = case4.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("metric"))
+    assert lines[header].split() == ["metric", "step", "baseline", "current", "Δ", "p"]
+    rows = [line.split() for line in lines[header + 1 : header + 4]]
+    assert [r[1] for r in rows] == ["1", "30", "100"]
+    assert [r[-1] == "✗" for r in rows] == [False, False, True]
+    assert rows[0][4] == "+0.0%" and rows[0][5] == "1.000"
+    assert rows[2][4].startswith("-") and rows[2][5] == "0.000"
+    # the file was not touched by comparisons
+    assert store.load(project / ".pybench" / "baselines.jsonl")["bench_synthetic"] == saved
+
+
+def test_piped_output_is_plain(project, cli):
+    result = cli(str(SYNTHETIC))
+    assert "\x1b[" not in result.output and "\r" not in result.output
+
+
+def test_colours_on_a_terminal(project, cli, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    result = cli(str(SYNTHETIC))
+    assert re.search(r"\x1b\[[0-9;]*mNEW", result.stdout)
+
+
+def test_python_dash_m(project):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pybench", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0 and "pybench" in proc.stdout and "update" in proc.stdout
+
+
+# -- options ---------------------------------------------------------------
+BENCH_PAIR = """
+    def bench_a(seed, *, n_seeds=8):
+        return float(seed % 97)
+
+    def bench_b(seed, *, n_seeds=8):
+        return {"accuracy": (seed % 89) / 89.0, "min:loss": (seed % 13) / 13.0}
+"""
+
+
+def test_bench_selects_and_update_keeps_others(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    assert cli("benchmarks").exit_code == 0
+    path = project / ".pybench" / "baselines.jsonl"
+    before = store.load(path)
+    result = cli("update", "benchmarks", "--bench", "a", "--yes", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    assert "bench_a" in result.stdout and "bench_b" not in result.stdout
+    after = store.load(path)
+    assert after["bench_b"] == before["bench_b"]
+    assert after["bench_a"].seeds != before["bench_a"].seeds
+    assert [json.loads(line)["bench"] for line in path.read_text().splitlines()] == [
+        "bench_a",
+        "bench_b",
+    ]
+
+
+def test_seed_makes_sampling_reproducible(project, write_bench, cli, monkeypatch):
+    write_bench(BENCH_PAIR)
+    cli("benchmarks", "--seed", "7", "--baseline", "one.jsonl")
+    monkeypatch.setenv("PYBENCH_SEED", "7")
+    cli("benchmarks", "--baseline", "two.jsonl")
+    one, two = store.load(Path("one.jsonl")), store.load(Path("two.jsonl"))
+    assert one["bench_a"].seeds == two["bench_a"].seeds
+    assert one["bench_a"].seeds != one["bench_b"].seeds
+
+
+def test_alpha_and_min_effect_flags(project, write_bench, cli, monkeypatch):
+    write_bench(
+        """
+        import os
+        def bench_drop(seed, *, n_seeds=12):
+            base = 1.0 + (seed % 1000) / 1e5
+            if os.environ.get("DROP"):  # a ~1% drop, not the same on every seed
+                base -= 0.01 + ((seed // 7) % 3) * 1e-4
+            return base
+        """
+    )
+    assert cli("benchmarks").exit_code == 0
+    monkeypatch.setenv("DROP", "1")
+    assert cli("benchmarks").exit_code == 1  # a ~1% drop is a regression
+    gated = cli("benchmarks", "--min-effect", "0.05")
+    assert gated.exit_code == 0 and "0/1 slots flagged" in gated.stdout
+    assert "meta-p=1.000" in gated.stdout
+
+
+# -- exit code 2, before any seed runs ----------------------------------------
+def test_missing_path(project, cli):
+    result = cli("no/such/dir")
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "no/such/dir" in result.stderr and "no such file" in result.stderr
+
+
+def test_unknown_bench(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    result = cli("benchmarks", "--bench", "nope")
+    assert result.exit_code == 2
+    assert "--bench nope" in result.stderr and "bench_a" in result.stderr
+
+
+def test_unreachable_alpha_refused_before_any_seed(project, write_bench, cli):
+    write_bench(
+        """
+        from pathlib import Path
+        def bench_few(seed, *, n_seeds=4):
+            Path("ran").touch()
+            return 1.0
+        """
+    )
+    result = cli("benchmarks")
+    assert result.exit_code == 2
+    assert "bench_few" in result.stderr and "at least 5 seeds" in result.stderr
+    assert not Path("ran").exists() and not Path(".pybench").exists()
+    tight = cli("benchmarks", "--alpha", "0.001")
+    assert tight.exit_code == 2 and "at least 10 seeds" in tight.stderr
+
+
+def test_bad_option_values(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    assert cli("benchmarks", "--alpha", "1.5").exit_code == 2
+    assert cli("benchmarks", "--min-effect", "-1").exit_code == 2
+    gpus = cli("benchmarks", "--gpus", "a,b")
+    assert gpus.exit_code == 2 and "--gpus" in gpus.stderr
+
+
+def test_wrong_shape_is_an_error(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    write_bench(
+        """
+        def bench_shape(seed, *, n_seeds=6):
+            return "0.9"
+        """,
+        name="bench_shape.py",
+    )
+    result = cli("benchmarks")
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_shape")
+    assert "ERROR" in line and "returned a str" in line and re.search(r"seed \d+", line)
+    assert "Traceback" not in result.output
+    assert SUMMARY.search(result.stdout).groups() == ("0", "0", "2", "1")
+    saved = store.load(project / ".pybench" / "baselines.jsonl")
+    assert set(saved) == {"bench_a", "bench_b"}
+
+
+def test_slots_no_longer_match(project, write_bench, cli):
+    path = write_bench(
+        "def bench_x(seed, *, n_seeds=6):\n    return {'acc': 0.5 + seed % 7 / 100}\n"
+    )
+    assert cli("benchmarks").exit_code == 0
+    path.write_text(
+        "def bench_x(seed, *, n_seeds=6):\n    return {'accuracy': 0.5 + seed % 7 / 100}\n"
+    )
+    result = cli("benchmarks")
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_x")
+    assert "ERROR" in line and "'acc'" in line and "'accuracy'" in line
+    assert "pybench update --bench bench_x" in line
+
+
+def test_unreadable_baseline_is_not_overwritten(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    path = project / ".pybench" / "baselines.jsonl"
+    path.parent.mkdir()
+    path.write_text('{"bench": "bench_a", "seeds": [1, 2]\n')
+    result = cli("benchmarks")
+    assert result.exit_code == 2
+    assert f"{path}:1" in result.stderr or ".pybench/baselines.jsonl:1" in result.stderr
+    assert path.read_text() == '{"bench": "bench_a", "seeds": [1, 2]\n'
+
+
+# -- foreign files, show, history ----------------------------------------------
+def test_file_with_only_spec_fields_loads_and_compares(project, write_bench, cli):
+    write_bench("def bench_f(seed):\n    return [{'step': 1, 'min:loss': seed / 1000.0}]\n")
+    seeds = list(range(10, 40))
+    record = {
+        "bench": "bench_f",
+        "timestamp": "2026-06-25T14:26:16Z",
+        "git_commit": "55efb67",
+        "git_dirty": False,
+        "seeds": seeds,
+        "n": len(seeds),
+        "scores": {"1": {"min:loss": [s / 1000.0 for s in seeds]}},
+    }
+    path = project / ".pybench" / "baselines.jsonl"
+    path.parent.mkdir()
+    path.write_text(json.dumps(record) + "\n")
+    result = cli("benchmarks")
+    assert result.exit_code == 0, result.output
+    assert "PASS 1 metrics × 1 steps 0/1 slots flagged meta-p=1.000" in result.stdout
+    shown = cli("show")
+    assert shown.exit_code == 0
+    assert "bench_f" in shown.stdout and "55efb67" in shown.stdout and "30 seeds" in shown.stdout
+    assert "0.02±0.01" in shown.stdout  # mean of 10..39 / 1000 = 0.0245
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_show_history(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    _git(project, "init", "-q")
+    _git(project, "add", "benchmarks")
+    _git(project, "commit", "-qm", "benchmarks")
+    assert cli("benchmarks").exit_code == 0
+    _git(project, "add", ".pybench/baselines.jsonl")
+    _git(project, "commit", "-qm", "first baseline")
+    assert cli("update", "benchmarks", "--bench", "a", "--yes").exit_code == 0
+    _git(project, "commit", "-qam", "new baseline for a")
+    _git(project, "commit", "-q", "--allow-empty", "-m", "unrelated")
+    result = cli("show", "--history")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 2
+    assert "new baseline for a" in lines[0] and "first baseline" in lines[1]
+    assert "bench_a" in lines[0] and "bench_b" in lines[0] and "score@0=" in lines[0]
+    record = store.load(project / ".pybench" / "baselines.jsonl")["bench_a"]
+    assert record.git_commit is not None and record.git_dirty is False
+
+
+# -- prompts ------------------------------------------------------------------
+def test_update_without_terminal_never_waits(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    cli("benchmarks")
+    result = cli("update", "benchmarks")
+    assert result.exit_code == 2
+    assert "--yes" in result.stderr
+
+
+def test_dirty_tree_prompts_on_a_terminal(project, write_bench, cli, monkeypatch):
+    write_bench(BENCH_PAIR)
+    _git(project, "init", "-q")
+    _git(project, "add", "benchmarks")
+    _git(project, "commit", "-qm", "benchmarks")
+    (project / "benchmarks" / "bench_test.py").write_text(
+        (project / "benchmarks" / "bench_test.py").read_text() + "\n# edited\n"
+    )
+    monkeypatch.setattr("pybench.cli._interactive", lambda: True)
+    refused = cli("benchmarks", input="n\n")
+    assert refused.exit_code == 2 and "nothing was saved" in refused.stderr
+    assert not (project / ".pybench" / "baselines.jsonl").exists()
+    accepted = cli("benchmarks", input="y\n")
+    assert accepted.exit_code == 0
+    assert store.load(project / ".pybench" / "baselines.jsonl")["bench_a"].git_dirty is True
+
+
+def test_dirty_tree_without_terminal_warns_and_proceeds(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    _git(project, "init", "-q")
+    _git(project, "add", "benchmarks")
+    _git(project, "commit", "-qm", "benchmarks")
+    (project / "benchmarks" / "bench_test.py").write_text(
+        (project / "benchmarks" / "bench_test.py").read_text() + "\n# edited\n"
+    )
+    result = cli("benchmarks")
+    assert result.exit_code == 0
+    assert "warning" in result.stderr and "uncommitted" in result.stderr
+
+
+# -- Ctrl-C -------------------------------------------------------------------
+def test_ctrl_c_exits_130_and_writes_nothing(project, write_bench):
+    write_bench(
+        """
+        import time
+        from pathlib import Path
+        def bench_slow(seed, *, n_seeds=6):
+            Path("started").touch()
+            time.sleep(30)
+            return 1.0
+        """
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pybench", "benchmarks"],
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while not (project / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (project / "started").exists()
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert time.monotonic() - sent < 5
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (project / ".pybench" / "baselines.jsonl").exists()
+
+
+def test_help_is_fast_to_import():
+    code = (
+        "import sys; from pybench import cli; "
+        "print('scipy.stats' in sys.modules, 'numpy' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.stdout.split() == ["False", "False"]
+
+
+# -- faults: raising benchmarks, non-finite values -----------------------------
+RAISING = """
+    import os
+    def bench_boom(seed, *, n_seeds=6):
+        if os.environ.get("BOOM") and seed % 2 == 0 or os.environ.get("BOOM") == "all":
+            raise ValueError(f"exploded on {seed}")
+        return 1.0 + (seed % 11) / 100
+"""
+
+
+def test_raising_benchmark_is_an_error_and_others_run(project, write_bench, cli, monkeypatch):
+    write_bench(BENCH_PAIR)
+    write_bench(RAISING, name="bench_boom.py")
+    monkeypatch.setenv("BOOM", "all")
+    result = cli("benchmarks")
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_boom")
+    assert re.search(r"ERROR seed \d+ raised ValueError: exploded on \d+$", line)
+    assert "Traceback" not in result.output
+    assert "NEW" in _line(result.stdout, "bench_a") and "NEW" in _line(result.stdout, "bench_b")
+    assert SUMMARY.search(result.stdout).groups() == ("0", "0", "2", "1")
+    assert set(store.load(project / ".pybench" / "baselines.jsonl")) == {"bench_a", "bench_b"}
+    verbose = cli("benchmarks", "-v")
+    assert "Traceback (most recent call last)" in verbose.stdout
+    assert 'raise ValueError(f"exploded on {seed}")' in verbose.stdout
+    assert "pybench/" not in verbose.stdout  # only the user's frames
+
+
+def test_raising_during_comparison_is_an_error(project, write_bench, cli, monkeypatch):
+    write_bench(RAISING, name="bench_boom.py")
+    assert cli("benchmarks").exit_code == 0
+    monkeypatch.setenv("BOOM", "1")
+    result = cli("benchmarks")
+    assert result.exit_code == 2
+    assert "ERROR seed" in _line(result.stdout, "bench_boom")
+
+
+NONFINITE = """
+    import os
+    def bench_nan(seed, *, n_seeds=8):
+        bad = os.environ.get("NONFINITE")
+        loss = 0.5 + (seed % 17) / 100
+        if bad and seed % 4 == 0:
+            loss = float(bad)
+        return [{"step": 1, "min:loss": 1.0 + (seed % 13) / 100}, {"step": 2, "min:loss": loss}]
+"""
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_refused_for_a_new_baseline(project, write_bench, cli, monkeypatch, value):
+    write_bench(NONFINITE)
+    monkeypatch.setenv("NONFINITE", value)
+    result = cli("benchmarks", "--seed", "3")
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_nan")
+    assert "ERROR" in line and "step 2 'min:loss'" in line and re.search(r"seeds? \d+", line)
+    assert "finite" in line
+    assert not (project / ".pybench" / "baselines.jsonl").exists()
+
+
+def test_divergence_fails_and_is_shown_plainly(project, write_bench, cli, monkeypatch):
+    write_bench(NONFINITE)
+    assert cli("benchmarks", "--seed", "3").exit_code == 0
+    seeds = store.load(project / ".pybench" / "baselines.jsonl")["bench_nan"].seeds
+    n_bad = sum(1 for s in seeds if s % 4 == 0)
+    assert n_bad > 0
+    monkeypatch.setenv("NONFINITE", "nan")
+    result = cli("benchmarks", "-v")
+    assert result.exit_code == 1
+    line = _line(result.stdout, "bench_nan")
+    assert "FAIL" in line and "1/2 slots flagged" in line and "meta-p=1.000" in line
+    assert f"diverged: step 2 'min:loss' non-finite on {n_bad}/8 seeds" in line
+    assert "nan%" not in result.stdout and "±nan" not in result.stdout
+    table = [r for r in result.stdout.splitlines() if r.startswith("min:loss")]
+    assert len(table) == 2 and "1.000" in table[0] and "non-finite" in table[1]
