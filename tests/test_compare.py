@@ -1,0 +1,78 @@
+"""Comparing a run with its baseline: divergence handling around the statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pybench.compare import compare_run
+from pybench.report import format_table
+from pybench.run import RunResult
+from pybench.store import BaselineRecord
+
+
+def _record(values: np.ndarray, slots: list[tuple[int, str]], seeds: list[int]) -> BaselineRecord:
+    scores: dict[int, dict[str, list[float]]] = {}
+    for k, (step, metric) in enumerate(slots):
+        scores.setdefault(step, {})[metric] = values[:, k].tolist()
+    return BaselineRecord(bench="bench_x", seeds=seeds, scores=scores)
+
+
+def test_divergent_slot_fails_and_others_are_still_tested():
+    rng = np.random.default_rng(1)
+    slots = [(0, "acc"), (0, "min:loss"), (5, "acc")]
+    seeds = list(range(12))
+    base = rng.normal(1.0, 0.05, size=(12, 3))
+    cur = base + rng.normal(0.0, 0.05, size=(12, 3))
+    cur[:, 2] -= 0.5  # a real regression on (5, 'acc')
+    cur[[3, 7], 1] = np.nan
+    result = compare_run(
+        _record(base, slots, seeds), RunResult(seeds, slots, cur), alpha=0.05, min_effect=None
+    )
+    assert not result.passed
+    [div] = result.diverged
+    assert (div.step, div.metric, div.seeds, div.n_seeds) == (0, "min:loss", [3, 7], 12)
+    assert [(s.step, s.metric) for s in result.stats.slots] == [(0, "acc"), (5, "acc")]
+    assert result.stats.slots[1].flagged and result.n_flagged == 2 and result.n_slots == 3
+    table = "\n".join(format_table(result))
+    assert "nan" not in table.lower().replace("non-finite", "")
+    assert "diverged on 2/12 seeds" in table
+
+
+def test_all_slots_diverged_has_no_statistics():
+    slots = [(0, "score")]
+    base = np.linspace(0.5, 0.6, 8)[:, None]
+    cur = np.full((8, 1), np.inf)
+    result = compare_run(
+        _record(base, slots, list(range(8))),
+        RunResult(list(range(8)), slots, cur),
+        alpha=0.05,
+        min_effect=None,
+    )
+    assert result.stats is None and result.meta_p is None and not result.passed
+
+
+def test_unchanged_run_passes_with_meta_p_one():
+    slots = [(1, "min:loss"), (2, "min:loss")]
+    base = np.random.default_rng(2).normal(size=(10, 2))
+    result = compare_run(
+        _record(base, slots, list(range(10))),
+        RunResult(list(range(10)), slots, base.copy()),
+        alpha=0.05,
+        min_effect=None,
+    )
+    assert result.passed and result.meta_p == 1.0 and result.n_flagged == 0
+
+
+def test_table_marks_unreliable_effect():
+    slots = [(0, "score")]
+    base = np.zeros((10, 1))
+    base[::2] = 1e-12
+    cur = base - np.linspace(0.1, 0.2, 10)[:, None]
+    result = compare_run(
+        _record(base, slots, list(range(10))),
+        RunResult(list(range(10)), slots, cur),
+        alpha=0.05,
+        min_effect=None,
+    )
+    header, row = format_table(result)
+    assert "n/a" in row and row.endswith("✗")
