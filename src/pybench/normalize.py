@@ -14,6 +14,7 @@ for (a new baseline refuses them, a comparison reports a divergence).
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any
 
 from .errors import PybenchError
@@ -42,6 +43,11 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _show(value: Any) -> str:
+    """``repr(value)`` on one line (a numpy array's repr spans several)."""
+    return re.sub(r"\s*\n\s*", " ", repr(value))
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return False
@@ -61,7 +67,7 @@ def _number(value: Any, where: str) -> float:
 
 def _metric_name(key: Any, where: str) -> str:
     if not isinstance(key, str):
-        raise ReturnValueError(f"{where}: metric name {key!r} is a {_kind(key)}, not a string")
+        raise ReturnValueError(f"{where}: metric name {_show(key)} is a {_kind(key)}, not a string")
     bare = key[4:] if key.startswith(("min:", "max:")) else key
     if not bare:
         raise ReturnValueError(f"{where}: metric name {key!r} is empty")
@@ -83,7 +89,9 @@ def _step(value: Any, where: str) -> int:
         or type(value).__name__ == "bool_"
         or not isinstance(value, numbers.Integral)
     ):
-        raise ReturnValueError(f"{where}: 'step' is {value!r} ({_kind(value)}); it must be an int")
+        raise ReturnValueError(
+            f"{where}: 'step' is {_show(value)} ({_kind(value)}); it must be an int"
+        )
     return int(value)
 
 
@@ -122,7 +130,7 @@ def normalize(value: Any) -> dict[Slot, float]:
             _record(record, step, f"{where} (step {step})", out)
         return out
     if _is_number(value):
-        out[(0, DEFAULT_METRIC)] = float(value)
+        out[(0, DEFAULT_METRIC)] = _number(value, "the returned value")
         return out
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         raise ReturnValueError(f"returned a bool; {_SHAPES}")

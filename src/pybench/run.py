@@ -75,13 +75,26 @@ def _user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
+def _one_line(exc: BaseException) -> str:
+    """``ValueError: first line of the message`` (notes and further lines left to the traceback)."""
+    cls = type(exc)
+    name = cls.__qualname__
+    if cls.__module__ not in ("builtins", "__main__"):
+        name = f"{cls.__module__}.{name}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return name
+    return f"{name}: {lines[0]}" + (" …" if len(lines) > 1 else "")
+
+
 def evaluate_seed(func: Callable[[int], Any], index: int, seed: int) -> SeedOutcome:
     """Call ``func(seed)`` and normalize its return value, capturing every failure."""
     try:
         raw = func(seed)
     except (Exception, SystemExit) as exc:  # anything the user's code raises is reported
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return SeedOutcome(index, seed, failure=SeedFailure(f"raised {last}", _user_traceback(exc)))
+        return SeedOutcome(
+            index, seed, failure=SeedFailure(f"raised {_one_line(exc)}", _user_traceback(exc))
+        )
     try:
         values = normalize(raw)
     except ReturnValueError as exc:

@@ -92,6 +92,15 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def _parse_record(obj: Any, where: str) -> BaselineRecord:
     if not isinstance(obj, dict):
         raise _fail(where, f"expected a JSON object, found {type(obj).__name__}")
@@ -119,16 +128,15 @@ def _parse_record(obj: Any, where: str) -> BaselineRecord:
             raise _fail(where, f"{bench}: step {step_key!r} is not an int") from None
         if not isinstance(metrics, dict) or not metrics:
             raise _fail(where, f"{bench}: step {step_key} must map metric names to value lists")
+        if step in parsed:
+            raise _fail(where, f"{bench}: step {step} appears twice in 'scores'")
         parsed[step] = {}
         for metric, values in metrics.items():
             if not isinstance(values, list) or len(values) != len(seeds):
                 raise _fail(
                     where, f"{bench}: step {step_key} {metric!r} must list one value per seed"
                 )
-            if not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                for v in values
-            ):
+            if not all(_is_finite_number(v) for v in values):
                 raise _fail(
                     where,
                     f"{bench}: step {step_key} {metric!r} holds a non-finite or non-numeric value",
@@ -164,7 +172,9 @@ def parse(text: str, name: str) -> dict[str, BaselineRecord]:
         StoreError: naming the file and line of the first problem.
     """
     records: dict[str, BaselineRecord] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines() also breaks at U+2028, U+0085, U+001C...,
+    # which JSON allows raw inside strings
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{name}:{lineno}"
