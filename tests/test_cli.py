@@ -30,7 +30,9 @@ def _line(output: str, name: str) -> str:
 # -- the walkthrough ----------------------------------------------------------
 def test_walkthrough_part1(project, cli, monkeypatch):
     base = str(SYNTHETIC)
-    first = cli(base)
+    # Seeds are sampled at random; pin them so the resampled case (a pure-noise
+    # comparison, which flags a slot now and then) is deterministic.
+    first = cli(base, "--seed", "1")
     assert first.exit_code == 0, first.output
     assert _line(first.stdout, "bench_synthetic") == (
         "bench_synthetic .......... NEW 1 metrics × 3 steps (baseline saved)"
