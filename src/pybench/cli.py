@@ -1,6 +1,6 @@
 """The command line: parse options, wire the stages, map errors to exit codes.
 
-Heavy modules (numpy, scipy, rich) are imported inside the commands so that
+Heavy modules (numpy, rich) are imported inside the commands so that
 ``pybench --help`` stays fast.
 """
 
@@ -201,6 +201,10 @@ def _execute(
     from .run import BenchmarkError, check_finite, run_benchmark
 
     gpu_list = _parse_gpus(gpus)
+    if dask and gpu_list:
+        raise UsageError(
+            "--gpus cannot be combined with --dask; give each Dask worker its own GPU instead"
+        )
     chosen = select(discover(path), benches)
     records = store.load(baseline)
     plan: list[tuple[Benchmark, BaselineRecord | None]] = []

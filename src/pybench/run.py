@@ -13,13 +13,14 @@ import math
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .discover import Benchmark
 from .errors import PybenchError
 from .normalize import ReturnValueError, Slot, describe_slot, normalize
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Backend",
@@ -145,6 +146,8 @@ class RunResult:
 
     def non_finite(self) -> dict[Slot, list[int]]:
         """The slots holding NaN or ±inf, with the seeds where they occur."""
+        import numpy as np
+
         bad = ~np.isfinite(self.values)
         return {
             slot: [self.seeds[i] for i in np.flatnonzero(bad[:, k])]
@@ -224,6 +227,8 @@ def run_benchmark(
         if close is not None:
             close()
     slots = sorted(expected_slots) if expected_slots is not None else sorted(first[1])  # type: ignore[index]
+    import numpy as np  # here, not at the top: worker processes import this module
+
     values = np.array([[row[s] for s in slots] for row in rows], dtype=float)  # type: ignore[index]
     return RunResult(seeds=list(seeds), slots=slots, values=values.reshape(len(seeds), len(slots)))
 

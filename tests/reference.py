@@ -1,0 +1,165 @@
+"""Slow, straightforward oracles for :mod:`pybench.stats` (test-only).
+
+Nothing here is vectorised over permutations: each sign vector is applied to
+the difference matrix and the severity is recomputed from scratch with plain
+numpy, exactly as SPEC §4 words it. The vectorised implementation in
+``pybench.stats`` must agree with these loops; ``perf/perf_stats.py`` imports
+this module (by path) to time the two against each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+from pybench.stats import TIE_RTOL
+
+DEGENERATE_SD = 1e-12
+DEGENERATE_T = 1e9
+EFFECT_FLOOR = 1e-9
+
+
+def t_stats_ref(diffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-slot ``(mean, sd, t)`` of an ``(n, K)`` matrix, degenerate rule included."""
+    diffs = np.asarray(diffs, dtype=float)
+    n, k = diffs.shape
+    mean = diffs.mean(axis=0)
+    sd = diffs.std(axis=0, ddof=1)
+    t = np.empty(k)
+    for j in range(k):
+        if sd[j] < DEGENERATE_SD:
+            t[j] = DEGENERATE_T if mean[j] > 0 else (-DEGENERATE_T if mean[j] < 0 else 0.0)
+        else:
+            t[j] = mean[j] / (sd[j] / math.sqrt(n))
+    return mean, sd, t
+
+
+def severity_ref(
+    diffs: np.ndarray, denom: np.ndarray, *, min_effect: float | None, t_crit: float
+) -> float:
+    """``T(D) = sum_k max(0, t_crit - t_k)`` over slots not gated out by ``min_effect``."""
+    mean, _, t = t_stats_ref(diffs)
+    total = 0.0
+    for j in range(t.size):
+        if min_effect is not None and not mean[j] / denom[j] < -min_effect:
+            continue
+        total += max(0.0, t_crit - t[j])
+    return total
+
+
+def sign_vectors_ref(n: int, n_perm: int, rng: np.random.Generator | None):
+    """Yield the sign vectors of the null: all ``2**n`` or ``n_perm`` random ones."""
+    if 2**n <= n_perm:
+        for signs in itertools.product((1.0, -1.0), repeat=n):
+            yield np.array(signs)
+    else:
+        assert rng is not None
+        for _ in range(n_perm):
+            yield np.where(rng.random(n) < 0.5, 1.0, -1.0)
+
+
+def permuted_severities_ref(
+    diffs: np.ndarray,
+    denom: np.ndarray,
+    *,
+    min_effect: float | None,
+    t_crit: float,
+    n_perm: int,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """The severity of every sign-flipped matrix, one permutation at a time."""
+    diffs = np.asarray(diffs, dtype=float)
+    denom = np.asarray(denom, dtype=float)
+    n = diffs.shape[0]
+    return np.array(
+        [
+            severity_ref(s[:, None] * diffs, denom, min_effect=min_effect, t_crit=t_crit)
+            for s in sign_vectors_ref(n, n_perm, rng)
+        ]
+    )
+
+
+def meta_p_ref(
+    diffs: np.ndarray,
+    denom: np.ndarray,
+    observed: float,
+    *,
+    min_effect: float | None,
+    t_crit: float,
+    n_perm: int = 4096,
+    rng: np.random.Generator | None = None,
+) -> float:
+    """Sign-flip meta p-value of ``observed`` by a per-permutation loop.
+
+    No special case for ``observed == 0``: every permuted severity is ``>= 0``,
+    so the count alone gives exactly 1.
+    """
+    diffs = np.asarray(diffs, dtype=float)
+    denom = np.asarray(denom, dtype=float)
+    n = diffs.shape[0]
+    threshold = observed - TIE_RTOL * abs(observed)
+    hits = 0
+    total = 0
+    for s in sign_vectors_ref(n, n_perm, rng):
+        sev = severity_ref(s[:, None] * diffs, denom, min_effect=min_effect, t_crit=t_crit)
+        hits += sev >= threshold
+        total += 1
+    if 2**n <= n_perm:
+        return hits / total
+    return (hits + 1) / (n_perm + 1)
+
+
+def compare_ref(
+    baseline: Mapping[int, Mapping[str, Sequence[float]]],
+    current: Mapping[int, Mapping[str, Sequence[float]]],
+    *,
+    alpha: float,
+    min_effect: float | None,
+) -> list[dict]:
+    """Per-slot rows of SPEC §4 items 1-5, computed slot by slot with the stdlib.
+
+    Rows are sorted by ``(step, metric)``; each has ``mean_diff``, ``t``,
+    ``p``, ``effect``, ``reliable``, ``flagged`` and the four summary values.
+    """
+    rows = []
+    for step in sorted(baseline):
+        for metric in sorted(baseline[step]):
+            b = [float(v) for v in baseline[step][metric]]
+            c = [float(v) for v in current[step][metric]]
+            n = len(b)
+            sign = -1.0 if metric.startswith("min:") else 1.0
+            d = [sign * (ci - bi) for bi, ci in zip(b, c, strict=True)]
+            mean = statistics.fmean(d)
+            sd = statistics.stdev(d)
+            if sd < DEGENERATE_SD:
+                t = math.copysign(DEGENERATE_T, mean) if mean != 0 else 0.0
+                p = 0.0 if mean < 0 else 1.0
+            else:
+                t = mean / (sd / math.sqrt(n))
+                p = float(sps.t.cdf(t, n - 1))
+            base_good = sign * statistics.fmean(b)
+            effect = mean / max(abs(base_good), EFFECT_FLOOR)
+            t_crit = float(sps.t.ppf(alpha, n - 1))
+            flagged = t < t_crit and (min_effect is None or effect < -min_effect)
+            rows.append(
+                {
+                    "step": step,
+                    "metric": metric,
+                    "baseline_mean": statistics.fmean(b),
+                    "baseline_std": statistics.stdev(b),
+                    "current_mean": statistics.fmean(c),
+                    "current_std": statistics.stdev(c),
+                    "mean_diff": mean,
+                    "t": t,
+                    "p": p,
+                    "effect": effect,
+                    "reliable": abs(base_good) >= EFFECT_FLOOR,
+                    "flagged": flagged,
+                }
+            )
+    return rows

@@ -1,0 +1,424 @@
+"""Execution back-ends (SPEC §6): worker processes, one seed per GPU, Dask; failures and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+
+from pybench import backends
+from pybench.backends import ProcessBackend
+from pybench.discover import discover
+from pybench.run import SerialBackend, run_benchmark
+
+FIXTURES = Path(__file__).parent / "fixtures" / "parallel"
+
+
+# -- helpers -------------------------------------------------------------------
+@pytest.fixture
+def bench_dir(project: Path) -> Callable[..., Path]:
+    """Copy fixture files into the project's ``benchmarks/`` (markers land beside them)."""
+
+    def copy(*names: str) -> Path:
+        folder = project / "benchmarks"
+        for name in names:
+            shutil.copy(FIXTURES / name, folder / name)
+        return folder
+
+    return copy
+
+
+def _records(path: Path) -> dict[str, dict[str, Any]]:
+    """The baseline file's records by benchmark name, as raw JSON."""
+    return {
+        rec["bench"]: rec
+        for rec in (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    }
+
+
+def _values_bits(record: dict[str, Any]) -> tuple[list[int], dict[str, dict[str, list[str]]]]:
+    """Seeds and every stored value as exact hex strings."""
+    return record["seeds"], {
+        step: {metric: [float.hex(v) for v in values] for metric, values in metrics.items()}
+        for step, metrics in record["scores"].items()
+    }
+
+
+def _line(result: Result | str, name: str) -> str:
+    text = result if isinstance(result, str) else result.stdout
+    return next(line for line in text.splitlines() if line.startswith(name + " "))
+
+
+def _alive(pid: int) -> bool:
+    """Is ``pid`` a running (not zombie) process?"""
+    if not Path("/proc/self/stat").exists():  # no procfs: zombies count as alive
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+# -- local worker processes ----------------------------------------------------
+def test_workers_bit_identical_to_serial_and_in_seed_order(project, bench_dir, cli):
+    folder = bench_dir("bench_det.py")
+    serial = cli(str(folder), "--seed", "7", "--baseline", "serial.jsonl")
+    assert serial.exit_code == 0, serial.output
+    parallel = cli(str(folder), "--seed", "7", "--baseline", "workers.jsonl", "--workers", "3")
+    assert parallel.exit_code == 0, parallel.output
+    assert "NEW 2 metrics × 3 steps (baseline saved)" in _line(parallel, "bench_det")
+    want = _records(project / "serial.jsonl")["bench_det"]
+    got = _records(project / "workers.jsonl")["bench_det"]
+    assert _values_bits(got) == _values_bits(want)
+
+    # and a parallel run compared with the serial baseline sees no change at all
+    again = cli(str(folder), "--baseline", "serial.jsonl", "--workers", "2")
+    assert again.exit_code == 0, again.output
+    assert "PASS 2 metrics × 3 steps 0/6 slots flagged meta-p=1.000" in _line(again, "bench_det")
+
+
+def test_workers_keyword_runs_seeds_in_other_processes(project, write_bench, cli):
+    write_bench(
+        """
+        import os
+
+        def bench_where(seed, *, n_seeds=6, workers=2):
+            return float(os.getpid())
+        """
+    )
+    result = cli("benchmarks", "--baseline", "b.jsonl")
+    assert result.exit_code == 0, result.output
+    pids = set(_records(project / "b.jsonl")["bench_where"]["scores"]["0"]["score"])
+    assert float(os.getpid()) not in pids
+    assert len(pids) == 2
+
+
+def test_outcomes_stream_as_they_finish_and_rows_stay_in_seed_order(project, write_bench):
+    path = write_bench(
+        """
+        import time
+
+        def bench_order(seed):
+            time.sleep(1.0 if seed == 100 else 0.01)
+            return {"seed": float(seed)}
+        """
+    )
+    bench = discover(path)[0]
+    seeds = [100, 101, 102, 103, 104]
+    backend = ProcessBackend(workers=2)
+    try:
+        finished: list[int] = []
+        order = [o.seed for o in backend.map_seeds(bench, seeds)]
+        assert sorted(order) == seeds
+        assert order[-1] == 100  # the slow first seed arrives last: yielded as completed
+
+        result = run_benchmark(
+            bench, seeds, backend=backend, on_seed_done=lambda: finished.append(1)
+        )
+    finally:
+        backend.close()
+    assert len(finished) == len(seeds)  # the progress bar ticks once per finished seed
+    assert result.values[:, 0].tolist() == [float(s) for s in seeds]
+
+
+def test_closing_early_cancels_outstanding_seeds_and_stops_workers(project, bench_dir):
+    folder = bench_dir("bench_slow.py")
+    bench = discover(folder)[0]
+    backend = ProcessBackend(workers=2)
+    outcomes = backend.map_seeds(bench, list(range(12)))
+    first = next(outcomes)
+    assert first.failure is None
+    pids = backend.pids
+    assert len(pids) == 2
+    started = time.monotonic()
+    outcomes.close()
+    assert time.monotonic() - started < 3.0
+    assert not any(_alive(pid) for pid in pids)
+    assert len(list((folder / "started").iterdir())) <= 4  # most seeds never started
+    backend.close()  # idempotent
+
+
+def test_worker_sees_environment_set_after_start_up(project, write_bench, monkeypatch):
+    # The forkserver is shared across runs; workers must still see the current environment.
+    path = write_bench(
+        """
+        import os
+
+        def bench_env(seed):
+            return float(os.environ["PYBENCH_TEST_VALUE"])
+        """
+    )
+    bench = discover(path)[0]
+    for value in ("1.5", "2.5"):
+        monkeypatch.setenv("PYBENCH_TEST_VALUE", value)
+        backend = ProcessBackend(workers=2)
+        try:
+            got = {o.values[(0, "score")] for o in backend.map_seeds(bench, [1, 2, 3])}
+        finally:
+            backend.close()
+        assert got == {float(value)}
+
+
+# -- GPUs ------------------------------------------------------------------------
+def test_gpus_pin_each_seed_to_one_listed_device_and_use_all(project, bench_dir, cli):
+    folder = bench_dir("bench_gpu.py")
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    result = cli(str(folder), "--gpus", "3,5", "--baseline", "b.jsonl", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert os.environ.get("CUDA_VISIBLE_DEVICES") == before  # the parent is untouched
+
+    record = _records(project / "b.jsonl")["bench_gpu"]
+    devices = record["scores"]["0"]["score"]
+    assert len(devices) == 8 and set(devices) == {3.0, 5.0}  # every seed one device, both used
+
+    seen = {}
+    for seed in record["seeds"]:
+        pid, device = (folder / "seen" / f"{seed}.txt").read_text().split()
+        seen.setdefault(int(pid), set()).add(device)
+    assert os.getpid() not in seen
+    assert all(len(devices) == 1 for devices in seen.values())  # a worker keeps its GPU
+    assert sorted(d for devs in seen.values() for d in devs) == ["3", "5"]  # one worker per GPU
+
+
+def test_gpus_keyword(project, bench_dir, cli):
+    folder = bench_dir("bench_gpu.py")
+    source = (folder / "bench_gpu.py").read_text()
+    (folder / "bench_gpu.py").write_text(source.replace("n_seeds=8", "n_seeds=6, gpus=[0, 1]"))
+    result = cli(str(folder), "--baseline", "b.jsonl")
+    assert result.exit_code == 0, result.output
+    assert set(_records(project / "b.jsonl")["bench_gpu"]["scores"]["0"]["score"]) == {0.0, 1.0}
+
+
+# -- failures --------------------------------------------------------------------
+def test_dead_workers_are_clean_errors_and_other_benchmarks_still_run(project, bench_dir):
+    folder = bench_dir("crashers.py")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pybench", str(folder), "--workers", "2", "-v"]
+        + ["--baseline", str(project / "b.jsonl"), "--seed", "3"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = proc.stdout
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    died = r"ERROR seed \d+ was running when its worker process died \(exit code "
+    assert re.search(died + r"3: os\._exit\(\)", _line(out, "bench_exit"))
+    assert re.search(died + r"-9, SIGKILL: killed, often by the out-of-memory killer\)$",
+                     _line(out, "bench_sigkill"))  # fmt: skip
+    assert re.search(died + r"-11, SIGSEGV", _line(out, "bench_segfault"))
+    assert re.search(r"ERROR seed \d+ raised ValueError: bad seed \d+", _line(out, "bench_raises"))
+    assert "Traceback" in out and "crashers.py" in out  # -v shows the user's traceback
+    assert "NEW 1 metrics × 1 steps (baseline saved)" in _line(out, "bench_ok")
+    assert "pybench/" not in proc.stderr  # no traceback of pybench's own code
+    assert list(_records(project / "b.jsonl")) == ["bench_ok"]
+
+
+def test_ctrl_c_stops_workers_promptly_and_saves_nothing(project, bench_dir):
+    folder = bench_dir("bench_slow.py", "bench_det.py")
+    env = {**os.environ, "PYBENCH_TEST_SLEEP": "30"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pybench", str(folder), "--workers", "2"]
+        + ["--baseline", str(project / "b.jsonl")],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    try:
+        started = folder / "started"
+        assert _wait_for(lambda: started.exists() and len(list(started.iterdir())) >= 2, 60)
+        pids = {int(p.read_text()) for p in started.iterdir()}
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole process group
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert time.monotonic() - t0 < 10
+    assert proc.returncode == 130, out + err
+    assert "interrupted: nothing was saved" in err
+    assert "Traceback" not in err
+    assert _wait_for(lambda: not any(_alive(pid) for pid in pids), 5)
+    assert not (project / "b.jsonl").exists()  # bench_det ran first and was not saved either
+
+
+# -- Dask ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[str]:
+    """A real two-process LocalCluster for the module; a seed may kill one worker and retry."""
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.CRITICAL,
+        scheduler_kwargs={"allowed_failures": 1},
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+def test_dask_bit_identical_to_serial(project, bench_dir, cli, dask_cluster):
+    folder = bench_dir("bench_det.py")
+    serial = cli(str(folder), "--seed", "11", "--baseline", "serial.jsonl")
+    assert serial.exit_code == 0, serial.output
+    dask = cli(str(folder), "--seed", "11", "--baseline", "dask.jsonl", "--dask", dask_cluster)
+    assert dask.exit_code == 0, dask.output
+    want = _records(project / "serial.jsonl")["bench_det"]
+    assert _values_bits(_records(project / "dask.jsonl")["bench_det"]) == _values_bits(want)
+
+
+def test_dask_address_from_environment(project, bench_dir, cli, dask_cluster, monkeypatch):
+    folder = bench_dir("bench_det.py")
+    assert cli(str(folder), "--seed", "11", "--baseline", "serial.jsonl").exit_code == 0
+    monkeypatch.setenv("PYBENCH_DASK", dask_cluster)
+    again = cli(str(folder), "--baseline", "serial.jsonl")
+    assert again.exit_code == 0, again.output
+    assert "PASS 2 metrics × 3 steps 0/6 slots flagged meta-p=1.000" in _line(again, "bench_det")
+
+
+def test_dask_worker_killed_mid_run_is_retried(project, bench_dir, cli, dask_cluster):
+    folder = bench_dir("bench_flaky.py")
+    dask = cli(str(folder), "--seed", "5", "--baseline", "dask.jsonl", "--dask", dask_cluster)
+    assert dask.exit_code == 0, dask.output
+    assert (folder / "died-once").exists()  # a worker really died during the run
+    assert "NEW" in _line(dask, "bench_flaky")
+    serial = cli(str(folder), "--seed", "5", "--baseline", "serial.jsonl")
+    assert serial.exit_code == 0, serial.output
+    want = _records(project / "serial.jsonl")["bench_flaky"]
+    assert _values_bits(_records(project / "dask.jsonl")["bench_flaky"]) == _values_bits(want)
+
+
+def test_dask_seed_that_keeps_killing_workers_is_a_clean_error(
+    project, write_bench, cli, dask_cluster
+):
+    write_bench(
+        """
+        import os
+        from pathlib import Path
+
+        def bench_doomed(seed, *, n_seeds=5):
+            # the first seed to run is doomed: it kills every worker that runs it
+            marker = Path(__file__).parent / "doomed-seed"
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                os.write(fd, str(seed).encode())
+                os.close(fd)
+            except FileExistsError:
+                pass
+            if marker.read_text() == str(seed):
+                os._exit(1)
+            return 1.0
+        """,
+        "bench_doomed.py",
+    )
+    shutil.copy(FIXTURES / "crashers.py", project / "benchmarks" / "crashers.py")
+    first = cli("benchmarks", "--bench", "ok", "--baseline", "b.jsonl")
+    assert first.exit_code == 0, first.output
+    saved = (project / "b.jsonl").read_bytes()
+
+    result = cli("benchmarks", "--bench", "doomed", "--dask", dask_cluster, "--baseline", "b.jsonl")
+    assert result.exit_code == 2, result.output
+    # Dask blames the doomed seed, or an innocent one that was queued on the same workers
+    assert re.search(
+        r"ERROR seed \d+ killed every Dask worker that ran it \(2 workers died, the last "
+        r"was tcp://[\d.:]+\); check the worker logs",
+        _line(result, "bench_doomed"),
+    )
+    assert (project / "b.jsonl").read_bytes() == saved  # nothing lost, nothing half-written
+
+    # the cluster recovers: the next run on it completes
+    again = cli("benchmarks", "--bench", "ok", "--dask", dask_cluster, "--baseline", "b.jsonl")
+    assert again.exit_code == 0, again.output
+    assert "PASS" in _line(again, "bench_ok")
+
+
+def test_dask_local_cluster_started_for_the_run(project, bench_dir, cli):
+    pytest.importorskip("distributed")
+    folder = bench_dir("bench_det.py")
+    serial = cli(str(folder), "--seed", "13", "--baseline", "serial.jsonl")
+    assert serial.exit_code == 0
+    local = cli(str(folder), "--seed", "13", "--baseline", "local.jsonl", "--dask", "local:1")
+    assert local.exit_code == 0, local.output
+    want = _records(project / "serial.jsonl")["bench_det"]
+    assert _values_bits(_records(project / "local.jsonl")["bench_det"]) == _values_bits(want)
+
+
+def test_dask_missing_is_a_clear_error(project, bench_dir, cli, monkeypatch):
+    folder = bench_dir("bench_det.py")
+    monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
+    result = cli(str(folder), "--dask", "local:2", "--baseline", "b.jsonl")
+    assert result.exit_code == 2
+    assert "pip install 'pybench[dask]'" in result.output
+    assert not (project / "b.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dask", "local:zero"], "--dask local:zero: expected local:N"),
+        (["--gpus", "0,1"], "cannot be combined with --dask"),
+    ],
+)
+def test_bad_dask_options(project, bench_dir, cli, dask_cluster, args, message):
+    folder = bench_dir("bench_det.py")
+    if "--gpus" in args:
+        args = [*args, "--dask", dask_cluster]
+    result = cli(str(folder), *args, "--baseline", "b.jsonl")
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_scheduler_is_a_clear_error(project, bench_dir, cli):
+    pytest.importorskip("distributed")
+    import dask
+
+    folder = bench_dir("bench_det.py")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = cli(str(folder), "--dask", "tcp://127.0.0.1:9", "--baseline", "b.jsonl")
+    assert result.exit_code == 2
+    assert "cannot connect to a Dask scheduler" in result.output
+
+
+# -- which back-end ---------------------------------------------------------------
+def test_pool_hands_out_the_asked_for_backend(project, bench_dir):
+    bench = discover(bench_dir("bench_det.py"))[0]
+    with backends.open_pool() as pool:
+        assert isinstance(pool.backend_for(bench, workers=1, gpus=None), SerialBackend)
+        assert isinstance(pool.backend_for(bench, workers=3, gpus=None), ProcessBackend)
+        assert isinstance(pool.backend_for(bench, workers=1, gpus=(0,)), ProcessBackend)

@@ -1,0 +1,637 @@
+"""The statistics of SPEC §4 against slow per-permutation oracles (tests/reference.py)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import stats as sps
+
+from pybench import stats
+from tests.reference import (
+    compare_ref,
+    meta_p_ref,
+    permuted_severities_ref,
+    severity_ref,
+    t_stats_ref,
+)
+
+HYPOTHESIS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+# -- helpers -------------------------------------------------------------------------
+def _degenerate_columns(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Columns that stress the degenerate rule and the variance shortcut."""
+    a = rng.uniform(-3.0, 3.0, n)
+    return np.column_stack(
+        [
+            np.zeros(n),  # all zero: t = 0 for every flip
+            np.full(n, -0.25),  # constant, nonzero: t = -1e9 unflipped
+            np.full(n, 0.1),  # constant, not exactly representable
+            (a + 0.05) - a,  # a constant plus float rounding
+            -((a + 0.3) - a),  # the same, negative
+        ]
+    )
+
+
+def _random_diffs(
+    n: int, k: int, seed: int, *, shift: float = -0.6, degenerate: bool = False
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    diffs = rng.standard_normal((n, k)) + shift * rng.uniform(0.0, 1.0, k)
+    if degenerate:
+        diffs = np.column_stack([diffs, _degenerate_columns(n, rng)])
+        diffs = diffs[:, rng.permutation(diffs.shape[1])]
+    return diffs
+
+
+def _both(diffs, denom, *, min_effect, alpha=0.05, n_perm=4096, seed=None):
+    """``(vectorised, reference)`` meta p-values of ``diffs``."""
+    n = diffs.shape[0]
+    t_crit = stats.t_critical(alpha, n)
+    observed = stats._severity(diffs, denom, min_effect=min_effect, t_crit=t_crit)
+    kwargs = dict(min_effect=min_effect, t_crit=t_crit, n_perm=n_perm)
+    fast = stats._sign_flip_meta_p(
+        diffs, denom, observed, rng=None if seed is None else np.random.default_rng(seed), **kwargs
+    )
+    slow = meta_p_ref(
+        diffs, denom, observed, rng=None if seed is None else np.random.default_rng(seed), **kwargs
+    )
+    return fast, slow
+
+
+# -- (a) the exact path equals the per-permutation loop ------------------------------
+@pytest.mark.parametrize("min_effect", [None, 0.05, 0.3])
+@pytest.mark.parametrize("degenerate", [False, True])
+@pytest.mark.parametrize(
+    ("n", "k", "seed"), [(2, 1, 0), (3, 2, 1), (5, 4, 2), (8, 3, 3), (10, 6, 4)]
+)
+def test_exact_path_matches_reference(n, k, seed, degenerate, min_effect):
+    diffs = _random_diffs(n, k, seed, degenerate=degenerate)
+    denom = np.random.default_rng(seed + 100).uniform(0.2, 3.0, diffs.shape[1])
+    fast, slow = _both(diffs, denom, min_effect=min_effect)
+    assert abs(fast - slow) <= 1e-12
+    assert 1 / 2**n <= fast <= 1.0
+
+
+def test_exact_path_matches_reference_on_degenerate_only():
+    """Every column degenerate: the identity's severity is ~1e9 and only it reaches it."""
+    n = 7
+    diffs = _degenerate_columns(n, np.random.default_rng(5))
+    denom = np.ones(diffs.shape[1])
+    for min_effect in (None, 0.2):
+        fast, slow = _both(diffs, denom, min_effect=min_effect)
+        assert fast == slow
+
+
+@pytest.mark.parametrize("ratio", [30.0, 300.0, 1e3, 3e3, 1e4, 1e5, 1e7])
+def test_identity_is_always_counted(ratio):
+    """A sharp, low-noise regression: only the identity reaches T(D), so meta_p = 1/2**n.
+
+    Regression test: the variance shortcut used to lose the identity to float
+    cancellation for mean/sd ratios around 1e3 and return 0.
+    """
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        n, k = 8 + seed % 3, 1 + seed % 3
+        diffs = -rng.uniform(0.5, 2.0, k) + rng.standard_normal((n, k)) / ratio
+        denom = np.ones(k)
+        fast, slow = _both(diffs, denom, min_effect=None)
+        assert fast == slow == 1 / 2**n
+
+
+@st.composite
+def _grid_case(draw):
+    """Values on a coarse binary grid: exact sums, many ties and constant columns."""
+    n = draw(st.integers(2, 10))
+    k = draw(st.integers(1, 8))
+    scale = 2.0 ** draw(st.integers(-4, 4))
+    ints = draw(hnp.arrays(np.int64, (n, k), elements=st.integers(-6, 6)))
+    denom = draw(hnp.arrays(np.float64, (k,), elements=st.sampled_from([0.25, 0.5, 1.0, 4.0])))
+    min_effect = draw(st.sampled_from([None, 0.0, 0.25, 1.0]))
+    return ints * scale, denom, min_effect
+
+
+@HYPOTHESIS
+@given(_grid_case())
+def test_exact_path_matches_reference_grid(case):
+    diffs, denom, min_effect = case
+    fast, slow = _both(diffs, denom, min_effect=min_effect)
+    assert abs(fast - slow) <= 1e-12
+
+
+@st.composite
+def _float_case(draw):
+    """Arbitrary floats up to 100 in magnitude.
+
+    Values below 1e-9 in magnitude are snapped to 0: the degenerate rule is
+    absolute (sd < 1e-12), so a column of such specks is degenerate while the
+    sign of its (cancelling) mean depends on the summation order, e.g. the
+    mean of [1e-204, -1e-167, 0, 1e-167] comes out 0 or 2.5e-205 depending on
+    order, which flips t between 0 and 1e9. That is float noise, not a bug.
+    """
+    n = draw(st.integers(2, 10))
+    k = draw(st.integers(1, 8))
+    elements = st.floats(-100.0, 100.0, allow_nan=False, allow_subnormal=False).map(
+        lambda v: 0.0 if abs(v) < 1e-9 else v
+    )
+    diffs = draw(hnp.arrays(np.float64, (n, k), elements=elements))
+    denom = draw(hnp.arrays(np.float64, (k,), elements=st.floats(1e-3, 1e3)))
+    min_effect = draw(st.one_of(st.none(), st.floats(0.0, 2.0)))
+    alpha = draw(st.sampled_from([0.01, 0.05, 0.2]))
+    return diffs, denom, min_effect, alpha
+
+
+@HYPOTHESIS
+@given(_float_case())
+def test_exact_path_matches_reference_floats(case):
+    diffs, denom, min_effect, alpha = case
+    fast, slow = _both(diffs, denom, min_effect=min_effect, alpha=alpha)
+    assert abs(fast - slow) <= 1e-12
+
+
+@HYPOTHESIS
+@given(
+    n=st.integers(2, 10),
+    k=st.integers(1, 8),
+    seed=st.integers(0, 2**32 - 1),
+    shift=st.floats(-3.0, 1.0),
+    scale=st.sampled_from([1e-6, 1e-3, 1.0, 1e3]),
+    degenerate=st.booleans(),
+    min_effect=st.one_of(st.none(), st.floats(0.0, 1.0)),
+)
+def test_exact_path_matches_reference_noisy(n, k, seed, shift, scale, degenerate, min_effect):
+    diffs = _random_diffs(n, k, seed, shift=shift, degenerate=degenerate) * scale
+    denom = np.full(diffs.shape[1], scale)
+    fast, slow = _both(diffs, denom, min_effect=min_effect)
+    assert abs(fast - slow) <= 1e-12
+
+
+# -- (b) the Monte-Carlo path ----------------------------------------------------------
+@pytest.mark.parametrize("min_effect", [None, 0.1])
+@pytest.mark.parametrize(("n", "k", "seed"), [(11, 2, 0), (12, 5, 1), (20, 3, 2)])
+def test_monte_carlo_matches_reference_stream(n, k, seed, min_effect):
+    diffs = _random_diffs(n, k, seed, shift=-0.4, degenerate=True)
+    denom = np.ones(diffs.shape[1])
+    fast, slow = _both(diffs, denom, min_effect=min_effect, n_perm=600, seed=seed)
+    assert fast == slow
+    assert 1 / 601 <= fast <= 1.0
+
+
+def test_monte_carlo_agrees_with_exact():
+    n, n_perm = 14, 4000
+    checked = 0
+    for seed in range(8):
+        diffs = _random_diffs(n, 3, seed, shift=-0.8)
+        denom = np.ones(3)
+        t_crit = stats.t_critical(0.05, n)
+        observed = stats._severity(diffs, denom, min_effect=None, t_crit=t_crit)
+        kwargs = dict(min_effect=None, t_crit=t_crit)
+        exact = stats._sign_flip_meta_p(diffs, denom, observed, n_perm=2**n, **kwargs)
+        mc = stats._sign_flip_meta_p(
+            diffs, denom, observed, n_perm=n_perm, rng=np.random.default_rng(seed), **kwargs
+        )
+        se = math.sqrt(exact * (1 - exact) / n_perm)
+        assert abs(mc - exact) <= 4 * se + 1 / (n_perm + 1)
+        checked += 0.005 < exact < 0.995
+    assert checked >= 4  # the comparison is not vacuous
+
+
+# -- (c) the severity ------------------------------------------------------------------
+@pytest.mark.parametrize("min_effect", [None, 0.0, 0.2])
+@pytest.mark.parametrize("seed", range(6))
+def test_severity_matches_reference(seed, min_effect):
+    n = 3 + seed * 3
+    diffs = _random_diffs(n, 4 + seed, seed, degenerate=seed % 2 == 1)
+    denom = np.random.default_rng(seed).uniform(0.1, 2.0, diffs.shape[1])
+    t_crit = stats.t_critical(0.05, n)
+    fast = stats._severity(diffs, denom, min_effect=min_effect, t_crit=t_crit)
+    slow = severity_ref(diffs, denom, min_effect=min_effect, t_crit=t_crit)
+    assert fast >= 0.0
+    assert fast == pytest.approx(slow, rel=1e-12, abs=1e-12)
+
+
+def test_slot_t_stats_matches_reference():
+    diffs = _random_diffs(9, 4, 7, degenerate=True)
+    np.testing.assert_allclose(stats.slot_t_stats(diffs), t_stats_ref(diffs)[2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_perm", [8, 4096])  # Monte-Carlo, exact
+def test_zero_severity_gives_meta_p_one(n_perm):
+    n = 6
+    rng = np.random.default_rng(3)
+    diffs = np.abs(rng.standard_normal((n, 3))) + 0.5  # improvements everywhere
+    denom = np.ones(3)
+    t_crit = stats.t_critical(0.05, n)
+    observed = stats._severity(diffs, denom, min_effect=None, t_crit=t_crit)
+    assert observed == 0.0
+    kwargs = dict(min_effect=None, t_crit=t_crit, n_perm=n_perm)
+    p = stats._sign_flip_meta_p(diffs, denom, observed, rng=np.random.default_rng(0), **kwargs)
+    assert p == 1.0
+    assert meta_p_ref(diffs, denom, observed, rng=np.random.default_rng(0), **kwargs) == 1.0
+
+
+def test_gated_out_regression_gives_meta_p_one():
+    diffs = -np.full((6, 2), 0.01) + np.random.default_rng(0).normal(0, 1e-3, (6, 2))
+    denom = np.ones(2)
+    t_crit = stats.t_critical(0.05, 6)
+    observed = stats._severity(diffs, denom, min_effect=0.5, t_crit=t_crit)
+    assert observed == 0.0
+    assert stats._severity(diffs, denom, min_effect=None, t_crit=t_crit) > 0.0
+    assert stats._sign_flip_meta_p(diffs, denom, observed, min_effect=0.5, t_crit=t_crit) == 1.0
+
+
+# -- (d) one slot: the sign-flip test is the one-sided paired t-test --------------------
+def test_single_slot_is_a_sign_flip_t_test():
+    """With K = 1, meta_p = #{flips whose t <= t_obs} / 2**n whenever t_obs < t_crit."""
+    n = 9
+    checked = 0
+    for seed in range(10):
+        x = np.random.default_rng(seed).standard_normal(n) - 1.0
+        diffs = x[:, None]
+        t_crit = stats.t_critical(0.2, n)
+        t_obs = t_stats_ref(diffs)[2][0]
+        if t_obs >= t_crit:
+            continue
+        observed = stats._severity(diffs, np.ones(1), min_effect=None, t_crit=t_crit)
+        p = stats._sign_flip_meta_p(diffs, np.ones(1), observed, min_effect=None, t_crit=t_crit)
+        flipped_t = np.array(
+            [
+                t_stats_ref(np.array(signs)[:, None] * diffs)[2][0]
+                for signs in itertools.product((1.0, -1.0), repeat=n)
+            ]
+        )
+        # T >= T_obs (1 - TIE_RTOL)  <=>  t <= t_obs + TIE_RTOL * (t_crit - t_obs)
+        tol = stats.TIE_RTOL * (t_crit - t_obs)
+        assert p == np.mean(flipped_t <= t_obs + tol)
+        checked += 1
+    assert checked >= 5
+
+
+def test_single_slot_meta_p_is_monotone_in_t():
+    """For fixed |D| (hence a fixed null), meta_p is a non-decreasing function of t."""
+    n = 8
+    magnitudes = np.abs(np.random.default_rng(11).standard_normal(n)) + 0.1
+    rng = np.random.default_rng(12)
+    t_crit = 0.0  # T = max(0, -t): every negative t is in the rejection region
+    points = []
+    for _ in range(60):
+        diffs = (magnitudes * np.where(rng.random(n) < 0.35, 1.0, -1.0))[:, None]
+        t = stats.slot_t_stats(diffs)[0]
+        observed = stats._severity(diffs, np.ones(1), min_effect=None, t_crit=t_crit)
+        p = stats._sign_flip_meta_p(diffs, np.ones(1), observed, min_effect=None, t_crit=t_crit)
+        if t < 0:
+            points.append((t, p))
+    points.sort()
+    assert len(points) > 20
+    ps = [p for _, p in points]
+    assert all(a <= b for a, b in zip(ps, ps[1:], strict=False))
+
+
+def _meta_p_vs_t_test(n: int, seeds: range) -> np.ndarray:
+    """|meta_p - t.cdf(t)| for normal samples with t in the rejection region."""
+    errors = []
+    for seed in seeds:
+        x = np.random.default_rng(seed).standard_normal(n)
+        x = x - x.mean() - 1.8 * x.std(ddof=1) / math.sqrt(n)  # t = -1.8 exactly
+        diffs = x[:, None]
+        t = stats.slot_t_stats(diffs)[0]
+        observed = stats._severity(diffs, np.ones(1), min_effect=None, t_crit=0.0)
+        p = stats._sign_flip_meta_p(
+            diffs, np.ones(1), observed, min_effect=None, t_crit=0.0, n_perm=2**n
+        )
+        errors.append(abs(p - sps.t.cdf(t, n - 1)))
+    return np.array(errors)
+
+
+def test_single_slot_approaches_paired_t_test():
+    """The exact sign-flip p-value approaches the Student-t p-value as n grows.
+
+    Normal samples rescaled to t = -1.8 (t-test p between 0.04 and 0.06). The
+    fixed seeds make this deterministic; the margins are wide (observed mean
+    errors ~0.015, ~0.004, ~0.001 and a worst case of ~0.008 at n = 16).
+    """
+    seeds = range(25)
+    err6, err10, err16 = (_meta_p_vs_t_test(n, seeds) for n in (6, 10, 16))
+    assert err16.max() < 0.02
+    assert err16.mean() < 0.003
+    assert err6.mean() > 1.5 * err10.mean() > 2.25 * err16.mean()
+
+
+# -- (e) compare() -----------------------------------------------------------------------
+BASELINE = {
+    0: {"acc": [1.0, 2.0, 3.0], "min:loss": [1.0, 2.0, 3.0]},
+    5: {"min:loss": [2.0, 2.0, 2.0], "acc": [0.5, 0.5, 0.5]},
+}
+CURRENT = {
+    0: {"acc": [0.5, 1.0, 2.0], "min:loss": [1.5, 2.5, 3.5]},
+    5: {"min:loss": [2.0, 2.0, 2.0], "acc": [0.75, 0.75, 0.75]},
+}
+
+
+def _row(comparison, step, metric):
+    (row,) = [r for r in comparison.slots if (r.step, r.metric) == (step, metric)]
+    return row
+
+
+def test_compare_hand_computed():
+    result = stats.compare(BASELINE, CURRENT, alpha=0.05)
+    assert [(r.step, r.metric) for r in result.slots] == [
+        (0, "acc"),
+        (0, "min:loss"),
+        (5, "acc"),
+        (5, "min:loss"),
+    ]
+    t_crit = sps.t.ppf(0.05, 2)
+    assert result.t_crit == pytest.approx(t_crit, rel=1e-12)
+
+    # acc: differences -0.5, -1, -1 -> mean -5/6, sd sqrt(1/12), t = -5.
+    acc = _row(result, 0, "acc")
+    assert (acc.baseline_mean, acc.current_mean) == pytest.approx((2.0, 7 / 6))
+    assert (acc.baseline_std, acc.current_std) == pytest.approx((1.0, math.sqrt(7 / 12)))
+    assert acc.t_stat == pytest.approx(-5.0, rel=1e-12)
+    assert acc.p_value == pytest.approx(sps.t.cdf(-5.0, 2), rel=1e-10)
+    assert acc.effect_size == pytest.approx(-5 / 12)
+    assert acc.effect_reliable and acc.flagged
+
+    # min:loss up by exactly 0.5: goodness falls by 0.5 on every seed -> degenerate.
+    loss = _row(result, 0, "min:loss")
+    assert loss.t_stat == -1e9 and loss.p_value == 0.0 and loss.flagged
+    assert loss.effect_size == pytest.approx(-0.25)  # -0.5 / |mean goodness -2|
+
+    # Unchanged: degenerate at zero -> t 0, p 1. Improved by a constant: t +1e9, p 1.
+    same = _row(result, 5, "min:loss")
+    assert (same.t_stat, same.p_value, same.effect_size, same.flagged) == (0.0, 1.0, 0.0, False)
+    better = _row(result, 5, "acc")
+    assert (better.t_stat, better.p_value, better.flagged) == (1e9, 1.0, False)
+    assert better.effect_size == pytest.approx(0.5)
+
+    assert result.n_flagged == 2
+    # Only the identity reaches the ~1e9 severity of the degenerate slot (flipping
+    # every seed makes step 5's acc degenerate instead, but loses acc's 2.08): 1 / 2**3.
+    assert result.severity == pytest.approx(1e9 + t_crit + (t_crit + 5.0))
+    assert result.meta_p == 0.125
+    assert result.passed is True  # 1/8 can never be below 0.05 with 3 seeds
+    assert result.passed == (not result.meta_p < result.alpha)
+
+
+def test_compare_min_effect_gates_flags():
+    result = stats.compare(BASELINE, CURRENT, alpha=0.05, min_effect=0.3)
+    assert _row(result, 0, "acc").flagged  # effect -5/12 < -0.3
+    assert not _row(result, 0, "min:loss").flagged  # effect -0.25 is too small
+    assert result.n_flagged == 1
+    assert result.severity == pytest.approx(sps.t.ppf(0.05, 2) + 5.0)
+    # The identity reaches it, and so does flipping every seed: step 5's acc then
+    # falls by a constant 0.25 (effect -0.5, past the gate; t = -1e9). 2 / 2**3.
+    assert result.meta_p == 0.25
+    # The gate removes everything: severity 0, meta_p 1.
+    gated = stats.compare(BASELINE, CURRENT, alpha=0.05, min_effect=0.5)
+    assert (gated.n_flagged, gated.severity, gated.meta_p, gated.passed) == (0, 0.0, 1.0, True)
+
+
+def test_compare_fails_a_clear_regression():
+    rng = np.random.default_rng(4)
+    n = 8
+    base = {1: {"score": list(rng.normal(10, 1, n)), "min:time": list(rng.normal(5, 0.1, n))}}
+    cur = {
+        1: {
+            "score": [v - 2.0 + rng.normal(0, 0.1) for v in base[1]["score"]],
+            "min:time": [v + 1.0 + rng.normal(0, 0.1) for v in base[1]["min:time"]],
+        }
+    }
+    result = stats.compare(base, cur, alpha=0.05)
+    assert result.n_flagged == 2
+    assert result.meta_p == 1 / 2**n
+    assert result.passed is False
+    # And the mirror image (an improvement) passes with meta_p exactly 1.
+    mirror = stats.compare(cur, base, alpha=0.05)
+    assert (mirror.n_flagged, mirror.meta_p, mirror.passed) == (0, 1.0, True)
+
+
+@pytest.mark.parametrize("min_effect", [None, 0.01])
+@pytest.mark.parametrize("seed", range(4))
+def test_compare_matches_naive_reference(seed, min_effect):
+    rng = np.random.default_rng(seed)
+    n = 12
+    base, cur = {}, {}
+    for step in (0, 10, 20):
+        base[step], cur[step] = {}, {}
+        for metric in ("acc", "min:loss", "zero"):
+            b = rng.normal(0.0 if metric == "zero" else 1.0, 0.2, n)
+            base[step][metric] = list(b)
+            cur[step][metric] = list(b + rng.normal(-0.05, 0.1, n))
+    result = stats.compare(base, cur, alpha=0.1, min_effect=min_effect, n_perm=512)
+    ref = compare_ref(base, cur, alpha=0.1, min_effect=min_effect)
+    assert len(result.slots) == len(ref)
+    for row, want in zip(result.slots, ref, strict=True):
+        assert (row.step, row.metric) == (want["step"], want["metric"])
+        for field in ("baseline_mean", "baseline_std", "current_mean", "current_std"):
+            assert getattr(row, field) == pytest.approx(want[field], rel=1e-12)
+        assert row.t_stat == pytest.approx(want["t"], rel=1e-9)
+        assert row.p_value == pytest.approx(want["p"], rel=1e-9, abs=1e-15)
+        assert row.effect_size == pytest.approx(want["effect"], rel=1e-9)
+        assert row.effect_reliable == want["reliable"]
+        assert row.flagged == want["flagged"]
+    assert result.n_flagged == sum(r["flagged"] for r in ref)
+    # meta_p: the default generator is seeded with 0, so the reference reproduces it.
+    sign = np.array([-1.0 if m.startswith("min:") else 1.0 for _, m in _slots(base)])
+    b = np.array([base[s][m] for s, m in _slots(base)]).T * sign
+    c = np.array([cur[s][m] for s, m in _slots(base)]).T * sign
+    denom = np.maximum(np.abs(b.mean(axis=0)), 1e-9)
+    t_crit = stats.t_critical(0.1, n)
+    observed = severity_ref(c - b, denom, min_effect=min_effect, t_crit=t_crit)
+    assert result.severity == pytest.approx(observed, rel=1e-12)
+    want_p = meta_p_ref(
+        c - b,
+        denom,
+        result.severity,
+        min_effect=min_effect,
+        t_crit=t_crit,
+        n_perm=512,
+        rng=np.random.default_rng(0),
+    )
+    assert result.meta_p == want_p
+    assert result.passed == (not result.meta_p < 0.1)
+
+
+def _slots(scores):
+    return sorted((s, m) for s, ms in scores.items() for m in ms)
+
+
+def test_compare_unreliable_effect():
+    result = stats.compare({0: {"x": [0.0, 0.0, 0.0]}}, {0: {"x": [-1.0, -2.0, -1.5]}})
+    row = result.slots[0]
+    assert not row.effect_reliable
+    assert row.effect_size == pytest.approx(-1.5 / 1e-9)
+
+
+def test_compare_rejects_mismatches():
+    with pytest.raises(ValueError, match="slots"):
+        stats.compare({0: {"a": [1.0, 2.0]}}, {0: {"b": [1.0, 2.0]}})
+    with pytest.raises(ValueError, match="seeds"):
+        stats.compare({0: {"a": [1.0, 2.0]}}, {0: {"a": [1.0, 2.0, 3.0]}})
+    with pytest.raises(ValueError, match="two seeds"):
+        stats.compare({0: {"a": [1.0]}}, {0: {"a": [2.0]}})
+
+
+# -- (f) min_seeds and t_critical -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("alpha", "need"),
+    [(0.9, 2), (0.5, 2), (0.25, 3), (0.2, 3), (0.1, 4), (0.0625, 5), (0.05, 5), (0.01, 7)],
+)
+def test_min_seeds_values(alpha, need):
+    assert stats.min_seeds(alpha) == need
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.one_of(
+        st.floats(1e-12, 0.999),
+        st.integers(2, 40).map(lambda k: float(np.nextafter(2.0**-k, 1.0))),
+        st.integers(2, 40).map(lambda k: float(np.nextafter(2.0**-k, 0.0))),
+        st.integers(2, 40).map(lambda k: 2.0**-k),
+    )
+)
+def test_min_seeds_is_the_smallest_reachable(alpha):
+    """The CLI refuses iff ``2**n <= 1/alpha``; min_seeds is the least n it accepts."""
+    n = stats.min_seeds(alpha)
+    assert n >= 2
+    assert not 2**n <= 1.0 / alpha
+    assert n == 2 or 2 ** (n - 1) <= 1.0 / alpha
+
+
+@pytest.mark.parametrize("alpha", [0.001, 0.05, 0.1, 0.3])
+@pytest.mark.parametrize("n", [2, 3, 5, 30, 200])
+def test_t_critical(alpha, n):
+    t_crit = stats.t_critical(alpha, n)
+    assert t_crit == pytest.approx(sps.t.ppf(alpha, n - 1), rel=1e-10)
+    assert t_crit < 0
+    assert sps.t.cdf(t_crit, n - 1) == pytest.approx(alpha, rel=1e-10)
+
+
+# The t distribution is computed in pybench.stats without importing scipy (start-up
+# time); scipy.special is the oracle here.
+T_DFS = [1, 2, 3, 4, 5, 7, 9, 14, 19, 29, 49, 99, 199, 999]
+T_VALUES = np.array(
+    [-1e9, -1e6, -1e3, -300, -50, -20, -10, -7, -5, -4, -3, -2.5, -2, -1.9, -1.8]
+    + [-1.7, -1.5, -1.3, -1.2, -1, -0.7, -0.5, -0.1, -1e-3, -1e-6, 0.0, 1e-6, 1e-3, 0.5]
+    + [1, 1.7, 2, 5, 50, 1e3, 1e9]
+)
+
+
+@pytest.mark.parametrize("df", T_DFS)
+def test_t_cdf_matches_scipy(df):
+    from scipy.special import stdtr
+
+    ts = np.concatenate([T_VALUES, -np.abs(np.random.default_rng(df).standard_cauchy(300)) * 3])
+    got = stats._t_cdf(ts, df)
+    want = stdtr(df, ts)
+    if df == 1:  # scipy's Cauchy loses ~1e-10 near 0; the closed form is exact
+        want = np.where(np.abs(ts) < 1e-3, 0.5 + np.arctan(ts) / np.pi, want)
+    tiny = (want < 1e-300) & (got < 1e-300)
+    np.testing.assert_allclose(got[~tiny], want[~tiny], rtol=1e-11, atol=0)
+    assert got.shape == ts.shape
+
+
+def test_t_cdf_edge_values():
+    got = stats._t_cdf(np.array([[-np.inf, np.inf], [np.nan, 0.0]]), 5)
+    assert got.shape == (2, 2)
+    assert got[0, 0] == 0.0 and got[0, 1] == 1.0 and np.isnan(got[1, 0]) and got[1, 1] == 0.5
+    assert stats._t_cdf(np.array([]), 5).shape == (0,)
+    assert np.isnan(stats._t_cdf(-1.0, 0)).all()
+
+
+@pytest.mark.parametrize("df", [*T_DFS, 9999])
+def test_t_ppf_matches_scipy(df):
+    from scipy.special import stdtr, stdtrit
+
+    for alpha in (1e-12, 1e-6, 1e-4, 1e-3, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.49):
+        got = stats._t_ppf(alpha, df)
+        assert got == pytest.approx(float(stdtrit(df, alpha)), rel=1e-10), alpha
+        assert stats._t_ppf(1 - alpha, df) == -stats._t_ppf(1 - (1 - alpha), df)
+        assert float(stdtr(df, got)) == pytest.approx(alpha, rel=1e-9)
+    assert stats._t_ppf(0.5, df) == 0.0
+
+
+def test_t_ppf_edge_values():
+    assert stats._t_ppf(0.0, 5) == -math.inf
+    assert stats._t_ppf(1.0, 5) == math.inf
+    assert math.isnan(stats._t_ppf(math.nan, 5))
+    assert math.isnan(stats._t_ppf(0.05, 0))
+    assert stats._t_ppf(1e-300, 3) == pytest.approx(-1.033110836044653e100, rel=1e-12)
+
+
+# -- (g) the batch size does not matter -------------------------------------------------
+@pytest.mark.parametrize(
+    ("n", "n_perm"),
+    [(9, 4096), (13, 700)],  # exact, Monte-Carlo
+)
+@pytest.mark.parametrize("min_effect", [None, 0.1])
+def test_batch_size_independence(monkeypatch, n, n_perm, min_effect):
+    diffs = _random_diffs(n, 4, n, shift=-0.5, degenerate=True)
+    denom = np.ones(diffs.shape[1])
+    t_crit = stats.t_critical(0.05, n)
+    observed = stats._severity(diffs, denom, min_effect=min_effect, t_crit=t_crit)
+
+    def run():
+        return stats._sign_flip_meta_p(
+            diffs,
+            denom,
+            observed,
+            min_effect=min_effect,
+            t_crit=t_crit,
+            n_perm=n_perm,
+            rng=np.random.default_rng(42),
+        )
+
+    default = run()
+    for rows in (1, 3, 50):
+        monkeypatch.setattr(stats, "_BATCH_BYTES", 8 * diffs.shape[1] * rows)
+        assert run() == default
+    want = meta_p_ref(
+        diffs,
+        denom,
+        observed,
+        min_effect=min_effect,
+        t_crit=t_crit,
+        n_perm=n_perm,
+        rng=np.random.default_rng(42),
+    )
+    assert default == want
+
+
+def test_batches_cover_every_sign_vector_once(monkeypatch):
+    """The permuted severities, batch by batch, are the reference's in the same order."""
+    n = 6
+    diffs = _random_diffs(n, 3, 1, degenerate=True)
+    denom = np.ones(diffs.shape[1])
+    t_crit = stats.t_critical(0.05, n)
+    sum_sq = np.einsum("ij,ij->j", diffs, diffs)
+    for exact, n_perm in ((True, 64), (False, 50)):
+        sev = np.concatenate(
+            [
+                stats._permuted_severity(s, diffs, sum_sq, denom, min_effect=None, t_crit=t_crit)
+                for s in stats._sign_batches(n, n_perm, np.random.default_rng(1), 7)
+            ]
+        )
+        ref = permuted_severities_ref(
+            diffs,
+            denom,
+            min_effect=None,
+            t_crit=t_crit,
+            n_perm=n_perm,
+            rng=np.random.default_rng(1),
+        )
+        if exact:  # enumeration orders differ; compare the multisets
+            sev, ref = np.sort(sev), np.sort(ref)
+        np.testing.assert_allclose(sev, ref, rtol=1e-10, atol=1e-9)
