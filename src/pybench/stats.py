@@ -55,7 +55,7 @@ observed statistic (the identity, above all) land a hair below it; counting it
 as tied is the conservative choice.
 """
 
-_BATCH_BYTES = 16 * 2**20
+_BATCH_BYTES = 4 * 2**20
 """Target size of one ``(P, K)`` float64 work array in the sign-flip null."""
 
 _RECHECK_RATIO = 1e-2
@@ -319,22 +319,40 @@ def _permuted_severity(
     min_effect: float | None,
     t_crit: float,
 ) -> np.ndarray:
-    """Severity of ``signs[p, :, None] * diffs`` for every row ``p`` of ``signs``."""
+    """Severity of ``signs[p, :, None] * diffs`` for every row ``p`` of ``signs``.
+
+    With the permuted column sums ``S = signs @ diffs`` and the fixed sums of
+    squares ``SS``, ``q = n * SS - S**2`` is ``n (n - 1)`` times the permuted
+    variance and ``t = S * sqrt(n - 1) / sqrt(q)``; the work stays in a few
+    in-place passes over the ``(P, K)`` batch.
+    """
     n = diffs.shape[0]
-    mean = signs @ diffs / n
-    var = np.maximum(sum_sq - n * mean * mean, 0.0) / (n - 1)
-    # The shortcut var = (SS - n m^2) / (n - 1) cancels badly when a permuted column
-    # is (nearly) constant; redo those few entries the straightforward way.
-    shaky = np.nonzero(var < _RECHECK_RATIO * (sum_sq / (n - 1)))
+    total = signs @ diffs
+    q = np.multiply(total, total)
+    scale = n * sum_sq
+    np.subtract(scale, q, out=q)
+    # The shortcut cancels badly when a permuted column is (nearly) constant; redo
+    # those few entries the straightforward way.
+    shaky = np.nonzero(q < _RECHECK_RATIO * scale)
     if shaky[0].size:
         p_idx, k_idx = shaky
         for lo in range(0, p_idx.size, 4096):
             p, k = p_idx[lo : lo + 4096], k_idx[lo : lo + 4096]
             x = signs[p] * diffs[:, k].T
-            mean[p, k] = x.mean(axis=1)
-            var[p, k] = x.var(axis=1, ddof=1)
-    t = _t_from_moments(mean, np.sqrt(var), n)
-    return _contributions(t, mean, denom, min_effect=min_effect, t_crit=t_crit).sum(axis=1)
+            total[p, k] = n * x.mean(axis=1)
+            q[p, k] = n * (n - 1) * x.var(axis=1, ddof=1)
+    degenerate = q < n * (n - 1) * DEGENERATE_SD**2
+    np.sqrt(q, out=q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        contrib = np.divide(total, q, out=q)
+    np.multiply(contrib, math.sqrt(n - 1), out=contrib)
+    if degenerate.any():
+        contrib[degenerate] = np.sign(total[degenerate]) * DEGENERATE_T
+    np.subtract(t_crit, contrib, out=contrib)
+    np.maximum(contrib, 0.0, out=contrib)
+    if min_effect is not None:
+        contrib[total >= -min_effect * n * denom] = 0.0
+    return contrib.sum(axis=1)
 
 
 def _sign_flip_meta_p(
