@@ -293,6 +293,15 @@ def test_show_history(project, write_bench, cli):
 
 
 # -- prompts ------------------------------------------------------------------
+def _dirty_project(project: Path, write_bench) -> None:
+    """Commit the benchmarks to a new git repository, then edit them uncommitted."""
+    path = write_bench(BENCH_PAIR)
+    _git(project, "init", "-q")
+    _git(project, "add", "benchmarks")
+    _git(project, "commit", "-qm", "benchmarks")
+    path.write_text(path.read_text() + "\n# edited\n")
+
+
 def test_update_without_terminal_never_waits(project, write_bench, cli):
     write_bench(BENCH_PAIR)
     cli("benchmarks")
@@ -302,13 +311,7 @@ def test_update_without_terminal_never_waits(project, write_bench, cli):
 
 
 def test_dirty_tree_prompts_on_a_terminal(project, write_bench, cli, monkeypatch):
-    write_bench(BENCH_PAIR)
-    _git(project, "init", "-q")
-    _git(project, "add", "benchmarks")
-    _git(project, "commit", "-qm", "benchmarks")
-    (project / "benchmarks" / "bench_test.py").write_text(
-        (project / "benchmarks" / "bench_test.py").read_text() + "\n# edited\n"
-    )
+    _dirty_project(project, write_bench)
     monkeypatch.setattr("pybench.cli._interactive", lambda: True)
     refused = cli("benchmarks", input="n\n")
     assert refused.exit_code == 2 and "nothing was saved" in refused.stderr
@@ -319,13 +322,7 @@ def test_dirty_tree_prompts_on_a_terminal(project, write_bench, cli, monkeypatch
 
 
 def test_dirty_tree_without_terminal_warns_and_proceeds(project, write_bench, cli):
-    write_bench(BENCH_PAIR)
-    _git(project, "init", "-q")
-    _git(project, "add", "benchmarks")
-    _git(project, "commit", "-qm", "benchmarks")
-    (project / "benchmarks" / "bench_test.py").write_text(
-        (project / "benchmarks" / "bench_test.py").read_text() + "\n# edited\n"
-    )
+    _dirty_project(project, write_bench)
     result = cli("benchmarks")
     assert result.exit_code == 0
     assert "warning" in result.stderr and "uncommitted" in result.stderr
