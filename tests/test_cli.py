@@ -186,8 +186,11 @@ def test_unreachable_alpha_refused_before_any_seed(project, write_bench, cli):
 
 def test_bad_option_values(project, write_bench, cli):
     write_bench(BENCH_PAIR)
-    assert cli("benchmarks", "--alpha", "1.5").exit_code == 2
-    assert cli("benchmarks", "--min-effect", "-1").exit_code == 2
+    for args in (("--alpha", "1.5"), ("--min-effect", "-1"), ("--no-such-flag",)):
+        result = cli("benchmarks", *args)
+        assert result.exit_code == 2
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert "pybench run --help" in result.stderr
     gpus = cli("benchmarks", "--gpus", "a,b")
     assert gpus.exit_code == 2 and "--gpus" in gpus.stderr
 

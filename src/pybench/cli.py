@@ -34,6 +34,23 @@ class UsageError(PybenchError):
 class _DefaultGroup(click.Group):
     """A group whose default command is ``run``: ``pybench [PATH]`` means ``pybench run [PATH]``."""
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Like click's, but a usage error is one ``error: ...`` line (exit 2)."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            hint = ""
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f" (see `{exc.ctx.command_path} --help`)"
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("\ninterrupted: nothing was saved", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or (
             args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")
@@ -308,7 +325,7 @@ def _guarded(body: Any) -> None:
 
 
 # -- commands ----------------------------------------------------------------
-@click.group(cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("pybench", cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pybench")
 def main() -> None:
     """pybench: pytest for noisy code.
