@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import time
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,14 +147,6 @@ def _confirm(question: str) -> bool:
 
 
 # -- the pipeline ------------------------------------------------------------
-def _seed_rng(base: int | None, name: str) -> Any:
-    import numpy as np
-
-    if base is None:
-        return np.random.default_rng()
-    return np.random.default_rng([base, zlib.crc32(name.encode())])
-
-
 def _check_reachable(bench: Benchmark, n: int, alpha: float) -> None:
     from .stats import min_seeds
 
@@ -215,7 +206,7 @@ def _execute(
     from .compare import compare_run
     from .discover import discover, select
     from .report import Reporter
-    from .run import BenchmarkError, check_finite, run_benchmark
+    from .run import BenchmarkError, check_finite, run_benchmark, sample_seeds
 
     gpu_list = _parse_gpus(gpus)
     if dask and gpu_list:
@@ -252,7 +243,7 @@ def _execute(
                 seeds = record.seeds
             else:
                 n = n_seeds or bench.n_seeds
-                seeds = sample_seeds(n, _seed_rng(seed, bench.name))
+                seeds = sample_seeds(n, base_seed=seed, name=bench.name)
             try:
                 with reporter.progress(bench.name, len(seeds)) as tick:
                     result = run_benchmark(
@@ -297,18 +288,6 @@ def _execute(
     if tally.errors:
         return EXIT_ERROR
     return EXIT_REGRESSION if tally.failed else EXIT_OK
-
-
-def sample_seeds(n: int, rng: Any) -> list[int]:
-    """Draw ``n`` distinct seeds in ``[0, 2**32)``."""
-    seeds: list[int] = []
-    seen: set[int] = set()
-    while len(seeds) < n:
-        for value in rng.integers(0, 2**32, size=n - len(seeds), dtype="uint64").tolist():
-            if value not in seen:
-                seen.add(value)
-                seeds.append(int(value))
-    return seeds
 
 
 def _guarded(body: Any) -> None:

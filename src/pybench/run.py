@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import traceback
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,6 +32,7 @@ __all__ = [
     "SerialBackend",
     "evaluate_seed",
     "run_benchmark",
+    "sample_seeds",
 ]
 
 
@@ -231,6 +233,28 @@ def run_benchmark(
 
     values = np.array([[row[s] for s in slots] for row in rows], dtype=float)  # type: ignore[index]
     return RunResult(seeds=list(seeds), slots=slots, values=values.reshape(len(seeds), len(slots)))
+
+
+def sample_seeds(n: int, *, base_seed: int | None, name: str) -> list[int]:
+    """Draw ``n`` distinct seeds in ``[0, 2**32)`` for a new baseline of ``name``.
+
+    With ``base_seed`` (``--seed``/``PYBENCH_SEED``) the draw is reproducible and
+    differs between benchmarks; without it, it comes from fresh entropy.
+    """
+    import numpy as np
+
+    if base_seed is None:
+        rng = np.random.default_rng()
+    else:
+        rng = np.random.default_rng([base_seed, zlib.crc32(name.encode())])
+    seeds: list[int] = []
+    seen: set[int] = set()
+    while len(seeds) < n:
+        for value in rng.integers(0, 2**32, size=n - len(seeds), dtype=np.uint64).tolist():
+            if value not in seen:
+                seen.add(value)
+                seeds.append(int(value))
+    return seeds
 
 
 def check_finite(bench: str, result: RunResult) -> None:
