@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pybench import store
-from pybench.cli import _seed_rng, sample_seeds
+from pybench.run import sample_seeds
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -142,7 +142,7 @@ def proj(tmp_path: Path) -> Iterator[Project]:
 
 
 def _expected_seeds(name: str, n: int, seed: int) -> list[int]:
-    return sample_seeds(n, _seed_rng(seed, name))
+    return sample_seeds(n, base_seed=seed, name=name)
 
 
 def _run(proj: Project, *args: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
