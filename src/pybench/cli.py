@@ -34,7 +34,11 @@ class _DefaultGroup(click.Group):
     """A group whose default command is ``run``: ``pybench [PATH]`` means ``pybench run [PATH]``."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        """Like click's, but a usage error is one ``error: ...`` line (exit 2)."""
+        """Like click's, but every error is one ``error: ...`` line with its exit code.
+
+        This is the one place where pybench's errors, click's usage errors and
+        Ctrl-C become messages and exit codes; commands return their exit code.
+        """
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -45,8 +49,11 @@ class _DefaultGroup(click.Group):
                 hint = f" (see `{exc.ctx.command_path} --help`)"
             click.echo(f"error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
-            click.echo("\ninterrupted: nothing was saved", err=True)
+        except PybenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:  # click turns Ctrl-C into Abort (after a newline)
+            click.echo("interrupted: nothing was saved", err=True)
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
@@ -290,19 +297,6 @@ def _execute(
     return EXIT_REGRESSION if tally.failed else EXIT_OK
 
 
-def _guarded(body: Any) -> None:
-    """Run a command body, map pybench's errors and Ctrl-C to exit codes."""
-    try:
-        code = body()
-    except PybenchError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: nothing was saved", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(code)
-
-
 # -- commands ----------------------------------------------------------------
 @click.group("pybench", cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pybench")
@@ -332,9 +326,9 @@ def main() -> None:
     default=None,
     help="Only flag slots whose relative drop exceeds this, e.g. 0.02.",
 )
-def run_command(**options: Any) -> None:
+def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
-    _guarded(lambda: _execute(**options))
+    return _execute(**options)
 
 
 @main.command("update")
@@ -345,9 +339,9 @@ def run_command(**options: Any) -> None:
     default=None,
     help="Seeds to sample (overrides the 'n_seeds' keyword).",
 )
-def update_command(**options: Any) -> None:
+def update_command(**options: Any) -> int:
     """Re-run benchmarks on fresh seeds and overwrite their baselines."""
-    _guarded(lambda: _execute(update=True, **options))
+    return _execute(update=True, **options)
 
 
 @main.command("show")
@@ -360,39 +354,35 @@ def update_command(**options: Any) -> None:
     help="The baseline file.",
 )
 @click.option("--history", is_flag=True, help="One line per git commit that changed the file.")
-def show_command(benches: tuple[str, ...], baseline: Path, history: bool) -> None:
+def show_command(benches: tuple[str, ...], baseline: Path, history: bool) -> int:
     """Print the stored baselines (or their git history)."""
+    from . import store
+    from .report import Reporter
+    from .vcs import history as git_history
 
-    def body() -> int:
-        from . import store
-        from .report import Reporter
-        from .vcs import history as git_history
-
-        reporter = Reporter()
-        names = {b if b.startswith("bench_") else f"bench_{b}" for b in benches}
-        if history:
-            entries = git_history(baseline)
-            if entries is None:
-                raise UsageError(f"{baseline}: not inside a git repository; no history to show")
-            if not entries:
-                raise UsageError(f"{baseline}: no commit has changed this file yet")
-            reporter.history(entries, sorted(names))
-            return EXIT_OK
-        if not baseline.exists():
-            raise UsageError(f"{baseline}: no such baseline file; run `pybench` to create one")
-        records = store.load(baseline)
-        unknown = names - set(records)
-        if unknown:
-            raise UsageError(
-                f"--bench {sorted(unknown)[0]}: no stored baseline "
-                f"(stored: {', '.join(records) or 'none'})"
-            )
-        for name in sorted(records):
-            if not names or name in names:
-                reporter.record(records[name])
+    reporter = Reporter()
+    names = {b if b.startswith("bench_") else f"bench_{b}" for b in benches}
+    if history:
+        entries = git_history(baseline)
+        if entries is None:
+            raise UsageError(f"{baseline}: not inside a git repository; no history to show")
+        if not entries:
+            raise UsageError(f"{baseline}: no commit has changed this file yet")
+        reporter.history(entries, sorted(names))
         return EXIT_OK
-
-    _guarded(body)
+    if not baseline.exists():
+        raise UsageError(f"{baseline}: no such baseline file; run `pybench` to create one")
+    records = store.load(baseline)
+    unknown = names - set(records)
+    if unknown:
+        raise UsageError(
+            f"--bench {sorted(unknown)[0]}: no stored baseline "
+            f"(stored: {', '.join(records) or 'none'})"
+        )
+    for name in sorted(records):
+        if not names or name in names:
+            reporter.record(records[name])
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

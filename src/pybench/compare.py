@@ -97,7 +97,6 @@ def compare_run(
             alpha=alpha,
             min_effect=min_effect,
             n_perm=n_perm,
-            rng=np.random.default_rng(0),
         )
         if baseline
         else None
