@@ -5,16 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pybench.compare import compare_run
-from pybench.report import format_table
-from pybench.run import RunResult
-from pybench.store import BaselineRecord
-
-
-def _record(values: np.ndarray, slots: list[tuple[int, str]], seeds: list[int]) -> BaselineRecord:
-    scores: dict[int, dict[str, list[float]]] = {}
-    for k, (step, metric) in enumerate(slots):
-        scores.setdefault(step, {})[metric] = values[:, k].tolist()
-    return BaselineRecord(bench="bench_x", seeds=seeds, scores=scores)
+from pybench.reports.terminal import format_table
 
 
 def test_divergent_slot_fails_and_others_are_still_tested():
@@ -25,9 +16,7 @@ def test_divergent_slot_fails_and_others_are_still_tested():
     cur = base + rng.normal(0.0, 0.05, size=(12, 3))
     cur[:, 2] -= 0.5  # a real regression on (5, 'acc')
     cur[[3, 7], 1] = np.nan
-    result = compare_run(
-        _record(base, slots, seeds), RunResult(seeds, slots, cur), alpha=0.05, min_effect=None
-    )
+    result = compare_run(slots, seeds, base, cur, alpha=0.05, min_effect=None)
     assert not result.passed
     [div] = result.diverged
     assert (div.step, div.metric, div.seeds, div.n_seeds) == (0, "min:loss", [3, 7], 12)
@@ -42,24 +31,14 @@ def test_all_slots_diverged_has_no_statistics():
     slots = [(0, "score")]
     base = np.linspace(0.5, 0.6, 8)[:, None]
     cur = np.full((8, 1), np.inf)
-    result = compare_run(
-        _record(base, slots, list(range(8))),
-        RunResult(list(range(8)), slots, cur),
-        alpha=0.05,
-        min_effect=None,
-    )
+    result = compare_run(slots, list(range(8)), base, cur, alpha=0.05, min_effect=None)
     assert result.stats is None and result.meta_p is None and not result.passed
 
 
 def test_unchanged_run_passes_with_meta_p_one():
     slots = [(1, "min:loss"), (2, "min:loss")]
     base = np.random.default_rng(2).normal(size=(10, 2))
-    result = compare_run(
-        _record(base, slots, list(range(10))),
-        RunResult(list(range(10)), slots, base.copy()),
-        alpha=0.05,
-        min_effect=None,
-    )
+    result = compare_run(slots, list(range(10)), base, base.copy(), alpha=0.05, min_effect=None)
     assert result.passed and result.meta_p == 1.0 and result.n_flagged == 0
 
 
@@ -68,11 +47,6 @@ def test_table_marks_unreliable_effect():
     base = np.zeros((10, 1))
     base[::2] = 1e-12
     cur = base - np.linspace(0.1, 0.2, 10)[:, None]
-    result = compare_run(
-        _record(base, slots, list(range(10))),
-        RunResult(list(range(10)), slots, cur),
-        alpha=0.05,
-        min_effect=None,
-    )
+    result = compare_run(slots, list(range(10)), base, cur, alpha=0.05, min_effect=None)
     header, row = format_table(result)
     assert "n/a" in row and row.endswith("✗")

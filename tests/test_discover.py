@@ -57,6 +57,7 @@ def test_config_keywords(tmp_path):
         """,
     )
     c, d = discover(tmp_path)
+    c, d = c.defaults, d.defaults
     assert (c.n_seeds, c.alpha, c.min_effect, c.workers, c.gpus) == (12, 0.01, 0.02, 2, (0, 1))
     assert (d.n_seeds, d.alpha, d.min_effect, d.workers, d.gpus) == (30, 0.05, None, 1, None)
 

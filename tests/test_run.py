@@ -19,6 +19,7 @@ from pybench.run import (
     run_benchmark,
     sample_seeds,
 )
+from pybench.store import BaselineRecord
 
 
 def _bench(func) -> Benchmark:
@@ -48,10 +49,13 @@ def test_rows_follow_seed_order_whatever_the_finishing_order():
     assert serial.slots == [(1, "acc"), (1, "min:loss"), (2, "acc")]
     assert np.array_equal(serial.values, shuffled.values) and len(ticks) == 3
     assert serial.values[:, 2].tolist() == [0.3, 0.1, 0.2]
-    assert serial.scores() == {
+    record = BaselineRecord.from_matrix("bench_t", serial.seeds, serial.slots, serial.values)
+    assert record.scores == {
         1: {"acc": [0.03, 0.01, 0.02], "min:loss": [1.0] * 3},
         2: {"acc": [0.3, 0.1, 0.2]},
     }
+    assert np.array_equal(record.matrix(serial.slots), serial.values)
+    assert len(serial.seed_times) == 3 and all(t >= 0 for t in serial.seed_times)
 
 
 def test_a_later_seed_with_other_slots_is_an_error():

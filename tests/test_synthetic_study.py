@@ -64,11 +64,6 @@ def study() -> Iterator[ModuleType]:
         os.environ.update(saved)
 
 
-def _scores(values: np.ndarray) -> dict[int, dict[str, list[float]]]:
-    """``{step: {"min:loss": [value per seed]}}`` of an ``(n_seeds, n_steps)`` array."""
-    return {step: {"min:loss": values[:, step].tolist()} for step in range(values.shape[1])}
-
-
 def _correlated_diffs(rng: np.random.Generator, n: int = 10, k: int = 40) -> np.ndarray:
     return rng.normal(0.0, 0.05, (n, k)) + rng.normal(0.0, 0.05, (n, 1))
 
@@ -161,9 +156,11 @@ def test_pybench_verdict_is_pybench_compare(study: ModuleType) -> None:
                 rng=np.random.default_rng(11),
             )
 
+            slots = [(step, "min:loss") for step in range(baseline.shape[1])]
             result = compare(
-                _scores(baseline),
-                _scores(current),
+                baseline,
+                current,
+                slots,
                 alpha=0.05,
                 n_perm=800,
                 rng=np.random.default_rng(11),

@@ -163,7 +163,6 @@ class ProcessBackend:
     def __init__(self, *, workers: int = 1, gpus: Sequence[int] | None = None):
         self._slots: list[int | None] = list(gpus) if gpus else [None] * max(1, workers)
         self._workers: list[_Worker | None] = []
-        self._bench: tuple[str, str] | None = None
         _LIVE.add(self)
 
     def _start(self, bench: Benchmark, gpu: int | None) -> _Worker:
@@ -178,11 +177,7 @@ class ProcessBackend:
         child_conn.close()
         return _Worker(process, parent_conn, gpu)
 
-    def _prepare(self, bench: Benchmark, n_seeds: int) -> None:
-        key = (str(bench.path), bench.name)
-        if self._bench != key:
-            self.close()
-            self._bench = key
+    def _prepare(self, n_seeds: int) -> None:
         wanted = min(len(self._slots), max(1, n_seeds))
         while len(self._workers) < wanted:
             self._workers.append(None)  # started on first use
@@ -225,7 +220,7 @@ class ProcessBackend:
 
     def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
         """Yield one outcome per seed as each finishes; closing early stops the workers."""
-        self._prepare(bench, len(seeds))
+        self._prepare(len(seeds))
         pending = deque(enumerate(seeds))
         finished = False
         try:
@@ -287,7 +282,6 @@ class ProcessBackend:
         """Stop every worker: idle ones exit, busy ones are terminated (then killed)."""
         workers = [w for w in self._workers if w is not None]
         self._workers = []
-        self._bench = None
         for worker in workers:
             self._stop(worker)
         for worker in workers:

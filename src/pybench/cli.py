@@ -15,12 +15,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_REGRESSION, PybenchError
+from .errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
 
 if TYPE_CHECKING:
-    from .discover import Benchmark
-    from .report import Reporter
-    from .store import BaselineRecord
+    from .reports.terminal import Reporter
 
 DEFAULT_PATH = "benchmarks"
 DEFAULT_BASELINE = ".pybench/baselines.jsonl"
@@ -49,6 +47,9 @@ class _DefaultGroup(click.Group):
                 hint = f" (see `{exc.ctx.command_path} --help`)"
             click.echo(f"error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
+        except Interrupted as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(exc.exit_code)
         except PybenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
@@ -66,77 +67,82 @@ class _DefaultGroup(click.Group):
 
 
 # -- shared options ----------------------------------------------------------
-def _common(func: Any) -> Any:
-    options = [
-        click.argument(
-            "path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)
-        ),
-        click.option(
-            "--bench",
-            "benches",
-            multiple=True,
-            metavar="NAME",
-            help="Only this benchmark (repeatable); 'bench_x' or 'x'.",
-        ),
-        click.option(
-            "--baseline",
-            "baseline",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=DEFAULT_BASELINE,
-            show_default=True,
-            help="The baseline file.",
-        ),
-        click.option("--yes", "-y", is_flag=True, help="Answer yes to every prompt."),
-        click.option(
-            "--seed",
-            type=click.IntRange(0),
-            envvar="PYBENCH_SEED",
-            help="Make the sampling of new seeds reproducible [env: PYBENCH_SEED].",
-        ),
-        click.option(
-            "--workers",
-            type=click.IntRange(1),
-            default=None,
-            help="Run seeds in N worker processes (overrides the 'workers' keyword).",
-        ),
-        click.option(
-            "--gpus",
-            default=None,
-            metavar="0,1,...",
-            help="One worker per listed GPU, each with its own CUDA_VISIBLE_DEVICES.",
-        ),
-        click.option(
-            "--dask",
-            "dask",
-            default=None,
-            envvar="PYBENCH_DASK",
-            metavar="ADDRESS",
-            help="Run seeds on a Dask scheduler at ADDRESS, or 'local:N' [env: PYBENCH_DASK].",
-        ),
-        click.option(
-            "-v",
-            "--verbose",
-            is_flag=True,
-            help="Show the per-slot table of each FAIL and the traceback of each ERROR.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+_bench_option = click.option(
+    "--bench",
+    "benches",
+    multiple=True,
+    metavar="NAME",
+    help="Only this benchmark (repeatable); 'bench_x' or 'x'.",
+)
+_baseline_option = click.option(
+    "--baseline",
+    "baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_BASELINE,
+    show_default=True,
+    help="The baseline file.",
+)
 
 
-def _parse_gpus(text: str | None) -> tuple[int, ...] | None:
+def _parse_gpus(ctx: click.Context, param: click.Parameter, text: str | None) -> Any:
     if text is None:
         return None
     try:
         gpus = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise UsageError(
-            f"--gpus {text}: expected comma-separated GPU indices, e.g. --gpus 0,1"
-        ) from None
+        gpus = ()
     if not gpus or any(g < 0 for g in gpus):
-        raise UsageError(f"--gpus {text}: expected comma-separated GPU indices, e.g. --gpus 0,1")
+        raise click.BadParameter(f"{text}: expected comma-separated GPU indices, e.g. --gpus 0,1")
     return gpus
+
+
+_RUN_OPTIONS = [
+    click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)),
+    _bench_option,
+    _baseline_option,
+    click.option("--yes", "-y", is_flag=True, help="Answer yes to every prompt."),
+    click.option(
+        "--seed",
+        type=click.IntRange(0),
+        envvar="PYBENCH_SEED",
+        help="Make the sampling of new seeds reproducible [env: PYBENCH_SEED].",
+    ),
+    click.option(
+        "--workers",
+        type=click.IntRange(1),
+        default=None,
+        help="Run seeds in N worker processes (overrides the 'workers' keyword).",
+    ),
+    click.option(
+        "--gpus",
+        default=None,
+        metavar="0,1,...",
+        callback=_parse_gpus,
+        help="One worker per listed GPU, each with its own CUDA_VISIBLE_DEVICES.",
+    ),
+    click.option(
+        "--dask",
+        "dask",
+        default=None,
+        envvar="PYBENCH_DASK",
+        metavar="ADDRESS",
+        help="Run seeds on a Dask scheduler at ADDRESS, or 'local:N' [env: PYBENCH_DASK].",
+    ),
+    click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Show the per-slot table of each FAIL and the traceback of each ERROR.",
+    ),
+]
+"""The options shared by the commands that run benchmarks."""
+
+
+def _common(func: Any) -> Any:
+    """Apply :data:`_RUN_OPTIONS` to a command."""
+    for option in reversed(_RUN_OPTIONS):
+        func = option(func)
+    return func
 
 
 def _interactive() -> bool:
@@ -154,18 +160,6 @@ def _confirm(question: str) -> bool:
 
 
 # -- the pipeline ------------------------------------------------------------
-def _check_reachable(bench: Benchmark, n: int, alpha: float) -> None:
-    from .stats import min_seeds
-
-    if 2**n <= 1.0 / alpha:
-        need = min_seeds(alpha)
-        raise UsageError(
-            f"{bench.name}: alpha={alpha:g} can never be reached with {n} seeds "
-            f"(the smallest meta-p is 1/2**{n} = {1 / 2**n:.3g}); use at least {need} seeds "
-            f"(n_seeds={need}, then `pybench update --bench {bench.name}`) or a larger alpha"
-        )
-
-
 def _guard_write(reporter: Reporter, baseline: Path, yes: bool, overwriting: Sequence[str]) -> Any:
     """Warn about a dirty tree and confirm overwrites; return the git state to record."""
     from .vcs import git_state
@@ -191,110 +185,62 @@ def _guard_write(reporter: Reporter, baseline: Path, yes: bool, overwriting: Seq
     return state
 
 
-def _execute(
-    *,
-    path: Path,
-    benches: tuple[str, ...],
-    baseline: Path,
-    yes: bool,
-    seed: int | None,
-    workers: int | None,
-    gpus: str | None,
-    dask: str | None,
-    verbose: bool,
-    alpha: float | None = None,
-    min_effect: float | None = None,
-    update: bool = False,
-    n_seeds: int | None = None,
-) -> int:
-    import datetime
+class Interrupted(PybenchError):
+    """Ctrl-C: the message says which baselines were saved before it."""
 
-    from . import backends, store
-    from .compare import compare_run
+    exit_code = EXIT_INTERRUPTED
+
+
+def _interrupted(saved: Sequence[str]) -> Interrupted:
+    if not saved:
+        return Interrupted("interrupted: nothing was saved")
+    return Interrupted(
+        f"interrupted: saved the baselines of {', '.join(saved)} (finished before the "
+        "interrupt); nothing else was saved"
+    )
+
+
+def _execute(options: dict[str, Any], *, update: bool = False) -> int:
+    """Discover → plan → run (saving each new baseline as it finishes) → report → exit code."""
+    from . import backends, session, store
     from .discover import discover, select
-    from .report import Reporter
-    from .run import BenchmarkError, check_finite, run_benchmark, sample_seeds
+    from .reports.terminal import Reporter
 
-    gpu_list = _parse_gpus(gpus)
-    if dask and gpu_list:
+    baseline: Path = options["baseline"]
+    overrides = {key: options.get(key) for key in SETTING_OPTIONS}
+    if options["dask"] and overrides["gpus"]:
         raise UsageError(
             "--gpus cannot be combined with --dask; give each Dask worker its own GPU instead"
         )
-    chosen = select(discover(path), benches)
     records = store.load(baseline)
-    plan: list[tuple[Benchmark, BaselineRecord | None]] = []
-    for bench in chosen:
-        record = None if update else records.get(bench.name)
-        bench_alpha = alpha if alpha is not None else bench.alpha
-        n = record.n if record is not None else (n_seeds or bench.n_seeds)
-        _check_reachable(bench, n, bench_alpha)
-        plan.append((bench, record))
+    chosen = select(discover(options["path"]), options["benches"])
+    jobs = session.plan(chosen, records, overrides, update=update, base_seed=options["seed"])
+    reporter = Reporter(verbose=options["verbose"], names=[job.bench.name for job in jobs])
+    fresh = [job.bench.name for job in jobs if job.baseline is None]
+    overwriting = [name for name in fresh if name in records]
+    git = _guard_write(reporter, baseline, options["yes"], overwriting) if fresh else None
+    saved: list[str] = []
 
-    reporter = Reporter(verbose=verbose, names=[b.name for b in chosen])
-    writing = [b for b, r in plan if r is None]
-    state = None
-    if writing:
-        overwriting = [b.name for b in writing if b.name in records] if update else []
-        state = _guard_write(reporter, baseline, yes, overwriting)
+    def on_event(event: session.Event) -> None:
+        if isinstance(event, session.BenchFinished) and event.outcome.record is not None:
+            store.save(baseline, [event.outcome.record])
+            saved.append(event.outcome.name)
+        reporter(event)
 
     started = time.perf_counter()
-    to_save: list[BaselineRecord] = []
-    with backends.open_pool(dask=dask) as pool:
-        for bench, record in plan:
-            backend = pool.backend_for(
-                bench,
-                workers=workers if workers is not None else bench.workers,
-                gpus=gpu_list if gpu_list is not None else bench.gpus,
-            )
-            if record is not None:
-                seeds = record.seeds
-            else:
-                n = n_seeds or bench.n_seeds
-                seeds = sample_seeds(n, base_seed=seed, name=bench.name)
-            try:
-                with reporter.progress(bench.name, len(seeds)) as tick:
-                    result = run_benchmark(
-                        bench,
-                        seeds,
-                        backend=backend,
-                        expected_slots=record.slots() if record is not None else None,
-                        on_seed_done=tick,
-                    )
-                if record is None:
-                    check_finite(bench.name, result)
-            except BenchmarkError as exc:
-                reporter.error(bench.name, exc)
-                continue
-            finally:
-                backend.close()
-            if record is None:
-                to_save.append(
-                    store.BaselineRecord(
-                        bench=bench.name,
-                        seeds=list(seeds),
-                        scores=result.scores(),
-                        timestamp=datetime.datetime.now(datetime.timezone.utc).strftime(
-                            "%Y-%m-%dT%H:%M:%SZ"
-                        ),
-                        git_commit=state.commit if state else None,
-                        git_dirty=state.dirty if state else None,
-                    )
-                )
-                reporter.new(bench.name, result.slots, updated=update)
-            else:
-                outcome = compare_run(
-                    record,
-                    result,
-                    alpha=alpha if alpha is not None else bench.alpha,
-                    min_effect=min_effect if min_effect is not None else bench.min_effect,
-                )
-                reporter.compared(bench.name, result.slots, outcome)
-    store.save(baseline, to_save)
-    reporter.summary(time.perf_counter() - started, update=update)
-    tally = reporter.tally
-    if tally.errors:
-        return EXIT_ERROR
-    return EXIT_REGRESSION if tally.failed else EXIT_OK
+    try:
+        with backends.open_pool(dask=options["dask"]) as pool:
+            outcomes = session.run(jobs, pool=pool, git=git, on_event=on_event)
+    except KeyboardInterrupt:
+        raise _interrupted(saved) from None
+    finally:
+        reporter.close()
+    reporter.summary(outcomes, time.perf_counter() - started, update=update)
+    return session.exit_code(outcomes)
+
+
+SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus")
+"""The command-line options that override a benchmark's keyword settings."""
 
 
 # -- commands ----------------------------------------------------------------
@@ -328,7 +274,7 @@ def main() -> None:
 )
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
-    return _execute(**options)
+    return _execute(options)
 
 
 @main.command("update")
@@ -341,27 +287,22 @@ def run_command(**options: Any) -> int:
 )
 def update_command(**options: Any) -> int:
     """Re-run benchmarks on fresh seeds and overwrite their baselines."""
-    return _execute(update=True, **options)
+    return _execute(options, update=True)
 
 
 @main.command("show")
-@click.option("--bench", "benches", multiple=True, metavar="NAME", help="Only this benchmark.")
-@click.option(
-    "--baseline",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_BASELINE,
-    show_default=True,
-    help="The baseline file.",
-)
+@_bench_option
+@_baseline_option
 @click.option("--history", is_flag=True, help="One line per git commit that changed the file.")
 def show_command(benches: tuple[str, ...], baseline: Path, history: bool) -> int:
     """Print the stored baselines (or their git history)."""
     from . import store
-    from .report import Reporter
+    from .discover import bench_name
+    from .reports.terminal import Reporter
     from .vcs import history as git_history
 
     reporter = Reporter()
-    names = {b if b.startswith("bench_") else f"bench_{b}" for b in benches}
+    names = {bench_name(b) for b in benches}
     if history:
         entries = git_history(baseline)
         if entries is None:

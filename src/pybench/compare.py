@@ -1,4 +1,4 @@
-"""Comparison: judge a benchmark's current run against its stored baseline.
+"""Comparison: judge a benchmark's current run against its baseline, seed for seed.
 
 Slots whose current value is non-finite on some seed (while the baseline is
 finite) are *diverged*: they make the benchmark FAIL on their own, and the
@@ -7,19 +7,15 @@ remaining slots are still tested with :func:`pybench.stats.compare`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .normalize import Slot
-from .run import RunResult
-from .stats import Comparison, compare
-from .store import BaselineRecord
+from .stats import N_PERM, Comparison, compare
 
-__all__ = ["BenchComparison", "Divergence", "compare_run", "N_PERM"]
-
-N_PERM = 4096
-"""Sign-flip permutations per benchmark (exact enumeration when ``2**n`` is no more)."""
+__all__ = ["BenchComparison", "Divergence", "compare_run"]
 
 
 @dataclass(frozen=True)
@@ -56,49 +52,52 @@ class BenchComparison:
 
 
 def compare_run(
-    record: BaselineRecord,
-    result: RunResult,
+    slots: Sequence[Slot],
+    seeds: Sequence[int],
+    baseline: np.ndarray,
+    current: np.ndarray,
     *,
     alpha: float,
     min_effect: float | None,
     n_perm: int = N_PERM,
 ) -> BenchComparison:
-    """Compare ``result`` (run on ``record.seeds``) with ``record``.
+    """Compare ``current`` with ``baseline``: two ``(n_seeds, K)`` matrices, rows paired by seed.
 
-    ``result.slots`` must equal ``record.slots()``; :func:`pybench.run.run_benchmark`
-    with ``expected_slots`` guarantees it.
+    Args:
+        slots: the ``(step, metric)`` of each column.
+        seeds: the seed of each row (named in divergence reports).
+        baseline: the baseline's values (finite).
+        current: the current run's values on the same seeds.
+        alpha: significance level.
+        min_effect: the relative-effect gate, or ``None``.
+        n_perm: the sign-flip budget.
     """
-    slots: list[Slot] = result.slots
-    bad = ~np.isfinite(result.values)
-    diverged: list[Divergence] = []
-    baseline: dict[int, dict[str, list[float]]] = {}
-    current: dict[int, dict[str, list[float]]] = {}
-    for k, (step, metric) in enumerate(slots):
-        base_values = record.scores[step][metric]
-        if bad[:, k].any():
-            arr = np.asarray(base_values, dtype=float)
-            diverged.append(
-                Divergence(
-                    step=step,
-                    metric=metric,
-                    seeds=[result.seeds[i] for i in np.flatnonzero(bad[:, k])],
-                    n_seeds=len(result.seeds),
-                    baseline_mean=float(arr.mean()),
-                    baseline_std=float(arr.std(ddof=1)),
-                )
-            )
-            continue
-        baseline.setdefault(step, {})[metric] = base_values
-        current.setdefault(step, {})[metric] = result.values[:, k].tolist()
+    baseline = np.asarray(baseline, dtype=float)
+    current = np.asarray(current, dtype=float)
+    bad = ~np.isfinite(current)
+    diverged_cols = np.flatnonzero(bad.any(axis=0))
+    diverged = [
+        Divergence(
+            step=slots[k][0],
+            metric=slots[k][1],
+            seeds=[int(seeds[i]) for i in np.flatnonzero(bad[:, k])],
+            n_seeds=len(seeds),
+            baseline_mean=float(baseline[:, k].mean()),
+            baseline_std=float(baseline[:, k].std(ddof=1)),
+        )
+        for k in diverged_cols
+    ]
+    keep = np.flatnonzero(~bad.any(axis=0))
     stats = (
         compare(
-            baseline,
-            current,
+            baseline[:, keep],
+            current[:, keep],
+            [slots[k] for k in keep],
             alpha=alpha,
             min_effect=min_effect,
             n_perm=n_perm,
         )
-        if baseline
+        if keep.size
         else None
     )
     return BenchComparison(stats=stats, diverged=diverged, n_slots=len(slots))

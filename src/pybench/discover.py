@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
-import math
 import sys
 import traceback
 from collections.abc import Callable
@@ -14,18 +13,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from . import settings
 from .errors import PybenchError
+from .settings import KEYWORDS, Settings
 
-__all__ = ["Benchmark", "DiscoveryError", "discover", "load_benchmark", "select"]
-
-CONFIG_DEFAULTS: dict[str, Any] = {
-    "n_seeds": 30,
-    "alpha": 0.05,
-    "min_effect": None,
-    "workers": 1,
-    "gpus": None,
-}
-"""The keyword-only configuration a benchmark may declare, with pybench's defaults."""
+__all__ = ["Benchmark", "DiscoveryError", "bench_name", "discover", "load_benchmark", "select"]
 
 
 class DiscoveryError(PybenchError):
@@ -39,11 +31,8 @@ class Benchmark:
     name: str
     path: Path
     func: Callable[[int], Any]
-    n_seeds: int = 30
-    alpha: float = 0.05
-    min_effect: float | None = None
-    workers: int = 1
-    gpus: tuple[int, ...] | None = None
+    defaults: Settings = Settings()
+    """The settings its keyword arguments declare (before command-line overrides)."""
 
 
 def _module_name(path: Path) -> str:
@@ -97,7 +86,7 @@ def load_module(path: Path) -> ModuleType:
     return module
 
 
-def _config(name: str, func: Callable[..., Any]) -> dict[str, Any]:
+def _config(name: str, func: Callable[..., Any]) -> Settings:
     """Read and check the keyword-only configuration defaults of a benchmark."""
     try:
         signature = inspect.signature(func)
@@ -121,55 +110,13 @@ def _config(name: str, func: Callable[..., Any]) -> dict[str, Any]:
             f"{name}: argument {required[0].name!r} has no default; pybench passes only the seed,"
             " so give every other argument a default"
         )
-    config = dict(CONFIG_DEFAULTS)
-    for p in params:
-        if p.name in config and p.default is not p.empty:
-            config[p.name] = p.default
-    return check_config(name, config)
-
-
-def check_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Validate configuration values; return them normalised.
-
-    Raises:
-        DiscoveryError: naming the benchmark and the keyword when a value is invalid.
-    """
-    n_seeds, alpha = config["n_seeds"], config["alpha"]
-    min_effect, workers, gpus = config["min_effect"], config["workers"], config["gpus"]
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 2:
-        raise DiscoveryError(f"{name}: n_seeds={n_seeds!r} must be an int >= 2")
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float))
-        or not 0.0 < float(alpha) < 1.0
-    ):
-        raise DiscoveryError(f"{name}: alpha={alpha!r} must be a number between 0 and 1")
-    if min_effect is not None and (
-        isinstance(min_effect, bool)
-        or not isinstance(min_effect, (int, float))
-        or not math.isfinite(min_effect)
-        or min_effect < 0
-    ):
-        raise DiscoveryError(f"{name}: min_effect={min_effect!r} must be None or a number >= 0")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise DiscoveryError(f"{name}: workers={workers!r} must be an int >= 1")
-    if gpus is not None:
-        if isinstance(gpus, (str, bytes)) or not hasattr(gpus, "__iter__"):
-            raise DiscoveryError(
-                f"{name}: gpus={gpus!r} must be a list of GPU indices, e.g. [0, 1]"
-            )
-        gpus = tuple(gpus)
-        if not gpus or not all(
-            isinstance(g, int) and not isinstance(g, bool) and g >= 0 for g in gpus
-        ):
-            raise DiscoveryError(f"{name}: gpus={gpus!r} must be a non-empty list of ints >= 0")
-    return {
-        "n_seeds": n_seeds,
-        "alpha": float(alpha),
-        "min_effect": None if min_effect is None else float(min_effect),
-        "workers": workers,
-        "gpus": gpus,
+    declared = {
+        p.name: p.default for p in params if p.name in KEYWORDS and p.default is not p.empty
     }
+    try:
+        return settings.check(name, declared)
+    except settings.SettingsError as exc:
+        raise DiscoveryError(str(exc)) from None
 
 
 def _benchmark_files(root: Path) -> list[Path]:
@@ -223,11 +170,16 @@ def discover(root: Path) -> list[Benchmark]:
                     f"{attr}: defined in both {found[attr].path} and {path}; rename one of them"
                 )
             found[attr] = Benchmark(
-                name=attr, path=path.resolve(), func=func, **_config(attr, func)
+                name=attr, path=path.resolve(), func=func, defaults=_config(attr, func)
             )
     if not found:
         raise DiscoveryError(f"{root}: no bench_* functions found")
     return [found[name] for name in sorted(found)]
+
+
+def bench_name(name: str) -> str:
+    """The full benchmark name for ``name`` given as ``bench_x`` or just ``x``."""
+    return name if name.startswith("bench_") else f"bench_{name}"
 
 
 def select(benchmarks: list[Benchmark], names: tuple[str, ...]) -> list[Benchmark]:
@@ -241,7 +193,7 @@ def select(benchmarks: list[Benchmark], names: tuple[str, ...]) -> list[Benchmar
     by_name = {b.name: b for b in benchmarks}
     chosen: dict[str, Benchmark] = {}
     for name in names:
-        key = name if name in by_name else f"bench_{name}"
+        key = name if name in by_name else bench_name(name)
         if key not in by_name:
             known = ", ".join(by_name)
             raise DiscoveryError(f"--bench {name}: no such benchmark (found: {known})")

@@ -10,10 +10,11 @@ back-ends of :mod:`pybench.backends`). Every backend calls
 from __future__ import annotations
 
 import math
+import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .discover import Benchmark
@@ -52,6 +53,8 @@ class SeedOutcome:
     seed: int
     values: dict[Slot, float] | None = None
     failure: SeedFailure | None = None
+    elapsed: float = field(default=0.0, compare=False)
+    """Seconds the benchmark function took on this seed (not part of equality)."""
 
 
 class BenchmarkError(PybenchError):
@@ -92,17 +95,22 @@ def _one_line(exc: BaseException) -> str:
 
 def evaluate_seed(func: Callable[[int], Any], index: int, seed: int) -> SeedOutcome:
     """Call ``func(seed)`` and normalize its return value, capturing every failure."""
+    started = time.perf_counter()
     try:
         raw = func(seed)
     except (Exception, SystemExit) as exc:  # anything the user's code raises is reported
         return SeedOutcome(
-            index, seed, failure=SeedFailure(f"raised {_one_line(exc)}", _user_traceback(exc))
+            index,
+            seed,
+            failure=SeedFailure(f"raised {_one_line(exc)}", _user_traceback(exc)),
+            elapsed=time.perf_counter() - started,
         )
+    elapsed = time.perf_counter() - started
     try:
         values = normalize(raw)
     except ReturnValueError as exc:
-        return SeedOutcome(index, seed, failure=SeedFailure(str(exc)))
-    return SeedOutcome(index, seed, values=values)
+        return SeedOutcome(index, seed, failure=SeedFailure(str(exc)), elapsed=elapsed)
+    return SeedOutcome(index, seed, values=values, elapsed=elapsed)
 
 
 class Backend(Protocol):
@@ -133,18 +141,16 @@ class SerialBackend:
 
 @dataclass(frozen=True)
 class RunResult:
-    """Per-seed values of every slot, rows in seed order, columns in ``slots`` order."""
+    """Per-seed values of every slot, rows in seed order, columns in ``slots`` order.
+
+    ``seed_times`` holds the seconds each seed's call took, in seed order
+    (empty when not measured).
+    """
 
     seeds: list[int]
     slots: list[Slot]
     values: np.ndarray
-
-    def scores(self) -> dict[int, dict[str, list[float]]]:
-        """``{step: {metric: [value per seed]}}``."""
-        out: dict[int, dict[str, list[float]]] = {}
-        for k, (step, metric) in enumerate(self.slots):
-            out.setdefault(step, {})[metric] = self.values[:, k].tolist()
-        return out
+    seed_times: tuple[float, ...] = ()
 
     def non_finite(self) -> dict[Slot, list[int]]:
         """The slots holding NaN or ±inf, with the seeds where they occur."""
@@ -192,6 +198,7 @@ def run_benchmark(
     """
     want = set(expected_slots) if expected_slots is not None else None
     rows: list[dict[Slot, float] | None] = [None] * len(seeds)
+    times = [0.0] * len(seeds)
     first: tuple[int, set[Slot]] | None = None
     outcomes = backend.map_seeds(bench, seeds)
     try:
@@ -222,6 +229,7 @@ def run_benchmark(
                     seed=outcome.seed,
                 )
             rows[outcome.index] = outcome.values
+            times[outcome.index] = outcome.elapsed
             if on_seed_done is not None:
                 on_seed_done()
     finally:
@@ -232,7 +240,12 @@ def run_benchmark(
     import numpy as np  # here, not at the top: worker processes import this module
 
     values = np.array([[row[s] for s in slots] for row in rows], dtype=float)  # type: ignore[index]
-    return RunResult(seeds=list(seeds), slots=slots, values=values.reshape(len(seeds), len(slots)))
+    return RunResult(
+        seeds=list(seeds),
+        slots=slots,
+        values=values.reshape(len(seeds), len(slots)),
+        seed_times=tuple(times),
+    )
 
 
 def sample_seeds(n: int, *, base_seed: int | None, name: str) -> list[int]:

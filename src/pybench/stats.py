@@ -26,17 +26,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._tdist import t_cdf, t_ppf
+
 __all__ = [
     "DEGENERATE_SD",
     "DEGENERATE_T",
+    "N_PERM",
     "Comparison",
     "SlotResult",
     "compare",
+    "compare_scores",
     "effect_denominators",
+    "goodness_sign",
     "min_seeds",
+    "reachable",
     "slot_t_stats",
+    "smallest_meta_p",
     "t_critical",
 ]
+
+N_PERM = 4096
+"""Default sign-flip budget: exact enumeration when ``2**n`` is no more, else Monte-Carlo."""
 
 DEGENERATE_SD = 1e-12
 """A slot whose difference standard deviation is below this is degenerate."""
@@ -69,155 +79,19 @@ permuted columns).
 """
 
 
-# -- Student's t distribution -------------------------------------------------------
-# Computed here rather than with scipy.special.stdtr/stdtrit: importing scipy.special
-# (with scipy 1.17 its array-API layer touches every numpy submodule, numpy.f2py and
-# numpy.testing included) costs about as much as the rest of a `pybench` run's start-up.
-# The distribution function is the regularized incomplete beta function by its
-# continued fraction, accurate to ~1e-13 relative (tails included) for up to
-# thousands of degrees of freedom; tests/test_stats.py checks it against scipy.
-
-_CF_TINY = 1e-300
-_CF_EPS = 1e-15
-_CF_MAXIT = 10_000
-_LOG_SQRT_PI = 0.5 * math.log(math.pi)
-
-
-def _beta_cf(a: float, b: float, x: np.ndarray) -> np.ndarray:
-    """Continued fraction of the regularized incomplete beta ``I_x(a, b)`` (modified Lentz).
-
-    Converges quickly for ``x < (a + 1) / (a + b + 2)``; each element stops as
-    soon as its own fraction has converged.
-    """
-    out = np.empty_like(x)
-    if x.size == 0:
-        return out
-    idx = np.arange(x.size)
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c = np.ones_like(x)
-    d = 1.0 - qab * x / qap
-    d = 1.0 / np.where(np.abs(d) < _CF_TINY, _CF_TINY, d)
-    h = d.copy()
-    for m in range(1, _CF_MAXIT):
-        m2 = 2 * m
-        for aa in (
-            m * (b - m) * x / ((qam + m2) * (a + m2)),
-            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
-        ):
-            d = 1.0 + aa * d
-            d = 1.0 / np.where(np.abs(d) < _CF_TINY, _CF_TINY, d)
-            c = 1.0 + aa / c
-            c = np.where(np.abs(c) < _CF_TINY, _CF_TINY, c)
-            delta = d * c
-            h = h * delta
-        done = np.abs(delta - 1.0) <= _CF_EPS
-        if done.any():
-            out[idx[done]] = h[done]
-            keep = ~done
-            idx, x, c, d, h = idx[keep], x[keep], c[keep], d[keep], h[keep]
-            if idx.size == 0:
-                break
-    else:
-        out[idx] = h
-    return out
-
-
-def _log_gamma_ratio(a: float) -> float:
-    """``log(Gamma(a + 1/2) / Gamma(a))``, without cancelling two large lgammas."""
-    if a < 20.0:
-        return math.lgamma(a + 0.5) - math.lgamma(a)
-    r = 1.0 / a
-    r2 = r * r
-    return 0.5 * math.log(a) - r / 8.0 + r * r2 * (1 / 192 - r2 * (1 / 640 - r2 * 17 / 14336))
-
-
-def _t_tail(t: np.ndarray, df: float) -> np.ndarray:
-    """``P(T <= -|t|)`` for a finite 1-d ``t``: ``I_x(df/2, 1/2) / 2``, ``x = df / (df + t^2)``."""
-    a, b = 0.5 * df, 0.5
-    t2 = np.square(t)
-    with np.errstate(divide="ignore", over="ignore"):
-        x = df / (df + t2)
-        y = t2 / (df + t2)  # 1 - x without cancellation
-        front = np.exp(_log_gamma_ratio(a) - _LOG_SQRT_PI - a * np.log1p(t2 / df) + b * np.log(y))
-    direct = x < (a + 1.0) / (a + b + 2.0)
-    ibeta = np.empty_like(t2)
-    if direct.any():
-        ibeta[direct] = front[direct] * _beta_cf(a, b, x[direct]) / a
-    if not direct.all():
-        flip = ~direct
-        ibeta[flip] = 1.0 - front[flip] * _beta_cf(b, a, y[flip]) / b
-    return 0.5 * ibeta
-
-
-def _t_cdf(t: np.ndarray | float, df: float) -> np.ndarray:
-    """Student's t distribution function with ``df`` degrees of freedom, elementwise."""
-    t = np.asarray(t, dtype=float)
-    flat = t.ravel()
-    tail = np.full(flat.shape, np.nan)
-    if df > 0:
-        finite = np.isfinite(flat)
-        tail[finite] = _t_tail(flat[finite], float(df))
-        tail[np.isinf(flat)] = 0.0
-    tail = tail.reshape(t.shape)
-    return np.where(t < 0, tail, 1.0 - tail)
-
-
-def _t_log_pdf(t: float, df: float) -> float:
-    return (
-        _log_gamma_ratio(0.5 * df)
-        - 0.5 * math.log(df * math.pi)
-        - 0.5 * (df + 1.0) * math.log1p(t * t / df)
-    )
-
-
-def _t_ppf(alpha: float, df: float) -> float:
-    """Student's t quantile: the ``t`` with ``P(T <= t) = alpha``."""
-    if math.isnan(alpha) or df <= 0:
-        return math.nan
-    if alpha <= 0.0 or alpha >= 1.0:
-        return -math.inf if alpha <= 0.0 else math.inf
-    if alpha > 0.5:
-        return -_t_ppf(1.0 - alpha, df)
-    if alpha == 0.5:
-        return 0.0
-    if df == 1:
-        return -1.0 / math.tan(math.pi * alpha)
-    if df == 2:
-        return (2.0 * alpha - 1.0) / math.sqrt(2.0 * alpha * (1.0 - alpha))
-    # Start: the normal quantile (Abramowitz & Stegun 26.2.23) with a Cornish-Fisher
-    # correction; then Newton's method on log P(T <= t), kept inside a bracket.
-    w = math.sqrt(-2.0 * math.log(alpha))
-    z = -(
-        w
-        - (2.515517 + w * (0.802853 + w * 0.010328))
-        / (1.0 + w * (1.432788 + w * (0.189269 + w * 0.001308)))
-    )
-    t = min(z + (z**3 + z) / (4.0 * df), -1e-3)
-    lo, hi = -math.inf, 0.0
-    log_alpha = math.log(alpha)
-    for _ in range(500):
-        f = float(_t_tail(np.array([t]), df)[0])
-        if f == alpha:
-            return t
-        if f > alpha:
-            hi = t
-        else:
-            lo = t
-        new = math.nan
-        if f > 0.0:
-            log_f = math.log(f)
-            new = t - (log_f - log_alpha) * math.exp(log_f - _t_log_pdf(t, df))
-        if not lo < new < hi:
-            new = 2.0 * hi - 1.0 if lo == -math.inf else 0.5 * (lo + hi)
-        if abs(new - t) <= 1e-15 * abs(t):
-            return new
-        t = new
-    return t
-
-
 def t_critical(alpha: float, n: int) -> float:
     """Return the one-sided critical t value ``t.ppf(alpha, n - 1)`` (negative)."""
-    return _t_ppf(alpha, n - 1)
+    return t_ppf(alpha, n - 1)
+
+
+def smallest_meta_p(n: int) -> float:
+    """The smallest meta p-value the sign-flip test can return with ``n`` seeds: ``1 / 2**n``."""
+    return 1.0 / 2**n
+
+
+def reachable(alpha: float, n: int) -> bool:
+    """Whether a meta p-value below ``alpha`` can occur with ``n`` seeds: ``2**n > 1/alpha``."""
+    return 2**n > 1.0 / alpha
 
 
 def min_seeds(alpha: float) -> int:
@@ -362,7 +236,7 @@ def _sign_flip_meta_p(
     *,
     min_effect: float | None,
     t_crit: float,
-    n_perm: int = 4096,
+    n_perm: int = N_PERM,
     rng: np.random.Generator | None = None,
 ) -> float:
     """Meta p-value of the observed severity under within-seed sign flips.
@@ -447,27 +321,26 @@ class Comparison:
 
 
 Scores = Mapping[int, Mapping[str, Sequence[float]]]
-
-
-def _slot_matrix(scores: Scores, slots: list[tuple[int, str]]) -> np.ndarray:
-    return np.array([scores[step][metric] for step, metric in slots], dtype=float).T
+"""``{step: {metric: [value per seed]}}``, the baseline file's shape."""
 
 
 def compare(
-    baseline: Scores,
-    current: Scores,
+    baseline: np.ndarray,
+    current: np.ndarray,
+    slots: Sequence[tuple[int, str]],
     *,
     alpha: float = 0.05,
     min_effect: float | None = None,
-    n_perm: int = 4096,
+    n_perm: int = N_PERM,
     rng: np.random.Generator | None = None,
 ) -> Comparison:
     """Compare paired per-seed scores and decide PASS or FAIL.
 
     Args:
-        baseline: ``{step: {metric: [value per seed]}}`` of the baseline.
-        current: the same shape for the current run, seeds aligned with
-            ``baseline`` and the same slots.
+        baseline: ``(n_seeds, K)`` raw metric values of the baseline, one row per seed.
+        current: the same shape for the current run, rows aligned seed for seed.
+        slots: the ``(step, metric)`` of each column; a metric named ``min:...``
+            is lower-is-better, every other higher-is-better.
         alpha: significance level of each slot's test and of the verdict.
         min_effect: a slot is flagged only if its relative goodness change is
             below ``-min_effect``; ``None`` disables the gate.
@@ -476,22 +349,18 @@ def compare(
             verdict is reproducible).
 
     Returns:
-        A :class:`Comparison`.
+        A :class:`Comparison` whose slot rows follow the column order.
 
     Raises:
-        ValueError: if the slots or seed counts of the two score sets differ,
-            or fewer than two seeds are given.
+        ValueError: if the shapes differ, do not match ``slots``, or fewer than
+            two seeds are given.
     """
-    slots = sorted((int(step), metric) for step, metrics in baseline.items() for metric in metrics)
-    current_slots = sorted(
-        (int(step), metric) for step, metrics in current.items() for metric in metrics
-    )
-    if slots != current_slots:
-        raise ValueError("baseline and current scores have different slots")
-    base = _slot_matrix({int(s): m for s, m in baseline.items()}, slots)
-    cur = _slot_matrix({int(s): m for s, m in current.items()}, slots)
-    if base.shape != cur.shape:
-        raise ValueError("baseline and current scores have different numbers of seeds")
+    base = np.asarray(baseline, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    if base.ndim != 2 or base.shape != cur.shape:
+        raise ValueError("baseline and current scores have different shapes")
+    if base.shape[1] != len(slots):
+        raise ValueError("the score matrices do not have one column per slot")
     n = base.shape[0]
     if n < 2:
         raise ValueError("a comparison needs at least two seeds")
@@ -505,7 +374,7 @@ def compare(
     mean = diffs.mean(axis=0)
     t = slot_t_stats(diffs)
     p = np.where(
-        diffs.std(axis=0, ddof=1) < DEGENERATE_SD, np.where(mean < 0, 0.0, 1.0), _t_cdf(t, n - 1)
+        diffs.std(axis=0, ddof=1) < DEGENERATE_SD, np.where(mean < 0, 0.0, 1.0), t_cdf(t, n - 1)
     )
     effect = mean / denom
     flagged = t < t_crit
@@ -520,7 +389,7 @@ def compare(
     reliable = np.abs(base_good.mean(axis=0)) >= EFFECT_FLOOR
     rows = [
         SlotResult(
-            step=step,
+            step=int(step),
             metric=metric,
             baseline_mean=float(base_mean[i]),
             baseline_std=float(base_std[i]),
@@ -543,3 +412,35 @@ def compare(
         t_crit=t_crit,
         passed=not meta_p < alpha,
     )
+
+
+def compare_scores(
+    baseline: Scores,
+    current: Scores,
+    *,
+    alpha: float = 0.05,
+    min_effect: float | None = None,
+    n_perm: int = N_PERM,
+    rng: np.random.Generator | None = None,
+) -> Comparison:
+    """:func:`compare` for scores in the baseline file's ``{step: {metric: [values]}}`` shape.
+
+    Raises:
+        ValueError: if the slots or seed counts of the two score sets differ,
+            or fewer than two seeds are given.
+    """
+    slots = sorted((int(step), metric) for step, metrics in baseline.items() for metric in metrics)
+    current_slots = sorted(
+        (int(step), metric) for step, metrics in current.items() for metric in metrics
+    )
+    if slots != current_slots:
+        raise ValueError("baseline and current scores have different slots")
+    base = _slot_matrix({int(s): m for s, m in baseline.items()}, slots)
+    cur = _slot_matrix({int(s): m for s, m in current.items()}, slots)
+    if base.shape != cur.shape:
+        raise ValueError("baseline and current scores have different numbers of seeds")
+    return compare(base, cur, slots, alpha=alpha, min_effect=min_effect, n_perm=n_perm, rng=rng)
+
+
+def _slot_matrix(scores: Scores, slots: list[tuple[int, str]]) -> np.ndarray:
+    return np.array([scores[step][metric] for step, metric in slots], dtype=float).T

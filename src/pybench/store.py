@@ -14,12 +14,15 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import PybenchError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["FORMAT_VERSION", "BaselineRecord", "StoreError", "load", "parse", "save"]
 
@@ -61,6 +64,32 @@ class BaselineRecord:
     def slots(self) -> list[tuple[int, str]]:
         """The ``(step, metric)`` slots, sorted."""
         return sorted((step, metric) for step, metrics in self.scores.items() for metric in metrics)
+
+    def matrix(self, slots: Sequence[tuple[int, str]] | None = None) -> np.ndarray:
+        """The ``(n_seeds, K)`` values of ``slots`` (default: :meth:`slots`), rows in seed order."""
+        import numpy as np
+
+        chosen = self.slots() if slots is None else slots
+        columns = [self.scores[step][metric] for step, metric in chosen]
+        return np.array(columns, dtype=float).T.reshape(self.n, len(chosen))
+
+    @classmethod
+    def from_matrix(
+        cls,
+        bench: str,
+        seeds: Sequence[int],
+        slots: Sequence[tuple[int, str]],
+        values: np.ndarray,
+        **provenance: Any,
+    ) -> BaselineRecord:
+        """A record from ``(n_seeds, K)`` values whose columns are ``slots``.
+
+        ``provenance`` holds ``timestamp``, ``git_commit`` and ``git_dirty``.
+        """
+        scores: dict[int, dict[str, list[float]]] = {}
+        for k, (step, metric) in enumerate(slots):
+            scores.setdefault(step, {})[metric] = [float(v) for v in values[:, k]]
+        return cls(bench=bench, seeds=[int(s) for s in seeds], scores=scores, **provenance)
 
     def to_json(self) -> str:
         obj: dict[str, Any] = {

@@ -1,0 +1,325 @@
+"""The run stage: run each benchmark on its seeds and return one immutable outcome per benchmark.
+
+:func:`plan` turns the discovered benchmarks, the stored records and the
+command-line overrides into :class:`Job` values (settings resolved once, seeds
+chosen, reachability checked before anything runs); :func:`run` executes them
+and returns :class:`Outcome` values. Neither prints or writes files: progress is
+reported through a callback, saving is the caller's business, and every front
+end (terminal, JSON, JUnit, Markdown, HTML, pytest) renders the same outcomes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import stats
+from .compare import BenchComparison, compare_run
+from .discover import Benchmark
+from .errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, PybenchError
+from .normalize import Slot
+from .run import BenchmarkError, RunResult, check_finite, run_benchmark, sample_seeds
+from .settings import Settings, resolve
+from .store import BaselineRecord
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .backends import Pool
+    from .vcs import GitState
+
+__all__ = [
+    "BenchFinished",
+    "BenchStarted",
+    "Event",
+    "Failure",
+    "Job",
+    "Outcome",
+    "SeedDone",
+    "Status",
+    "Timings",
+    "UnreachableAlphaError",
+    "exit_code",
+    "plan",
+    "run",
+]
+
+
+class Status(str, enum.Enum):
+    """How a benchmark ended."""
+
+    NEW = "NEW"
+    """No baseline to compare with: the run becomes one (or replaces one, with ``update``)."""
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    """No verdict: the benchmark raised, returned a bad value, or its worker died."""
+
+
+class UnreachableAlphaError(PybenchError):
+    """A benchmark whose ``alpha`` can never be reached with its number of seeds."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One benchmark to run: its resolved settings, its seeds, and the baseline (if any)."""
+
+    bench: Benchmark
+    settings: Settings
+    seeds: tuple[int, ...]
+    baseline: BaselineRecord | None
+    """The stored record to compare with; ``None`` when the run makes a new baseline."""
+    update: bool = False
+    """The new baseline replaces a stored one on purpose (``pybench update``)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a benchmark has no verdict: one line, the seed involved, the user's traceback."""
+
+    message: str
+    seed: int | None = None
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Wall time of the whole benchmark and the time of each seed's call (seed order)."""
+
+    wall: float
+    per_seed: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one benchmark in one run.
+
+    Attributes:
+        status: NEW, PASS, FAIL or ERROR.
+        bench: the benchmark.
+        settings: the settings it ran under.
+        seeds: the seeds, in row order.
+        slots: the ``(step, metric)`` of each column (empty for an ERROR).
+        values: the ``(n_seeds, K)`` values of this run (``None`` for an ERROR).
+        baseline: the baseline's ``(n_seeds, K)`` values on the same seeds and
+            slots, when there was a comparison.
+        comparison: the verdict's statistics, when there was a comparison.
+        error: why there is no verdict, for an ERROR.
+        record: the baseline record to save, for a NEW.
+        replaces: ``record`` comes from ``pybench update`` (shown as SAVED).
+        timings: wall and per-seed times.
+    """
+
+    status: Status
+    bench: Benchmark
+    settings: Settings
+    seeds: tuple[int, ...]
+    slots: tuple[Slot, ...] = ()
+    values: np.ndarray | None = None
+    baseline: np.ndarray | None = None
+    comparison: BenchComparison | None = None
+    error: Failure | None = None
+    record: BaselineRecord | None = None
+    replaces: bool = False
+    timings: Timings = Timings(0.0)
+
+    @property
+    def name(self) -> str:
+        return self.bench.name
+
+
+@dataclass(frozen=True)
+class BenchStarted:
+    """A benchmark's seeds are about to run."""
+
+    name: str
+    total: int
+
+
+@dataclass(frozen=True)
+class SeedDone:
+    """One more seed of the running benchmark finished."""
+
+    name: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class BenchFinished:
+    """A benchmark ended; its outcome is final."""
+
+    outcome: Outcome
+
+
+Event = BenchStarted | SeedDone | BenchFinished
+"""What :func:`run` reports while it works."""
+
+
+def _check_reachable(name: str, alpha: float, n: int) -> None:
+    if stats.reachable(alpha, n):
+        return
+    need = stats.min_seeds(alpha)
+    raise UnreachableAlphaError(
+        f"{name}: alpha={alpha:g} can never be reached with {n} seeds "
+        f"(the smallest meta-p is 1/2**{n} = {stats.smallest_meta_p(n):.3g}); use at least "
+        f"{need} seeds (n_seeds={need}, then `pybench update --bench {name}`) or a larger alpha"
+    )
+
+
+def plan(
+    benchmarks: Sequence[Benchmark],
+    records: Mapping[str, BaselineRecord],
+    overrides: Mapping[str, Any],
+    *,
+    update: bool = False,
+    base_seed: int | None = None,
+) -> list[Job]:
+    """Resolve each benchmark's settings and choose its seeds.
+
+    A benchmark with a stored record (and not ``update``) reuses the record's
+    seeds; any other gets ``n_seeds`` fresh ones (reproducible with ``base_seed``).
+
+    Args:
+        benchmarks: the benchmarks to run.
+        records: the stored baselines by benchmark name.
+        overrides: command-line settings (``None`` values leave the keyword default).
+        update: make new baselines even where one is stored.
+        base_seed: ``--seed``, for reproducible sampling.
+
+    Raises:
+        UnreachableAlphaError: before anything runs, for a benchmark whose alpha
+            can never be reached with its number of seeds.
+    """
+    jobs = []
+    for bench in benchmarks:
+        settings = resolve(bench.defaults, overrides)
+        record = None if update else records.get(bench.name)
+        if record is not None:
+            seeds = record.seeds
+        else:
+            seeds = sample_seeds(settings.n_seeds, base_seed=base_seed, name=bench.name)
+        _check_reachable(bench.name, settings.alpha, len(seeds))
+        jobs.append(Job(bench, settings, tuple(seeds), record, update))
+    return jobs
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _frozen(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False
+    return values
+
+
+def _judge(job: Job, result: RunResult, timings: Timings, git: GitState | None) -> Outcome:
+    """The outcome of a benchmark whose seeds all ran."""
+    common = {
+        "bench": job.bench,
+        "settings": job.settings,
+        "seeds": job.seeds,
+        "slots": tuple(result.slots),
+        "values": _frozen(result.values),
+        "timings": timings,
+    }
+    if job.baseline is None:
+        check_finite(job.bench.name, result)
+        record = BaselineRecord.from_matrix(
+            job.bench.name,
+            job.seeds,
+            result.slots,
+            result.values,
+            timestamp=_timestamp(),
+            git_commit=git.commit if git else None,
+            git_dirty=git.dirty if git else None,
+        )
+        return Outcome(Status.NEW, record=record, replaces=job.update, **common)
+    baseline = _frozen(job.baseline.matrix(result.slots))
+    comparison = compare_run(
+        result.slots,
+        job.seeds,
+        baseline,
+        result.values,
+        alpha=job.settings.alpha,
+        min_effect=job.settings.min_effect,
+    )
+    status = Status.PASS if comparison.passed else Status.FAIL
+    return Outcome(status, baseline=baseline, comparison=comparison, **common)
+
+
+def _run_one(
+    job: Job,
+    pool: Pool,
+    git: GitState | None,
+    on_event: Callable[[Event], None],
+) -> Outcome:
+    name, total = job.bench.name, len(job.seeds)
+    on_event(BenchStarted(name, total))
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        on_event(SeedDone(name, done, total))
+
+    started = time.perf_counter()
+    backend = pool.backend_for(job.bench, workers=job.settings.workers, gpus=job.settings.gpus)
+    try:
+        result = run_benchmark(
+            job.bench,
+            job.seeds,
+            backend=backend,
+            expected_slots=job.baseline.slots() if job.baseline is not None else None,
+            on_seed_done=tick,
+        )
+        timings = Timings(time.perf_counter() - started, result.seed_times)
+        return _judge(job, result, timings, git)
+    except BenchmarkError as exc:
+        return Outcome(
+            Status.ERROR,
+            job.bench,
+            job.settings,
+            job.seeds,
+            error=Failure(str(exc), exc.seed, exc.detail),
+            timings=Timings(time.perf_counter() - started),
+        )
+    finally:
+        backend.close()
+
+
+def run(
+    jobs: Sequence[Job],
+    *,
+    pool: Pool,
+    git: GitState | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> list[Outcome]:
+    """Run every job in order and return their outcomes.
+
+    Args:
+        jobs: from :func:`plan`.
+        pool: where seeds run (:func:`pybench.backends.open_pool`).
+        git: the working tree's state, recorded in new baselines.
+        on_event: receives :class:`BenchStarted`, :class:`SeedDone` and
+            :class:`BenchFinished` events as the run goes.
+    """
+    emit = on_event or (lambda event: None)
+    outcomes = []
+    for job in jobs:
+        outcome = _run_one(job, pool, git, emit)
+        outcomes.append(outcome)
+        emit(BenchFinished(outcome))
+    return outcomes
+
+
+def exit_code(outcomes: Sequence[Outcome]) -> int:
+    """2 if any benchmark ended in ERROR, else 1 if any FAILed, else 0."""
+    statuses = {o.status for o in outcomes}
+    if Status.ERROR in statuses:
+        return EXIT_ERROR
+    return EXIT_REGRESSION if Status.FAIL in statuses else EXIT_OK

@@ -1,0 +1,98 @@
+"""Settings: the per-benchmark configuration, stated once and resolved once.
+
+A benchmark declares its defaults as keyword-only arguments of its function
+(``def bench_x(seed, *, n_seeds=50, alpha=0.01)``); command-line flags override
+them for one run. :func:`resolve` applies the overrides and returns the frozen
+:class:`Settings` that everything downstream reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import PybenchError
+
+__all__ = ["KEYWORDS", "Settings", "SettingsError", "check", "resolve"]
+
+
+class SettingsError(PybenchError):
+    """A configuration value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one benchmark is run and judged; the field defaults are pybench's defaults.
+
+    Attributes:
+        n_seeds: seeds sampled for a new baseline.
+        alpha: significance level of each slot's test and of the verdict.
+        min_effect: a slot is flagged only if its relative drop exceeds this
+            (``None``: no gate).
+        workers: local worker processes that run seeds.
+        gpus: one worker per listed GPU (``None``: no pinning).
+    """
+
+    n_seeds: int = 30
+    alpha: float = 0.05
+    min_effect: float | None = None
+    workers: int = 1
+    gpus: tuple[int, ...] | None = None
+
+
+KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
+"""The keyword arguments of a ``bench_*`` function that pybench reads as settings."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check(name: str, values: Mapping[str, Any]) -> Settings:
+    """Validate configuration ``values`` (a subset of :data:`KEYWORDS`) over the defaults.
+
+    Raises:
+        SettingsError: naming the benchmark and the keyword when a value is invalid.
+    """
+    merged = {**dataclasses.asdict(Settings()), **values}
+    n_seeds, alpha = merged["n_seeds"], merged["alpha"]
+    min_effect, workers, gpus = merged["min_effect"], merged["workers"], merged["gpus"]
+    if not _is_int(n_seeds) or n_seeds < 2:
+        raise SettingsError(f"{name}: n_seeds={n_seeds!r} must be an int >= 2")
+    if not _is_number(alpha) or not 0.0 < float(alpha) < 1.0:
+        raise SettingsError(f"{name}: alpha={alpha!r} must be a number between 0 and 1")
+    if min_effect is not None and (
+        not _is_number(min_effect) or not math.isfinite(min_effect) or min_effect < 0
+    ):
+        raise SettingsError(f"{name}: min_effect={min_effect!r} must be None or a number >= 0")
+    if not _is_int(workers) or workers < 1:
+        raise SettingsError(f"{name}: workers={workers!r} must be an int >= 1")
+    if gpus is not None:
+        if isinstance(gpus, (str, bytes)) or not hasattr(gpus, "__iter__"):
+            raise SettingsError(f"{name}: gpus={gpus!r} must be a list of GPU indices, e.g. [0, 1]")
+        gpus = tuple(gpus)
+        if not gpus or not all(_is_int(g) and g >= 0 for g in gpus):
+            raise SettingsError(f"{name}: gpus={gpus!r} must be a non-empty list of ints >= 0")
+    return Settings(
+        n_seeds=n_seeds,
+        alpha=float(alpha),
+        min_effect=None if min_effect is None else float(min_effect),
+        workers=workers,
+        gpus=gpus,
+    )
+
+
+def resolve(defaults: Settings, overrides: Mapping[str, Any]) -> Settings:
+    """``defaults`` with every override that is not ``None`` applied (CLI flags win)."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    unknown = set(given) - set(KEYWORDS)
+    if unknown:
+        raise ValueError(f"unknown settings: {sorted(unknown)}")
+    return dataclasses.replace(defaults, **given) if given else defaults

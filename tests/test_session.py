@@ -1,0 +1,110 @@
+"""The run stage: plans, outcomes and exit codes, without the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pybench import session
+from pybench.backends import Pool
+from pybench.discover import Benchmark
+from pybench.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION
+from pybench.session import Status
+from pybench.settings import Settings
+from pybench.store import BaselineRecord
+from pybench.vcs import GitState
+
+
+def _bench(func, name: str = "bench_t", **defaults) -> Benchmark:
+    return Benchmark(name=name, path=Path(f"{name}.py"), func=func, defaults=Settings(**defaults))
+
+
+def _curve(seed: int) -> list[dict]:
+    return [{"step": 1, "acc": 0.5 + (seed % 7) / 100}, {"step": 2, "acc": 0.6 + (seed % 5) / 50}]
+
+
+def test_plan_resolves_settings_once_and_samples_seeds():
+    bench = _bench(_curve, n_seeds=6, alpha=0.1)
+    [job] = session.plan([bench], {}, {"alpha": 0.2, "min_effect": None}, base_seed=3)
+    assert job.settings == Settings(n_seeds=6, alpha=0.2)
+    assert len(job.seeds) == 6 and job.baseline is None
+    again = session.plan([bench], {}, {}, base_seed=3)[0]
+    assert again.seeds == job.seeds and again.settings.alpha == 0.1
+
+
+def test_plan_reuses_stored_seeds_unless_updating():
+    bench = _bench(_curve, n_seeds=6)
+    record = BaselineRecord(bench="bench_t", seeds=[1, 2, 3, 4, 5], scores={0: {"x": [1.0] * 5}})
+    [job] = session.plan([bench], {"bench_t": record}, {})
+    assert job.seeds == (1, 2, 3, 4, 5) and job.baseline is record
+    [fresh] = session.plan([bench], {"bench_t": record}, {"n_seeds": 8}, update=True)
+    assert fresh.baseline is None and len(fresh.seeds) == 8 and fresh.update
+
+
+def test_plan_refuses_an_unreachable_alpha_before_running():
+    calls = []
+    bench = _bench(lambda s: calls.append(s) or 1.0, n_seeds=4)
+    with pytest.raises(session.UnreachableAlphaError, match="at least 5 seeds"):
+        session.plan([bench], {}, {})
+    assert calls == []
+
+
+def _run(jobs, **kwargs):
+    events: list[session.Event] = []
+    outcomes = session.run(jobs, pool=Pool(), on_event=events.append, **kwargs)
+    return outcomes, events
+
+
+def test_new_then_pass_then_fail_outcomes_are_plain_values():
+    bench = _bench(_curve, n_seeds=8)
+    jobs = session.plan([bench], {}, {}, base_seed=1)
+    (new,), events = _run(jobs, git=GitState("abc1234", False))
+    assert new.status is Status.NEW and new.record is not None and not new.replaces
+    assert new.record.git_commit == "abc1234" and new.record.timestamp.endswith("Z")
+    assert new.slots == ((1, "acc"), (2, "acc")) and new.values.shape == (8, 2)
+    assert len(new.timings.per_seed) == 8 and new.timings.wall >= sum(new.timings.per_seed)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["BenchStarted"] + ["SeedDone"] * 8 + ["BenchFinished"]
+    assert events[-1].outcome is new
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        new.status = Status.FAIL  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        new.values[0, 0] = 1.0  # the matrix is read-only too
+
+    stored = {"bench_t": new.record}
+    (passed,), _ = _run(session.plan([bench], stored, {}))
+    assert passed.status is Status.PASS and passed.record is None
+    assert passed.comparison.meta_p == 1.0
+    np.testing.assert_array_equal(passed.baseline, new.values)
+
+    worse = _bench(lambda s: [{**r, "acc": r["acc"] - 0.2} for r in _curve(s)], n_seeds=8)
+    (failed,), _ = _run(session.plan([worse], stored, {}))
+    assert failed.status is Status.FAIL and failed.comparison.n_flagged == 2
+    assert session.exit_code([new, passed]) == EXIT_OK
+    assert session.exit_code([passed, failed]) == EXIT_REGRESSION
+
+
+def test_error_outcome_names_the_seed_and_keeps_going():
+    def boom(seed):
+        raise RuntimeError(f"bad {seed}")
+
+    jobs = session.plan([_bench(boom, "bench_a"), _bench(_curve, "bench_b")], {}, {}, base_seed=2)
+    (error, ok), _ = _run(jobs)
+    assert error.status is Status.ERROR and error.record is None and error.values is None
+    assert error.error.seed == jobs[0].seeds[0]
+    assert (
+        error.error.message
+        == f"seed {error.error.seed} raised RuntimeError: bad {error.error.seed}"
+    )
+    assert "raise RuntimeError" in error.error.traceback
+    assert ok.status is Status.NEW
+    assert session.exit_code([ok, error]) == EXIT_ERROR
+
+
+def test_update_outcome_replaces():
+    bench = _bench(_curve, n_seeds=5)
+    (outcome,), _ = _run(session.plan([bench], {}, {}, update=True, base_seed=4))
+    assert outcome.status is Status.NEW and outcome.replaces

@@ -1,0 +1,44 @@
+"""Settings: validation of keyword defaults and command-line overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from pybench.settings import KEYWORDS, Settings, SettingsError, check, resolve
+
+
+def test_defaults_are_stated_once():
+    assert KEYWORDS == ("n_seeds", "alpha", "min_effect", "workers", "gpus")
+    assert check("bench_x", {}) == Settings()
+    assert Settings() == Settings(n_seeds=30, alpha=0.05, min_effect=None, workers=1, gpus=None)
+
+
+def test_check_normalises():
+    got = check("bench_x", {"alpha": 1 / 8, "min_effect": 0, "gpus": [1, 0]})
+    assert got.alpha == 0.125 and got.min_effect == 0.0 and got.gpus == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("values", "needle"),
+    [
+        ({"n_seeds": 1}, "n_seeds=1"),
+        ({"n_seeds": True}, "n_seeds=True"),
+        ({"alpha": 1.0}, "alpha=1.0"),
+        ({"min_effect": -0.1}, "min_effect=-0.1"),
+        ({"workers": 0}, "workers=0"),
+        ({"gpus": "0,1"}, "gpus='0,1'"),
+        ({"gpus": [-1]}, "gpus=(-1,)"),
+    ],
+)
+def test_bad_values_name_benchmark_and_keyword(values, needle):
+    with pytest.raises(SettingsError) as info:
+        check("bench_x", values)
+    assert str(info.value).startswith("bench_x: ") and needle in str(info.value)
+
+
+def test_resolve_overrides_only_given_values():
+    base = Settings(n_seeds=12, alpha=0.01)
+    assert resolve(base, {"alpha": None, "workers": None}) is base
+    assert resolve(base, {"alpha": 0.1, "gpus": (0,)}) == Settings(n_seeds=12, alpha=0.1, gpus=(0,))
+    with pytest.raises(ValueError):
+        resolve(base, {"colour": "red"})
