@@ -96,36 +96,32 @@ class Timings:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one benchmark in one run.
-
-    Attributes:
-        status: NEW, PASS, FAIL or ERROR.
-        bench: the benchmark.
-        settings: the settings it ran under.
-        seeds: the seeds, in row order.
-        slots: the ``(step, metric)`` of each column (empty for an ERROR).
-        values: the ``(n_seeds, K)`` values of this run (``None`` for an ERROR).
-        baseline: the baseline's ``(n_seeds, K)`` values on the same seeds and
-            slots, when there was a comparison.
-        comparison: the verdict's statistics, when there was a comparison.
-        error: why there is no verdict, for an ERROR.
-        record: the baseline record to save, for a NEW.
-        replaces: ``record`` comes from ``pybench update`` (shown as SAVED).
-        timings: wall and per-seed times.
-    """
+    """The result of one benchmark in one run (numpy matrices are read-only)."""
 
     status: Status
+    """NEW, PASS, FAIL or ERROR."""
     bench: Benchmark
+    """The benchmark."""
     settings: Settings
+    """The settings it ran under."""
     seeds: tuple[int, ...]
+    """The seeds, in row order."""
     slots: tuple[Slot, ...] = ()
+    """The ``(step, metric)`` of each column (empty for an ERROR)."""
     values: np.ndarray | None = None
+    """The ``(n_seeds, K)`` values of this run (``None`` for an ERROR)."""
     baseline: np.ndarray | None = None
+    """The baseline's ``(n_seeds, K)`` values on the same seeds and slots, when compared."""
     comparison: BenchComparison | None = None
+    """The verdict's statistics, when there was a comparison."""
     error: Failure | None = None
+    """Why there is no verdict, for an ERROR."""
     record: BaselineRecord | None = None
+    """The baseline record to save, for a NEW."""
     replaces: bool = False
+    """``record`` comes from ``pybench update`` (shown as SAVED)."""
     timings: Timings = Timings(0.0)
+    """Wall and per-seed times."""
 
     @property
     def name(self) -> str:

@@ -25,22 +25,18 @@ class SettingsError(PybenchError):
 
 @dataclass(frozen=True)
 class Settings:
-    """How one benchmark is run and judged; the field defaults are pybench's defaults.
-
-    Attributes:
-        n_seeds: seeds sampled for a new baseline.
-        alpha: significance level of each slot's test and of the verdict.
-        min_effect: a slot is flagged only if its relative drop exceeds this
-            (``None``: no gate).
-        workers: local worker processes that run seeds.
-        gpus: one worker per listed GPU (``None``: no pinning).
-    """
+    """How one benchmark is run and judged; the field defaults are pybench's defaults."""
 
     n_seeds: int = 30
+    """Seeds sampled for a new baseline."""
     alpha: float = 0.05
+    """Significance level of each slot's test and of the verdict."""
     min_effect: float | None = None
+    """A slot is flagged only if its relative drop exceeds this (``None``: no gate)."""
     workers: int = 1
+    """Local worker processes that run seeds."""
     gpus: tuple[int, ...] | None = None
+    """One worker per listed GPU (``None``: no pinning)."""
 
 
 KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
