@@ -24,6 +24,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    # Serves a bundled copy of MathJax from _static/mathjax instead of a CDN, so the
+    # maths renders without network access.
+    "sphinx-mathjax-offline",
     "sphinx_click",
 ]
 
@@ -44,3 +47,6 @@ html_theme = "furo"
 html_title = f"pybench {release}"
 pygments_style = "friendly"
 pygments_dark_style = "monokai"
+
+html_static_path = ["_static"]
+html_css_files = ["code-wrap.css"]
