@@ -22,6 +22,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCRIPTS = {  # script -> (figure it writes, its size in pixels at 150 dpi)
     "sample_curves.py": ("sample_curves.png", (900, 525)),
     "regimes.py": ("regimes.png", (1350, 480)),
+    "rejection_rates.py": ("rejection_rates.png", (1350, 600)),
 }
 
 
