@@ -14,7 +14,7 @@ from digits import train_curve
 
 _CHECKPOINTS = (1, 5, 20)
 _HIDDEN = 32
-_LEARNING_RATE = 3e-3
+_LEARNING_RATE = 5e-3
 
 
 def bench_digits(seed: int, *, n_seeds: int = 30) -> list[dict]:

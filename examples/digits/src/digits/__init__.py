@@ -36,7 +36,7 @@ def train_curve(
     checkpoints: Sequence[int],
     hidden: int,
     learning_rate: float,
-    batch_size: int = 64,
+    batch_size: int = 128,
 ) -> list[dict[str, float]]:
     """Train an MLP one epoch at a time and score it on held-out digits at each checkpoint.
 
