@@ -39,17 +39,39 @@ def t_stats_ref(diffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean, sd, t
 
 
+def severity_parts_ref(
+    diffs: np.ndarray,
+    denom: np.ndarray,
+    *,
+    min_effect: float | None,
+    t_crit: float,
+) -> tuple[int, float]:
+    """The severity split as ``(m, f)``: ``T = m * (1e9 + t_crit) + f``.
+
+    ``m`` counts the degenerate slots that fall by a constant (``t = -1e9``) and
+    pass the gate; ``f`` adds every other slot's ``max(0, t_crit - t)``. A slot
+    passes the ``min_effect`` gate when its sum is below ``-min_effect * n * denom``.
+    """
+    diffs = np.asarray(diffs, dtype=float)
+    n = diffs.shape[0]
+    _, _, t = t_stats_ref(diffs)
+    m, f = 0, 0.0
+    for j in range(t.size):
+        if min_effect is not None and not diffs[:, j].sum() < -min_effect * n * denom[j]:
+            continue
+        if t[j] == -DEGENERATE_T:
+            m += 1
+        else:
+            f += max(0.0, t_crit - t[j])
+    return m, f
+
+
 def severity_ref(
     diffs: np.ndarray, denom: np.ndarray, *, min_effect: float | None, t_crit: float
 ) -> float:
     """``T(D) = sum_k max(0, t_crit - t_k)`` over slots not gated out by ``min_effect``."""
-    mean, _, t = t_stats_ref(diffs)
-    total = 0.0
-    for j in range(t.size):
-        if min_effect is not None and not mean[j] / denom[j] < -min_effect:
-            continue
-        total += max(0.0, t_crit - t[j])
-    return total
+    m, f = severity_parts_ref(diffs, denom, min_effect=min_effect, t_crit=t_crit)
+    return m * (DEGENERATE_T + t_crit) + f
 
 
 def sign_vectors_ref(n: int, n_perm: int, rng: np.random.Generator | None):
@@ -94,24 +116,77 @@ def meta_p_ref(
     n_perm: int = 4096,
     rng: np.random.Generator | None = None,
 ) -> float:
-    """Sign-flip meta p-value of ``observed`` by a per-permutation loop.
+    """Sign-flip meta p-value of the severity of ``diffs`` by a per-permutation loop.
 
-    No special case for ``observed == 0``: every permuted severity is ``>= 0``,
-    so the count alone gives exactly 1.
+    A flip counts when its severity is at least the observed one: more
+    degenerate contributions, or as many and a finite part no more than
+    ``TIE_RTOL * max(f_obs, 1)`` below the observed one. ``observed`` (the
+    severity of ``diffs``) is not needed: the identity's split is recomputed
+    here. No special case for a zero severity: every flip then counts.
     """
+    del observed
     diffs = np.asarray(diffs, dtype=float)
     denom = np.asarray(denom, dtype=float)
     n = diffs.shape[0]
-    threshold = observed - TIE_RTOL * abs(observed)
+    m_obs, f_obs = severity_parts_ref(diffs, denom, min_effect=min_effect, t_crit=t_crit)
+    big = DEGENERATE_T + t_crit
     hits = 0
     total = 0
     for s in sign_vectors_ref(n, n_perm, rng):
-        sev = severity_ref(s[:, None] * diffs, denom, min_effect=min_effect, t_crit=t_crit)
-        hits += sev >= threshold
+        m, f = severity_parts_ref(s[:, None] * diffs, denom, min_effect=min_effect, t_crit=t_crit)
+        hits += (m - m_obs) * big + (f - f_obs) >= -TIE_RTOL * max(f_obs, 1.0)
         total += 1
     if 2**n <= n_perm:
         return hits / total
     return (hits + 1) / (n_perm + 1)
+
+
+def p_adj_ref(
+    diffs: np.ndarray, *, n_perm: int = 4096, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Westfall-Young step-down max-T adjusted p-values of ``-t``, one permutation at a time.
+
+    Slots are ordered by their observed ``-t``, largest first; for the ``j``-th
+    the count is of flips whose largest ``-t`` among the slots from ``j`` on
+    reaches the observed one (within ``TIE_RTOL * max(|t|, 1)``); the raw
+    p-values are then made non-decreasing along that order.
+    """
+    diffs = np.asarray(diffs, dtype=float)
+    n, k = diffs.shape
+    stat = -t_stats_ref(diffs)[2]
+    order = sorted(range(k), key=lambda j: -stat[j])
+    counts = [0] * k
+    total = 0
+    for s in sign_vectors_ref(n, n_perm, rng):
+        flipped = -t_stats_ref(s[:, None] * diffs)[2]
+        for pos, j in enumerate(order):
+            rest = max(flipped[i] for i in order[pos:])
+            counts[pos] += rest >= stat[j] - TIE_RTOL * max(abs(stat[j]), 1.0)
+        total += 1
+    exact = 2**n <= n_perm
+    raw = [c / total if exact else (c + 1) / (total + 1) for c in counts]
+    adjusted = np.empty(k)
+    running = 0.0
+    for pos, j in enumerate(order):
+        running = max(running, raw[pos])
+        adjusted[j] = min(running, 1.0)
+    return adjusted
+
+
+def slot_sign_flip_p_ref(
+    diffs: np.ndarray, *, n_perm: int = 4096, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Each slot's own (unadjusted) sign-flip p-value of ``-t``."""
+    diffs = np.asarray(diffs, dtype=float)
+    n, k = diffs.shape
+    stat = -t_stats_ref(diffs)[2]
+    counts = np.zeros(k)
+    total = 0
+    for s in sign_vectors_ref(n, n_perm, rng):
+        flipped = -t_stats_ref(s[:, None] * diffs)[2]
+        counts += flipped >= stat - TIE_RTOL * np.maximum(np.abs(stat), 1.0)
+        total += 1
+    return counts / total if 2**n <= n_perm else (counts + 1) / (total + 1)
 
 
 def compare_ref(

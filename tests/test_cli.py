@@ -67,12 +67,17 @@ def test_walkthrough_part1(project, cli, monkeypatch):
     assert "FAIL 1 metrics × 3 steps 1/3 slots flagged meta-p=0.000" in case4.stdout
     lines = case4.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("metric"))
-    assert lines[header].split() == ["metric", "step", "baseline", "current", "Δ", "p"]
+    # The walkthrough's columns come first, unchanged; p_adj and the interval follow.
+    assert lines[header].split() == [
+        "metric", "step", "baseline", "current", "Δ", "p", "p_adj", "Δ", "95%", "CI",
+    ]  # fmt: skip
     rows = [line.split() for line in lines[header + 1 : header + 4]]
     assert [r[1] for r in rows] == ["1", "30", "100"]
-    assert [r[-1] == "✗" for r in rows] == [False, False, True]
-    assert rows[0][4] == "+0.0%" and rows[0][5] == "1.000"
+    assert [r[6] == "✗" for r in rows] == [False, False, True]
+    assert rows[0][4] == "+0.0%" and rows[0][5] == "1.000" and rows[0][6] == "1.000"
     assert rows[2][4].startswith("-") and rows[2][5] == "0.000"
+    assert rows[2][7:] == ["0.000", "‼", f"[{rows[2][4]},", f"{rows[2][4]}]"]  # constant spike
+    assert lines[header + 4] == "sign flips: 4096 (Monte-Carlo)"
     # the file was not touched by comparisons
     assert store.load(project / ".pybench" / "baselines.jsonl")["bench_synthetic"] == saved
 

@@ -26,13 +26,16 @@ def _comparison(metric: str = "min:loss"):
 
 def test_table_columns_line_up_and_mark_flagged_slots():
     header, first, second = format_table(_comparison())
-    assert header.split() == ["metric", "step", "baseline", "current", "Δ", "p"]
+    assert header.split() == [
+        "metric", "step", "baseline", "current", "Δ", "p", "p_adj", "Δ", "95%", "CI",
+    ]  # fmt: skip
     # every column starts where its header does; step is right-aligned under its title
-    for title in ("baseline", "current", "Δ", "p"):
+    for title in ("baseline", "current", "Δ", "p", "p_adj", "Δ 95% CI"):
         at = header.index(title)
         assert first[at] != " " and second[at] != " " and first[at - 1] == " "
     assert first.index("1 ") + 1 == header.index("step") + len("step")
-    assert not first.endswith("✗") and second.endswith(" ✗")
+    assert "✗" not in first and " ✗ " in second
+    assert "‼" not in first and " ‼ " in second
     assert all(line == line.rstrip() for line in (header, first, second))
 
 

@@ -80,10 +80,11 @@ def _log_gamma_ratio(a: float) -> float:
 def _t_tail(t: np.ndarray, df: float) -> np.ndarray:
     """``P(T <= -|t|)`` for a finite 1-d ``t``: ``I_x(df/2, 1/2) / 2``, ``x = df / (df + t^2)``."""
     a, b = 0.5 * df, 0.5
-    t2 = np.square(t)
-    with np.errstate(divide="ignore", over="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        t2 = np.square(t)
         x = df / (df + t2)
-        y = t2 / (df + t2)  # 1 - x without cancellation
+        # 1 - x without cancellation; where t**2 overflows (|t| > 1.3e154) it is 1.
+        y = np.where(np.isinf(t2), 1.0, t2 / (df + t2))
         front = np.exp(_log_gamma_ratio(a) - _LOG_SQRT_PI - a * np.log1p(t2 / df) + b * np.log(y))
     direct = x < (a + 1.0) / (a + b + 2.0)
     ibeta = np.empty_like(t2)

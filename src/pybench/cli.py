@@ -132,7 +132,7 @@ _RUN_OPTIONS = [
         "-v",
         "--verbose",
         is_flag=True,
-        help="Show the per-slot table of each FAIL and the traceback of each ERROR.",
+        help="Show the per-slot table of each PASS and FAIL and the traceback of each ERROR.",
     ),
 ]
 """The options shared by the commands that run benchmarks."""
@@ -288,6 +288,50 @@ def run_command(**options: Any) -> int:
 def update_command(**options: Any) -> int:
     """Re-run benchmarks on fresh seeds and overwrite their baselines."""
     return _execute(options, update=True)
+
+
+@main.command("plan")
+@click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
+@_bench_option
+@_baseline_option
+@click.option(
+    "--effect",
+    type=click.FloatRange(0, min_open=True),
+    default=0.02,
+    show_default=True,
+    help="The relative drop to plan for (0.02 = 2%).",
+)
+@click.option(
+    "--power",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.8,
+    show_default=True,
+    help="The wanted probability of detecting it.",
+)
+def plan_command(
+    path: Path, benches: tuple[str, ...], baseline: Path, effect: float, power: float
+) -> int:
+    """From the stored baselines' noise: the drop each slot detects, and the seeds a drop needs."""
+    from . import stats, store
+    from .discover import discover, select
+    from .reports.terminal import PLAN_ASSUMPTION, Reporter
+
+    records = store.load(baseline)
+    chosen = select(discover(path), benches)
+    if not any(bench.name in records for bench in chosen):
+        raise UsageError(f"{baseline}: no stored baseline to plan from; run `pybench` first")
+    reporter = Reporter()
+    for bench in chosen:
+        record = records.get(bench.name)
+        alpha = bench.defaults.alpha
+        rows = None
+        if record is not None:
+            rows = stats.power_plan(
+                record.matrix(), record.slots(), alpha=alpha, effect=effect, power=power
+            )
+        reporter.plan(bench.name, record.n if record else 0, alpha, effect, power, rows)
+    reporter.out.print(PLAN_ASSUMPTION)
+    return EXIT_OK
 
 
 @main.command("show")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .normalize import Slot
-from .stats import N_PERM, Comparison, compare
+from .stats import Comparison, compare
 
 __all__ = ["BenchComparison", "Divergence", "compare_run"]
 
@@ -59,7 +59,7 @@ def compare_run(
     *,
     alpha: float,
     min_effect: float | None,
-    n_perm: int = N_PERM,
+    n_perm: int | None = None,
 ) -> BenchComparison:
     """Compare ``current`` with ``baseline``: two ``(n_seeds, K)`` matrices, rows paired by seed.
 
@@ -70,7 +70,8 @@ def compare_run(
         current: the current run's values on the same seeds.
         alpha: significance level.
         min_effect: the relative-effect gate, or ``None``.
-        n_perm: the sign-flip budget.
+        n_perm: the sign-flip budget (default: grows with 1/alpha, see
+            :func:`pybench.stats.n_permutations`).
     """
     baseline = np.asarray(baseline, dtype=float)
     current = np.asarray(current, dtype=float)

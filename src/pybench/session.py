@@ -157,12 +157,19 @@ Event = BenchStarted | SeedDone | BenchFinished
 
 
 def _check_reachable(name: str, alpha: float, n: int) -> None:
+    if not stats.affordable(alpha):
+        raise UnreachableAlphaError(
+            f"{name}: alpha={alpha:g} would need {stats.n_permutations(alpha)} sign flips "
+            f"(at least 20/alpha; pybench allows {stats.MAX_PERM}); use alpha >= "
+            f"{stats.FLIPS_PER_ALPHA / stats.MAX_PERM:g}"
+        )
     if stats.reachable(alpha, n):
         return
     need = stats.min_seeds(alpha)
+    smallest = stats.smallest_meta_p(n, stats.n_permutations(alpha))
     raise UnreachableAlphaError(
         f"{name}: alpha={alpha:g} can never be reached with {n} seeds "
-        f"(the smallest meta-p is 1/2**{n} = {stats.smallest_meta_p(n):.3g}); use at least "
+        f"(the smallest meta-p is 1/2**{n} = {smallest:.3g}); use at least "
         f"{need} seeds (n_seeds={need}, then `pybench update --bench {name}`) or a larger alpha"
     )
 

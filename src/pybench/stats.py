@@ -9,20 +9,36 @@ environment. The definitions follow the specification exactly:
   by ``min_effect``;
 * the meta p-value of ``T`` under within-seed sign flips (one sign per seed
   row), by exact enumeration when ``2**n <= n_perm`` and by Monte-Carlo
-  otherwise.
+  otherwise; the flip budget grows with ``1/alpha`` (:func:`n_permutations`),
+  so the smallest attainable meta p-value is always well below ``alpha``.
+
+Beyond the verdict, the same sign vectors give, in the same pass:
+
+* a Westfall–Young step-down max-T adjusted p-value per slot (``p_adj``): the
+  probability of marking any unchanged slot stays at most ``alpha`` however
+  the slots are correlated;
+* the improvement test: the severity and meta p-value of the mirrored
+  differences ``-D``.
+
+and each slot gets a two-sided paired-t confidence interval (:func:`paired_intervals`).
+:func:`t_test_power`, :func:`detectable_effect`, :func:`seeds_needed` and
+:func:`power_plan` answer the planning question (how many seeds, which drop).
 
 The sign-flip null is vectorised: flipping the signs of whole rows leaves each
 column's sum of squares unchanged, so for a batch of sign vectors ``S`` the
 permuted means are ``S @ D / n`` and the permuted variances follow from the
 fixed sums of squares. Entries where that shortcut loses precision (a permuted
-column that is nearly constant) are recomputed directly.
+column that is nearly constant) are recomputed directly. The observed
+statistics are those of the identity sign vector computed by the same code,
+so the identity always ties with itself.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -31,22 +47,43 @@ from ._tdist import t_cdf, t_ppf
 __all__ = [
     "DEGENERATE_SD",
     "DEGENERATE_T",
+    "FLIPS_PER_ALPHA",
+    "MAX_PERM",
     "N_PERM",
+    "PLAN_MAX_SEEDS",
     "Comparison",
+    "SlotPlan",
     "SlotResult",
+    "affordable",
     "compare",
     "compare_scores",
+    "detectable_effect",
     "effect_denominators",
     "goodness_sign",
+    "is_exact",
     "min_seeds",
+    "n_permutations",
+    "paired_intervals",
+    "power_plan",
     "reachable",
+    "seeds_needed",
     "slot_t_stats",
     "smallest_meta_p",
     "t_critical",
+    "t_test_power",
 ]
 
 N_PERM = 4096
-"""Default sign-flip budget: exact enumeration when ``2**n`` is no more, else Monte-Carlo."""
+"""The least sign-flip budget: exact enumeration when ``2**n`` is no more, else Monte-Carlo."""
+
+FLIPS_PER_ALPHA = 20
+"""The budget is at least ``FLIPS_PER_ALPHA / alpha`` flips (:func:`n_permutations`)."""
+
+MAX_PERM = 100_000_000
+"""The largest budget pybench accepts; a smaller ``alpha`` is refused (:func:`affordable`)."""
+
+PLAN_MAX_SEEDS = 1000
+""":func:`seeds_needed` looks no further than this many seeds."""
 
 DEGENERATE_SD = 1e-12
 """A slot whose difference standard deviation is below this is degenerate."""
@@ -58,11 +95,15 @@ EFFECT_FLOOR = 1e-9
 """Smallest effect denominator; baselines below it make the effect unreliable."""
 
 TIE_RTOL = 1e-10
-"""Relative tolerance when counting permuted severities ``>=`` the observed one.
+"""Relative tolerance when counting permuted statistics ``>=`` the observed one.
 
-Float rounding can make a permutation that is mathematically tied with the
-observed statistic (the identity, above all) land a hair below it; counting it
-as tied is the conservative choice.
+The observed statistic is the identity's, computed by the same code as every
+flip, so it always ties with itself exactly. Other flips can be tied with it
+mathematically (equal magnitudes, grid-valued data) and still land a hair
+below it after a different order of rounding; counting those as tied is the
+conservative choice. The tolerance applies to the finite part of a severity
+(``max(1, finite part) * TIE_RTOL``) and to a slot's t
+(``max(1, |t|) * TIE_RTOL``), never to the ``1e9`` of a degenerate slot.
 """
 
 _BATCH_BYTES = 4 * 2**20
@@ -73,32 +114,64 @@ _RECHECK_RATIO = 1e-2
 
 The shortcut ``(SS - n m^2) / (n - 1)`` carries an absolute error of a few
 ``n * eps * SS``; above this ratio its relative error stays far below
-``TIE_RTOL`` (so ties, the identity above all, are still counted), and below it
-the entry is recomputed the straightforward way (rare: only nearly constant
-permuted columns).
+``TIE_RTOL``, and below it the entry is recomputed the straightforward way
+(rare: only nearly constant permuted columns).
+"""
+
+_SAFE_EXPONENT = 400
+"""Columns with values beyond ``2**400`` are scaled by a power of two below it.
+
+t statistics and relative effects do not change when a column is scaled, and
+a power of two scales exactly; without it sums of squares of values near the
+float maximum (1.8e308) overflow and the statistics become NaN.
 """
 
 
-def t_critical(alpha: float, n: int) -> float:
-    """Return the one-sided critical t value ``t.ppf(alpha, n - 1)`` (negative)."""
-    return t_ppf(alpha, n - 1)
+# -- budgets and reachability ------------------------------------------------------------
+def n_permutations(alpha: float) -> int:
+    """The sign-flip budget for ``alpha``: ``max(4096, ceil(20 / alpha))``.
+
+    With ``2**n`` at most this many sign vectors all are enumerated (exact);
+    otherwise this many are drawn, and the smallest Monte-Carlo p-value
+    ``1 / (budget + 1)`` is below ``alpha / 20``.
+    """
+    return max(N_PERM, math.ceil(FLIPS_PER_ALPHA / alpha))
 
 
-def smallest_meta_p(n: int) -> float:
-    """The smallest meta p-value the sign-flip test can return with ``n`` seeds: ``1 / 2**n``."""
-    return 1.0 / 2**n
+def is_exact(n: int, n_perm: int) -> bool:
+    """Whether ``n`` seeds are enumerated (all ``2**n`` sign vectors) under budget ``n_perm``."""
+    return 2**n <= n_perm
+
+
+def smallest_meta_p(n: int, n_perm: int = N_PERM) -> float:
+    """The smallest meta p-value of ``n`` seeds under budget ``n_perm``.
+
+    ``1 / 2**n`` when enumerated, ``1 / (n_perm + 1)`` by Monte-Carlo.
+    """
+    return 1.0 / 2**n if is_exact(n, n_perm) else 1.0 / (n_perm + 1)
 
 
 def reachable(alpha: float, n: int) -> bool:
-    """Whether a meta p-value below ``alpha`` can occur with ``n`` seeds: ``2**n > 1/alpha``."""
+    """Whether a meta p-value below ``alpha`` can occur with ``n`` seeds: ``2**n > 1/alpha``.
+
+    On the Monte-Carlo path the budget :func:`n_permutations` makes the
+    smallest p-value at most ``alpha / 20``, so only enumeration can be out of
+    reach, and enumeration is used exactly when ``2**n <= budget``: with
+    ``2**n <= 1/alpha`` that is always the case.
+    """
     return 2**n > 1.0 / alpha
+
+
+def affordable(alpha: float) -> bool:
+    """Whether ``alpha``'s sign-flip budget is at most :data:`MAX_PERM` (``alpha >= 2e-7``)."""
+    return n_permutations(alpha) <= MAX_PERM
 
 
 def min_seeds(alpha: float) -> int:
     """Return the fewest seeds for which a sign-flip meta p-value can fall below ``alpha``.
 
-    The smallest attainable meta p-value is ``1 / 2**n``; ``n`` must satisfy
-    ``2**n > 1 / alpha``.
+    The smallest attainable meta p-value is ``1 / 2**n`` while the sign vectors
+    are enumerated; ``n`` must satisfy ``2**n > 1 / alpha``.
     """
     n = max(2, math.floor(math.log2(1.0 / alpha)) + 1)
     # log2 rounds to an integer when 1/alpha is a hair below a power of two; settle
@@ -110,70 +183,217 @@ def min_seeds(alpha: float) -> int:
     return n
 
 
-def _t_from_moments(mean: np.ndarray, sd: np.ndarray, n: int) -> np.ndarray:
-    """Per-slot t statistics from means and standard deviations (same shapes)."""
-    degenerate = sd < DEGENERATE_SD
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = mean / (sd / math.sqrt(n))
-    return np.where(degenerate, np.sign(mean) * DEGENERATE_T, t)
+def t_critical(alpha: float, n: int) -> float:
+    """Return the one-sided critical t value ``t.ppf(alpha, n - 1)`` (negative)."""
+    return t_ppf(alpha, n - 1)
 
 
+# -- per-slot statistics -------------------------------------------------------------------
 def slot_t_stats(diffs: np.ndarray) -> np.ndarray:
-    """Return the ``(K,)`` paired t statistics of an ``(n, K)`` difference matrix."""
+    """Return the ``(K,)`` paired t statistics of an ``(n, K)`` difference matrix.
+
+    Computed straightforwardly from the column means and standard deviations;
+    :func:`compare` reports the identity's t from the sign-flip code instead
+    (the same numbers up to rounding).
+    """
     diffs = np.asarray(diffs, dtype=float)
     n = diffs.shape[0]
-    return _t_from_moments(diffs.mean(axis=0), diffs.std(axis=0, ddof=1), n)
+    mean, sd = diffs.mean(axis=0), diffs.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = mean / (sd / math.sqrt(n))
+    return np.where(sd < DEGENERATE_SD, np.sign(mean) * DEGENERATE_T, t)
 
 
-def _contributions(
-    t: np.ndarray,
-    mean: np.ndarray,
-    denom: np.ndarray,
-    *,
-    min_effect: float | None,
-    t_crit: float,
-) -> np.ndarray:
-    """Per-slot severity contributions ``max(0, t_crit - t)``, gated by ``min_effect``."""
-    contrib = np.maximum(0.0, t_crit - t)
-    if min_effect is not None:
-        contrib = np.where(mean / denom < -min_effect, contrib, 0.0)
-    return contrib
+def paired_intervals(diffs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided ``1 - alpha`` paired-t confidence intervals of each column's mean.
 
-
-def _severity(
-    diffs: np.ndarray,
-    denom: np.ndarray,
-    *,
-    min_effect: float | None,
-    t_crit: float,
-) -> float:
-    """Severity ``T(D) = sum_k max(0, t_crit - t_k)`` of a difference matrix.
-
-    Args:
-        diffs: ``(n, K)`` goodness differences (current minus baseline).
-        denom: ``(K,)`` effect denominators (see :func:`effect_denominators`).
-        min_effect: a slot contributes only when its relative change is below
-            ``-min_effect``; ``None`` disables the gate.
-        t_crit: the one-sided critical t value (negative).
+    ``mean ± t_{1-alpha/2, n-1} * sd / sqrt(n)`` per column of an ``(n, K)``
+    matrix; a constant column gets the zero-width interval at its value.
 
     Returns:
-        The severity, ``>= 0``.
+        ``(low, high)``, two ``(K,)`` arrays.
     """
     diffs = np.asarray(diffs, dtype=float)
-    t = slot_t_stats(diffs)
-    contrib = _contributions(
-        t, diffs.mean(axis=0), np.asarray(denom, float), min_effect=min_effect, t_crit=t_crit
-    )
-    return float(contrib.sum())
+    n = diffs.shape[0]
+    scale = _column_scale(diffs)
+    scaled = diffs * scale
+    mean, sd = scaled.mean(axis=0), scaled.std(axis=0, ddof=1)
+    half = -t_ppf(alpha / 2.0, n - 1) * sd / math.sqrt(n)
+    with np.errstate(over="ignore"):
+        return (mean - half) / scale, (mean + half) / scale
 
 
-def _sign_batches(n: int, n_perm: int, rng: np.random.Generator, batch: int):
+def effect_denominators(baseline_goodness: np.ndarray) -> np.ndarray:
+    """``max(|mean baseline goodness|, 1e-9)`` per slot of an ``(n, K)`` matrix."""
+    base = np.asarray(baseline_goodness, float)
+    scale = _column_scale(base)
+    with np.errstate(over="ignore"):
+        return np.maximum(np.abs((base * scale).mean(axis=0)) / scale, EFFECT_FLOOR)
+
+
+def goodness_sign(metric: str) -> float:
+    """``-1`` for lower-is-better (``min:``) metrics, ``+1`` otherwise."""
+    return -1.0 if metric.startswith("min:") else 1.0
+
+
+def _column_scale(*matrices: np.ndarray) -> np.ndarray:
+    """Per-column powers of two that bring every column's largest magnitude below ``2**400``.
+
+    ``1`` for every ordinary column, so ordinary data are computed unscaled.
+    """
+    k = matrices[0].shape[1]
+    big = np.zeros(k)
+    for matrix in matrices:
+        if matrix.shape[0]:
+            big = np.maximum(big, np.abs(matrix).max(axis=0))
+    scale = np.ones(k)
+    huge = big > 2.0**_SAFE_EXPONENT
+    if huge.any():
+        _, exponent = np.frexp(big[huge])
+        scale[huge] = np.ldexp(1.0, _SAFE_EXPONENT - exponent)
+    return scale
+
+
+# -- the sign-flip null ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Prepared:
+    """A difference matrix ready for the null: scaled columns and per-column thresholds."""
+
+    diffs: np.ndarray
+    sum_sq: np.ndarray
+    var_floor: np.ndarray
+    """``n (n - 1) sd_floor**2``: a permuted ``q`` below it is degenerate."""
+    gate: np.ndarray | None
+    """``min_effect * n * denom``: a slot is past the gate when its sum is below ``-gate``."""
+
+    def take(self, order: np.ndarray) -> _Prepared:
+        return _Prepared(
+            self.diffs[:, order],
+            self.sum_sq[order],
+            self.var_floor[order],
+            None if self.gate is None else self.gate[order],
+        )
+
+
+def _prepare(
+    diffs: np.ndarray, denom: np.ndarray, min_effect: float | None, scale: np.ndarray | None = None
+) -> _Prepared:
+    """Scale ``diffs`` (unless ``scale`` says it already is) and precompute the thresholds.
+
+    ``scale`` is the per-column factor ``diffs`` and ``denom`` were multiplied by.
+    """
+    diffs = np.asarray(diffs, dtype=float)
+    denom = np.asarray(denom, dtype=float)
+    if not (np.isfinite(diffs).all() and np.isfinite(denom).all()):
+        raise ValueError("the differences and effect denominators must be finite")
+    if scale is None:
+        scale = _column_scale(diffs)
+        diffs, denom = diffs * scale, denom * scale
+    n = diffs.shape[0]
+    sd_floor = DEGENERATE_SD * scale
+    # A floor that underflows (columns scaled from near the float maximum) still
+    # marks an exactly constant column degenerate.
+    var_floor = np.maximum(n * (n - 1) * sd_floor**2, np.nextafter(0.0, 1.0))
+    gate = None if min_effect is None else min_effect * n * denom
+    return _Prepared(diffs, np.einsum("ij,ij->j", diffs, diffs), var_floor, gate)
+
+
+def _flip_t(signs: np.ndarray, data: _Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The t statistics and column sums of ``signs[p, :, None] * diffs`` for every row ``p``.
+
+    With the permuted column sums ``S = signs @ diffs`` and the fixed sums of
+    squares ``SS``, ``q = n * SS - S**2`` is ``n (n - 1)`` times the permuted
+    variance and ``t = S * sqrt(n - 1) / sqrt(q)``; the work stays in a few
+    in-place passes over the ``(P, K)`` batch.
+
+    Returns:
+        ``(t, S, degenerate)``: three ``(P, K)`` arrays; a degenerate entry's
+        ``t`` is ``±1e9`` or ``0`` by the sign of its sum.
+    """
+    diffs = data.diffs
+    n = diffs.shape[0]
+    total = signs @ diffs
+    q = np.multiply(total, total)
+    scale = n * data.sum_sq
+    np.subtract(scale, q, out=q)
+    # The shortcut cancels badly when a permuted column is (nearly) constant; redo
+    # those few entries the straightforward way.
+    shaky = np.nonzero(q < _RECHECK_RATIO * scale)
+    if shaky[0].size:
+        p_idx, k_idx = shaky
+        for lo in range(0, p_idx.size, 4096):
+            p, k = p_idx[lo : lo + 4096], k_idx[lo : lo + 4096]
+            x = signs[p] * diffs[:, k].T
+            total[p, k] = n * x.mean(axis=1)
+            q[p, k] = n * (n - 1) * x.var(axis=1, ddof=1)
+    degenerate = q < data.var_floor
+    np.sqrt(q, out=q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.divide(total, q, out=q)
+    np.multiply(t, math.sqrt(n - 1), out=t)
+    if degenerate.any():
+        t[degenerate] = np.sign(total[degenerate]) * DEGENERATE_T
+    return t, total, degenerate
+
+
+def _severity_parts(
+    t: np.ndarray,
+    total: np.ndarray,
+    gate: np.ndarray | None,
+    t_crit: float,
+    *,
+    mirror: bool,
+    any_degenerate: bool,
+    work: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the severity split into ``(m, f)``: ``T = m * (1e9 + t_crit) + f``.
+
+    ``m`` counts the contributing degenerate slots (``t = -1e9``), ``f`` adds the
+    other contributions ``max(0, t_crit - t)``; gated-out slots contribute 0.
+    With ``mirror`` it is the severity of ``-D``: ``t`` and the sums negated.
+    Keeping ``m`` apart means a degenerate slot's ``1e9`` never swamps the
+    comparison of everything else.
+    """
+    contrib = np.add(t, t_crit, out=work) if mirror else np.subtract(t_crit, t, out=work)
+    np.maximum(contrib, 0.0, out=contrib)
+    if gate is not None:
+        np.copyto(contrib, 0.0, where=total <= gate if mirror else total >= -gate)
+    rows = t.shape[0]
+    if not any_degenerate:
+        return np.zeros(rows, dtype=np.int64), contrib.sum(axis=1)
+    degenerate = t == (DEGENERATE_T if mirror else -DEGENERATE_T)
+    np.logical_and(degenerate, contrib > 0.0, out=degenerate)
+    m = np.count_nonzero(degenerate, axis=1).astype(np.int64)
+    contrib[degenerate] = 0.0
+    return m, contrib.sum(axis=1)
+
+
+def _at_least(m: np.ndarray, f: np.ndarray, observed: tuple[int, float], big: float) -> np.ndarray:
+    """Which rows' severity ``m * big + f`` is at least the observed one, ties included.
+
+    The tolerance is relative to the observed finite part only.
+    """
+    m_obs, f_obs = observed
+    tol = TIE_RTOL * max(f_obs, 1.0)
+    gap = f - f_obs
+    if m.any() or m_obs:
+        gap += (m - m_obs) * big
+    return gap >= -tol
+
+
+def _total(parts: tuple[int, float], big: float) -> float:
+    m, f = parts
+    return float(m * big + f) if m else float(f)
+
+
+def _sign_batches(n: int, n_perm: int, rng: np.random.Generator, batch: int) -> Iterator:
     """Yield ``(P, n)`` float arrays of signs; all ``2**n`` vectors when ``2**n <= n_perm``.
 
-    Monte-Carlo signs are drawn as ``rng.random(n) < 0.5`` per permutation, in
-    order, so the stream does not depend on the batch size.
+    The enumeration starts with the identity (all ``+1``). Monte-Carlo signs are
+    drawn as ``rng.random(n) < 0.5`` per permutation, in order, so the stream
+    does not depend on the batch size.
     """
-    if 2**n <= n_perm:
+    if is_exact(n, n_perm):
         bits = np.arange(n, dtype=np.int64)
         for start in range(0, 2**n, batch):
             idx = np.arange(start, min(start + batch, 2**n), dtype=np.int64)
@@ -182,6 +402,142 @@ def _sign_batches(n: int, n_perm: int, rng: np.random.Generator, batch: int):
         for start in range(0, n_perm, batch):
             size = min(batch, n_perm - start)
             yield np.where(rng.random((size, n)) < 0.5, 1.0, -1.0)
+
+
+@dataclass(frozen=True)
+class _Null:
+    """What one pass over the sign vectors yields (slot arrays in the input's column order)."""
+
+    t: np.ndarray
+    total: np.ndarray
+    degenerate: np.ndarray
+    severity: float
+    meta_p: float
+    improvement_severity: float
+    improvement_p: float
+    p_adj: np.ndarray
+    n_perm: int
+    exact: bool
+
+
+def _p_value(hits: np.ndarray, count: int, exact: bool) -> np.ndarray:
+    """``hits / 2**n`` when enumerated, ``(hits + 1) / (B + 1)`` by Monte-Carlo."""
+    return hits / count if exact else (hits + 1) / (count + 1)
+
+
+@dataclass
+class _Observed:
+    """The identity's statistics and what the flips are compared with."""
+
+    t: np.ndarray
+    total: np.ndarray
+    degenerate: np.ndarray
+    severity: tuple[int, float]
+    improvement: tuple[int, float]
+    bound: np.ndarray
+    """Per slot (reversed column order): ``t + TIE_RTOL * max(|t|, 1)``."""
+
+    @classmethod
+    def of(
+        cls,
+        t: np.ndarray,
+        total: np.ndarray,
+        degenerate: np.ndarray,
+        data: _Prepared,
+        t_crit: float,
+    ) -> _Observed:
+        def parts(mirror: bool) -> tuple[int, float]:
+            m, f = _severity_parts(t, total, data.gate, t_crit, mirror=mirror, any_degenerate=True)
+            return int(m[0]), float(f[0])
+
+        bound = (t[0] + TIE_RTOL * np.maximum(np.abs(t[0]), 1.0))[::-1]
+        return cls(
+            t[0].copy(), total[0].copy(), degenerate[0].copy(), parts(False), parts(True), bound
+        )
+
+
+def _sign_flip_null(
+    data: _Prepared,
+    *,
+    t_crit: float,
+    n_perm: int,
+    rng: np.random.Generator | None = None,
+    extras: bool = True,
+) -> _Null:
+    """Severity, meta p-value and (with ``extras``) improvement and max-T p-values, one pass.
+
+    The identity is computed by the same code as every flip (in the first
+    batch when enumerating, on its own row otherwise) and its statistics are
+    the observed ones. The columns are put in ascending order of the
+    identity's t, so in each batch the successive maxima of ``-t`` over the
+    slots not yet rejected (the step-down max-T) are one cumulative minimum
+    of ``t`` along the reversed row.
+    """
+    n, k = data.diffs.shape
+    exact = is_exact(n, n_perm)
+    rng = np.random.default_rng(0) if rng is None else rng
+    big = DEGENERATE_T + t_crit
+    identity = np.ones((1, n))
+    order = np.argsort(_flip_t(identity, data)[0][0], kind="stable")
+    data = data.take(order)
+    obs = None if exact else _Observed.of(*_flip_t(identity, data), data, t_crit)
+    batch = max(1, min(65536, _BATCH_BYTES // (8 * max(k, 1))))
+    hits = hits_imp = count = 0
+    hits_adj = np.zeros(k, dtype=np.int64)
+    work = None
+    for signs in _sign_batches(n, n_perm, rng, batch):
+        t, total, degenerate = _flip_t(signs, data)
+        if obs is None:  # enumerating: the first sign vector is the identity
+            obs = _Observed.of(t[:1], total[:1], degenerate[:1], data, t_crit)
+        any_degenerate = bool(degenerate.any())
+        if work is None or work.shape != t.shape:
+            work = np.empty_like(t)
+        for mirror in (False, True) if extras else (False,):
+            m, f = _severity_parts(
+                t,
+                total,
+                data.gate,
+                t_crit,
+                mirror=mirror,
+                any_degenerate=any_degenerate,
+                work=work,
+            )
+            at_least = _at_least(m, f, obs.improvement if mirror else obs.severity, big)
+            if mirror:
+                hits_imp += int(np.count_nonzero(at_least))
+            else:
+                hits += int(np.count_nonzero(at_least))
+        if extras:
+            # Successive minima of t from the last (least significant) slot backwards.
+            np.minimum.accumulate(t[:, ::-1], axis=1, out=work)
+            hits_adj += np.count_nonzero(work <= obs.bound, axis=0)
+        count += signs.shape[0]
+    assert obs is not None
+
+    def p_value(parts: tuple[int, float], hit_count: int) -> tuple[float, float]:
+        severity = _total(parts, big)
+        return severity, 1.0 if severity <= 0.0 else float(_p_value(hit_count, count, exact))
+
+    severity, meta_p = p_value(obs.severity, hits)
+    improvement_severity = improvement_p = math.nan
+    p_adj = np.full(k, math.nan)
+    if extras:
+        improvement_severity, improvement_p = p_value(obs.improvement, hits_imp)
+        stepwise = np.maximum.accumulate(_p_value(hits_adj[::-1], count, exact))
+        p_adj[order] = np.minimum(stepwise, 1.0)
+    unsorted = [np.empty_like(a) for a in (obs.t, obs.total, obs.degenerate)]
+    for out, values in zip(unsorted, (obs.t, obs.total, obs.degenerate), strict=True):
+        out[order] = values
+    return _Null(
+        *unsorted,
+        severity=severity,
+        meta_p=meta_p,
+        improvement_severity=improvement_severity,
+        improvement_p=improvement_p,
+        p_adj=p_adj,
+        n_perm=2**n if exact else n_perm,
+        exact=exact,
+    )
 
 
 def _permuted_severity(
@@ -195,38 +551,44 @@ def _permuted_severity(
 ) -> np.ndarray:
     """Severity of ``signs[p, :, None] * diffs`` for every row ``p`` of ``signs``.
 
-    With the permuted column sums ``S = signs @ diffs`` and the fixed sums of
-    squares ``SS``, ``q = n * SS - S**2`` is ``n (n - 1)`` times the permuted
-    variance and ``t = S * sqrt(n - 1) / sqrt(q)``; the work stays in a few
-    in-place passes over the ``(P, K)`` batch.
+    ``sum_sq`` is accepted for compatibility and recomputed (it is fixed by ``diffs``).
     """
-    n = diffs.shape[0]
-    total = signs @ diffs
-    q = np.multiply(total, total)
-    scale = n * sum_sq
-    np.subtract(scale, q, out=q)
-    # The shortcut cancels badly when a permuted column is (nearly) constant; redo
-    # those few entries the straightforward way.
-    shaky = np.nonzero(q < _RECHECK_RATIO * scale)
-    if shaky[0].size:
-        p_idx, k_idx = shaky
-        for lo in range(0, p_idx.size, 4096):
-            p, k = p_idx[lo : lo + 4096], k_idx[lo : lo + 4096]
-            x = signs[p] * diffs[:, k].T
-            total[p, k] = n * x.mean(axis=1)
-            q[p, k] = n * (n - 1) * x.var(axis=1, ddof=1)
-    degenerate = q < n * (n - 1) * DEGENERATE_SD**2
-    np.sqrt(q, out=q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        contrib = np.divide(total, q, out=q)
-    np.multiply(contrib, math.sqrt(n - 1), out=contrib)
-    if degenerate.any():
-        contrib[degenerate] = np.sign(total[degenerate]) * DEGENERATE_T
-    np.subtract(t_crit, contrib, out=contrib)
-    np.maximum(contrib, 0.0, out=contrib)
-    if min_effect is not None:
-        contrib[total >= -min_effect * n * denom] = 0.0
-    return contrib.sum(axis=1)
+    del sum_sq
+    data = _prepare(diffs, denom, min_effect)
+    t, total, degenerate = _flip_t(signs, data)
+    m, f = _severity_parts(
+        t, total, data.gate, t_crit, mirror=False, any_degenerate=bool(degenerate.any())
+    )
+    return m * (DEGENERATE_T + t_crit) + f
+
+
+def _severity(
+    diffs: np.ndarray,
+    denom: np.ndarray,
+    *,
+    min_effect: float | None,
+    t_crit: float,
+) -> float:
+    """Severity ``T(D) = sum_k max(0, t_crit - t_k)`` of a difference matrix.
+
+    Computed by the sign-flip code on the identity, so it is the very number the
+    flips are compared with.
+
+    Args:
+        diffs: ``(n, K)`` goodness differences (current minus baseline).
+        denom: ``(K,)`` effect denominators (see :func:`effect_denominators`).
+        min_effect: a slot contributes only when its relative change is below
+            ``-min_effect`` (its sum below ``-min_effect * n * denom``); ``None``
+            disables the gate.
+        t_crit: the one-sided critical t value (negative).
+
+    Returns:
+        The severity, ``>= 0``.
+    """
+    data = _prepare(diffs, denom, min_effect)
+    t, total, _ = _flip_t(np.ones((1, data.diffs.shape[0])), data)
+    m, f = _severity_parts(t, total, data.gate, t_crit, mirror=False, any_degenerate=True)
+    return _total((int(m[0]), float(f[0])), DEGENERATE_T + t_crit)
 
 
 def _sign_flip_meta_p(
@@ -244,55 +606,60 @@ def _sign_flip_meta_p(
     Each seed's whole row of differences is flipped with one sign, which keeps
     every correlation between slots. With ``2**n <= n_perm`` all ``2**n`` sign
     vectors are enumerated (the identity among them) and the p-value is
-    ``#{T >= observed} / 2**n``; otherwise ``n_perm`` random sign vectors give
-    ``(#{T >= observed} + 1) / (n_perm + 1)``.
+    ``#{T >= T(D)} / 2**n``; otherwise ``n_perm`` random sign vectors give
+    ``(#{T >= T(D)} + 1) / (n_perm + 1)``. A permuted severity counts as tied
+    when it has as many degenerate contributions and a finite part within
+    ``TIE_RTOL`` (relative, at least 1) of the observed one.
 
     Args:
         diffs: ``(n, K)`` goodness differences.
         denom: ``(K,)`` effect denominators.
-        observed: the severity of ``diffs`` itself (:func:`_severity`).
+        observed: the severity of ``diffs`` itself (:func:`_severity`). Only
+            ``observed <= 0`` is read (it gives exactly 1); the flips are
+            compared with the identity's severity computed alongside them, which
+            is ``observed`` in the same arithmetic.
         min_effect: the effect gate, or ``None``.
         t_crit: the one-sided critical t value.
         n_perm: the permutation budget.
         rng: generator for the Monte-Carlo path (unused when exact).
 
     Returns:
-        The meta p-value in ``(0, 1]``; exactly ``1.0`` when ``observed == 0``.
+        The meta p-value in ``(0, 1]``: at least ``1 / 2**n`` when exact and
+        ``1 / (n_perm + 1)`` otherwise; exactly ``1.0`` when ``observed <= 0``.
     """
     if observed <= 0.0:
         return 1.0
-    diffs = np.asarray(diffs, dtype=float)
-    denom = np.asarray(denom, dtype=float)
-    n, k = diffs.shape
-    if rng is None:
-        rng = np.random.default_rng(0)
-    sum_sq = np.einsum("ij,ij->j", diffs, diffs)
-    batch = max(1, min(65536, _BATCH_BYTES // (8 * max(k, 1))))
-    threshold = observed - TIE_RTOL * abs(observed)
-    hits = 0
-    total = 0
-    for signs in _sign_batches(n, n_perm, rng, batch):
-        sev = _permuted_severity(signs, diffs, sum_sq, denom, min_effect=min_effect, t_crit=t_crit)
-        hits += int(np.count_nonzero(sev >= threshold))
-        total += signs.shape[0]
-    if 2**n <= n_perm:
-        return hits / total
-    return (hits + 1) / (n_perm + 1)
+    data = _prepare(diffs, denom, min_effect)
+    return _sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng, extras=False).meta_p
 
 
-def effect_denominators(baseline_goodness: np.ndarray) -> np.ndarray:
-    """``max(|mean baseline goodness|, 1e-9)`` per slot of an ``(n, K)`` matrix."""
-    return np.maximum(np.abs(np.asarray(baseline_goodness, float).mean(axis=0)), EFFECT_FLOOR)
-
-
-def goodness_sign(metric: str) -> float:
-    """``-1`` for lower-is-better (``min:``) metrics, ``+1`` otherwise."""
-    return -1.0 if metric.startswith("min:") else 1.0
-
-
+# -- the comparison --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SlotResult:
-    """The comparison of one ``(step, metric)`` slot."""
+    """The comparison of one ``(step, metric)`` slot.
+
+    Attributes:
+        step: the step.
+        metric: the metric's name.
+        baseline_mean: mean of the raw baseline values.
+        baseline_std: their standard deviation (ddof=1).
+        current_mean: mean of the raw current values.
+        current_std: their standard deviation (ddof=1).
+        effect_size: relative goodness change ``mean difference / denominator`` (Δ).
+        effect_reliable: whether the denominator (baseline mean goodness) is above 1e-9.
+        t_stat: the paired t statistic (degenerate: ``±1e9`` or ``0``).
+        p_value: the one-sided (towards worse) Student-t p-value.
+        flagged: ``t < t_crit`` (and past the ``min_effect`` gate): the ``✗``.
+        p_adj: Westfall–Young step-down max-T adjusted sign-flip p-value of
+            ``-t``; ``p_adj < alpha`` on any unchanged slot has probability at most ``alpha``.
+        flagged_adj: ``p_adj < alpha`` (and past the ``min_effect`` gate): the ``‼``.
+        ci_low: lower end of the two-sided ``1 - alpha`` paired-t interval of the
+            mean goodness difference.
+        ci_high: its upper end.
+        delta_low: ``ci_low`` relative to the effect denominator (like Δ).
+        delta_high: ``ci_high`` relative to the effect denominator.
+        improved: the mirror of ``flagged``: ``t > -t_crit`` (and past the gate).
+    """
 
     step: int
     metric: str
@@ -305,11 +672,35 @@ class SlotResult:
     t_stat: float
     p_value: float
     flagged: bool
+    p_adj: float
+    flagged_adj: bool
+    ci_low: float
+    ci_high: float
+    delta_low: float
+    delta_high: float
+    improved: bool
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The verdict on one benchmark: per-slot rows and the sign-flip meta test."""
+    """The verdict on one benchmark: per-slot rows, the sign-flip meta test and its mirror.
+
+    Attributes:
+        slots: the per-slot rows, in column order.
+        n_flagged: slots with ``✗``.
+        severity: ``T(D)``.
+        meta_p: the sign-flip p-value of ``T(D)``.
+        alpha: the significance level.
+        t_crit: the one-sided critical t value.
+        passed: ``not meta_p < alpha``.
+        n_perm: sign vectors used: ``2**n`` when exact, the Monte-Carlo budget otherwise.
+        exact: whether all ``2**n`` sign vectors were enumerated.
+        n_flagged_adj: slots with ``‼`` (``p_adj < alpha``, past the gate).
+        improvement_severity: ``T(-D)``, the severity of the mirrored differences.
+        improvement_p: its sign-flip p-value (same sign vectors).
+        improved: ``improvement_p < alpha``: the benchmark got significantly better.
+        n_improved: slots whose own test says better (``t > -t_crit``, past the gate).
+    """
 
     slots: list[SlotResult]
     n_flagged: int
@@ -318,6 +709,13 @@ class Comparison:
     alpha: float
     t_crit: float
     passed: bool
+    n_perm: int
+    exact: bool
+    n_flagged_adj: int
+    improvement_severity: float
+    improvement_p: float
+    improved: bool
+    n_improved: int
 
 
 Scores = Mapping[int, Mapping[str, Sequence[float]]]
@@ -331,7 +729,7 @@ def compare(
     *,
     alpha: float = 0.05,
     min_effect: float | None = None,
-    n_perm: int = N_PERM,
+    n_perm: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> Comparison:
     """Compare paired per-seed scores and decide PASS or FAIL.
@@ -341,10 +739,11 @@ def compare(
         current: the same shape for the current run, rows aligned seed for seed.
         slots: the ``(step, metric)`` of each column; a metric named ``min:...``
             is lower-is-better, every other higher-is-better.
-        alpha: significance level of each slot's test and of the verdict.
+        alpha: significance level of each slot's test, of the verdict, of
+            ``p_adj`` and of the improvement test; the intervals have level ``1 - alpha``.
         min_effect: a slot is flagged only if its relative goodness change is
             below ``-min_effect``; ``None`` disables the gate.
-        n_perm: the sign-flip permutation budget.
+        n_perm: the sign-flip budget (default :func:`n_permutations` of ``alpha``).
         rng: generator for the Monte-Carlo null (default: seeded with 0, so a
             verdict is reproducible).
 
@@ -352,8 +751,8 @@ def compare(
         A :class:`Comparison` whose slot rows follow the column order.
 
     Raises:
-        ValueError: if the shapes differ, do not match ``slots``, or fewer than
-            two seeds are given.
+        ValueError: if the shapes differ, do not match ``slots``, fewer than
+            two seeds are given, or a value is not finite.
     """
     base = np.asarray(baseline, dtype=float)
     cur = np.asarray(current, dtype=float)
@@ -364,29 +763,44 @@ def compare(
     n = base.shape[0]
     if n < 2:
         raise ValueError("a comparison needs at least two seeds")
+    if not (np.isfinite(base).all() and np.isfinite(cur).all()):
+        raise ValueError("the scores must be finite (divergence is handled by pybench.compare)")
+    n_perm = n_permutations(alpha) if n_perm is None else n_perm
 
     sign = np.array([goodness_sign(metric) for _, metric in slots])
     base_good, cur_good = base * sign, cur * sign
+    # Values near the float maximum: work on columns scaled by a power of two
+    # (exact) so that differences and sums of squares cannot overflow.
+    scale = _column_scale(base_good, cur_good)
+    base_good, cur_good = base_good * scale, cur_good * scale
     diffs = cur_good - base_good
-    denom = effect_denominators(base_good)
+    base_mean_good = base_good.mean(axis=0)
+    denom = np.maximum(np.abs(base_mean_good), EFFECT_FLOOR * scale)
+    reliable = np.abs(base_mean_good) >= EFFECT_FLOOR * scale
     t_crit = t_critical(alpha, n)
 
+    data = _prepare(diffs, denom, min_effect, scale=scale)
+    null = _sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng)
+    t = null.t
     mean = diffs.mean(axis=0)
-    t = slot_t_stats(diffs)
-    p = np.where(
-        diffs.std(axis=0, ddof=1) < DEGENERATE_SD, np.where(mean < 0, 0.0, 1.0), t_cdf(t, n - 1)
-    )
+    p = np.where(null.degenerate, np.where(t < 0, 0.0, 1.0), t_cdf(t, n - 1))
     effect = mean / denom
-    flagged = t < t_crit
-    if min_effect is not None:
-        flagged &= effect < -min_effect
-    severity = _severity(diffs, denom, min_effect=min_effect, t_crit=t_crit)
-    meta_p = _sign_flip_meta_p(
-        diffs, denom, severity, min_effect=min_effect, t_crit=t_crit, n_perm=n_perm, rng=rng
-    )
-    base_mean, cur_mean = base.mean(axis=0), cur.mean(axis=0)
-    base_std, cur_std = base.std(axis=0, ddof=1), cur.std(axis=0, ddof=1)
-    reliable = np.abs(base_good.mean(axis=0)) >= EFFECT_FLOOR
+    past_gate = np.ones(len(slots), bool) if data.gate is None else null.total < -data.gate
+    past_gate_up = np.ones(len(slots), bool) if data.gate is None else null.total > data.gate
+    flagged = (t < t_crit) & past_gate
+    flagged_adj = (null.p_adj < alpha) & past_gate
+    improved = (-t < t_crit) & past_gate_up
+    ci_low, ci_high = paired_intervals(diffs, alpha)
+    with np.errstate(over="ignore"):
+        unscaled = [
+            base_good.mean(axis=0) * sign / scale,
+            base_good.std(axis=0, ddof=1) / scale,
+            cur_good.mean(axis=0) * sign / scale,
+            cur_good.std(axis=0, ddof=1) / scale,
+            ci_low / scale,
+            ci_high / scale,
+        ]
+    base_mean, base_std, cur_mean, cur_std, low, high = unscaled
     rows = [
         SlotResult(
             step=int(step),
@@ -400,17 +814,31 @@ def compare(
             t_stat=float(t[i]),
             p_value=float(p[i]),
             flagged=bool(flagged[i]),
+            p_adj=float(null.p_adj[i]),
+            flagged_adj=bool(flagged_adj[i]),
+            ci_low=float(low[i]),
+            ci_high=float(high[i]),
+            delta_low=float(ci_low[i] / denom[i]),
+            delta_high=float(ci_high[i] / denom[i]),
+            improved=bool(improved[i]),
         )
         for i, (step, metric) in enumerate(slots)
     ]
     return Comparison(
         slots=rows,
         n_flagged=int(flagged.sum()),
-        severity=severity,
-        meta_p=meta_p,
+        severity=null.severity,
+        meta_p=null.meta_p,
         alpha=alpha,
         t_crit=t_crit,
-        passed=not meta_p < alpha,
+        passed=not null.meta_p < alpha,
+        n_perm=null.n_perm,
+        exact=null.exact,
+        n_flagged_adj=int(flagged_adj.sum()),
+        improvement_severity=null.improvement_severity,
+        improvement_p=null.improvement_p,
+        improved=null.improvement_p < alpha,
+        n_improved=int(improved.sum()),
     )
 
 
@@ -420,7 +848,7 @@ def compare_scores(
     *,
     alpha: float = 0.05,
     min_effect: float | None = None,
-    n_perm: int = N_PERM,
+    n_perm: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> Comparison:
     """:func:`compare` for scores in the baseline file's ``{step: {metric: [values]}}`` shape.
@@ -444,3 +872,169 @@ def compare_scores(
 
 def _slot_matrix(scores: Scores, slots: list[tuple[int, str]]) -> np.ndarray:
     return np.array([scores[step][metric] for step, metric in slots], dtype=float).T
+
+
+# -- planning: power of the per-slot test ---------------------------------------------------
+_NORMAL = NormalDist()
+
+
+def _t_upper(alpha: float, n: np.ndarray | int) -> np.ndarray:
+    """One-sided critical values ``t_{1-alpha, n-1}`` (positive) for each ``n``."""
+    ns = np.atleast_1d(np.asarray(n, dtype=np.int64))
+    return np.array([-t_ppf(alpha, int(m) - 1) for m in ns])
+
+
+def t_test_power(shift: np.ndarray | float, n: np.ndarray | int, alpha: float) -> np.ndarray:
+    """Power of the one-sided paired t-test at ``alpha`` for a drop of ``shift`` deviations.
+
+    ``shift`` is the true mean difference divided by the standard deviation of
+    the differences (``delta / sigma_d``, positive for a drop); the t statistic
+    then follows a noncentral t with ``n - 1`` degrees of freedom and
+    noncentrality ``lambda = shift * sqrt(n)``. Its distribution function is
+    taken from the classical normal approximation to the noncentral t
+    (see Johnson, Kotz & Balakrishnan, *Continuous Univariate Distributions*,
+    vol. 2, the chapter on the noncentral t):
+
+    ``power = Phi((lambda - c (1 - 1/(4 nu))) / sqrt(1 + c**2 / (2 nu)))``,
+    ``c = t_{1-alpha, nu}``, ``nu = n - 1``,
+
+    which is within about 0.01 of the exact power from ``n = 5`` on
+    (``tests/test_stats.py`` checks it against scipy's noncentral t).
+    """
+    shift_arr = np.asarray(shift, dtype=float)
+    n_arr = np.asarray(n, dtype=np.int64)
+    nu = n_arr - 1.0
+    crit = _t_upper(alpha, n_arr).reshape(n_arr.shape)
+    lam = shift_arr * np.sqrt(n_arr)
+    z = (lam - crit * (1.0 - 1.0 / (4.0 * nu))) / np.sqrt(1.0 + crit**2 / (2.0 * nu))
+    return np.vectorize(_NORMAL.cdf, otypes=[float])(z)
+
+
+def detectable_effect(sd: np.ndarray | float, n: int, alpha: float, power: float) -> np.ndarray:
+    """The smallest mean drop that ``n`` seeds detect with probability ``power``.
+
+    Solves :func:`t_test_power` for the shift:
+    ``lambda = c (1 - 1/(4 nu)) + z_power sqrt(1 + c**2 / (2 nu))``, and returns
+    ``lambda * sd / sqrt(n)`` in the units of ``sd``, the standard deviation of
+    the paired differences (divide by the effect denominator for a relative drop).
+    """
+    nu = n - 1.0
+    crit = float(_t_upper(alpha, n)[0])
+    lam = crit * (1.0 - 1.0 / (4.0 * nu)) + _NORMAL.inv_cdf(power) * math.sqrt(
+        1.0 + crit**2 / (2.0 * nu)
+    )
+    return lam * np.asarray(sd, dtype=float) / math.sqrt(n)
+
+
+def seeds_needed(
+    shift: np.ndarray | float,
+    alpha: float,
+    power: float,
+    *,
+    max_seeds: int = PLAN_MAX_SEEDS,
+) -> np.ndarray:
+    """The fewest seeds that detect a drop of ``shift`` standard deviations with ``power``.
+
+    The least ``n`` with :func:`t_test_power` at least ``power`` that is also
+    :func:`reachable` at ``alpha``; ``0`` where even ``max_seeds`` seeds do not
+    reach it (a slot too noisy for the drop). A zero-noise slot (infinite
+    shift) needs only the reachable minimum.
+    """
+    shifts = np.atleast_1d(np.asarray(shift, dtype=float))
+    ns = np.arange(max(2, min_seeds(alpha)), max_seeds + 1)
+    if ns.size == 0:
+        return np.zeros(shifts.shape, dtype=np.int64)
+    nu = ns - 1.0
+    crit = _t_upper(alpha, ns)
+    # power >= target  <=>  lambda >= the noncentrality needed at that n
+    need = crit * (1.0 - 1.0 / (4.0 * nu)) + _NORMAL.inv_cdf(power) * np.sqrt(
+        1.0 + crit**2 / (2.0 * nu)
+    )
+    with np.errstate(invalid="ignore"):
+        enough = shifts[:, None] * np.sqrt(ns)[None, :] >= need[None, :]
+    first = np.argmax(enough, axis=1)
+    found = enough[np.arange(shifts.size), first]
+    out = np.where(found, ns[first], 0)
+    return out.reshape(np.shape(shift)) if np.ndim(shift) else out
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """What one slot's baseline noise allows (:func:`power_plan`).
+
+    Attributes:
+        step: the step.
+        metric: the metric's name.
+        baseline_mean: mean of the raw baseline values.
+        baseline_std: their standard deviation ``sigma`` (ddof=1).
+        sd_diff: the assumed standard deviation of the paired differences, ``sqrt(2) sigma``.
+        reliable: whether the baseline mean goodness is above 1e-9 (relative effects make sense).
+        detectable: the relative drop (positive, e.g. 0.031 for 3.1 %) that the
+            current number of seeds detects with the requested power.
+        seeds_needed: seeds needed to detect the requested relative drop; ``None``
+            when more than :data:`PLAN_MAX_SEEDS` would be needed (too noisy).
+    """
+
+    step: int
+    metric: str
+    baseline_mean: float
+    baseline_std: float
+    sd_diff: float
+    reliable: bool
+    detectable: float
+    seeds_needed: int | None
+
+
+def power_plan(
+    baseline: np.ndarray,
+    slots: Sequence[tuple[int, str]],
+    *,
+    alpha: float,
+    effect: float,
+    power: float,
+    max_seeds: int = PLAN_MAX_SEEDS,
+) -> list[SlotPlan]:
+    """Per slot, the drop the baseline's seeds detect and the seeds a given drop needs.
+
+    Assumes a change re-randomises each seed's run: the paired differences then
+    behave like differences of independent samples, with standard deviation
+    ``sqrt(2)`` times the baseline's. (A change that keeps runs correlated with
+    their baseline seed does better than this.)
+
+    Args:
+        baseline: ``(n_seeds, K)`` raw baseline values.
+        slots: the ``(step, metric)`` of each column.
+        alpha: the benchmark's significance level.
+        effect: the relative drop to plan for (``0.02`` = 2 %).
+        power: the wanted probability of detecting it (e.g. ``0.8``).
+        max_seeds: look no further than this.
+    """
+    base = np.asarray(baseline, dtype=float)
+    n = base.shape[0]
+    if n < 2:
+        raise ValueError("planning needs a baseline of at least two seeds")
+    sign = np.array([goodness_sign(metric) for _, metric in slots])
+    scale = _column_scale(base)
+    good = base * sign * scale
+    mean_good, sd = good.mean(axis=0), good.std(axis=0, ddof=1)
+    denom = np.maximum(np.abs(mean_good), EFFECT_FLOOR * scale)
+    sd_diff = math.sqrt(2.0) * sd
+    detectable = detectable_effect(sd_diff, n, alpha, power) / denom
+    with np.errstate(divide="ignore"):
+        shift = np.where(sd_diff > 0, effect * denom / sd_diff, np.inf)
+    needed = seeds_needed(shift, alpha, power, max_seeds=max_seeds)
+    with np.errstate(over="ignore"):
+        raw_mean, raw_sd, raw_sd_diff = mean_good * sign / scale, sd / scale, sd_diff / scale
+    return [
+        SlotPlan(
+            step=int(step),
+            metric=metric,
+            baseline_mean=float(raw_mean[i]),
+            baseline_std=float(raw_sd[i]),
+            sd_diff=float(raw_sd_diff[i]),
+            reliable=bool(abs(mean_good[i]) >= EFFECT_FLOOR * scale[i]),
+            detectable=float(detectable[i]),
+            seeds_needed=int(needed[i]) or None,
+        )
+        for i, (step, metric) in enumerate(slots)
+    ]

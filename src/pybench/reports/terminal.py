@@ -29,10 +29,11 @@ from rich.table import Table
 from ..compare import BenchComparison
 from ..normalize import Slot
 from ..session import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Status
+from ..stats import PLAN_MAX_SEEDS, SlotPlan
 from ..store import BaselineRecord
 from ..vcs import HistoryEntry
 
-__all__ = ["Reporter", "format_table", "shape"]
+__all__ = ["PLAN_ASSUMPTION", "Reporter", "format_flips", "format_plan", "format_table", "shape"]
 
 RULE_WIDTH = 62
 _STYLES = {
@@ -57,18 +58,33 @@ def _mean_std(mean: float, std: float) -> str:
     return f"{mean:.2f}±{std:.2f}"
 
 
+def _percent(value: float) -> str:
+    return f"{value * 100:+.1f}%"
+
+
+def _level(alpha: float) -> str:
+    """The confidence level of a ``1 - alpha`` interval: ``95%``."""
+    return f"{(1.0 - alpha) * 100:g}%"
+
+
+def _seed_list(seeds: Sequence[int], limit: int = 3) -> str:
+    """``12, 40, 77`` (``, …`` beyond ``limit``)."""
+    return ", ".join(str(s) for s in seeds[:limit]) + (", …" if len(seeds) > limit else "")
+
+
 def _table_rows(result: BenchComparison) -> list[tuple[Slot, tuple[str, ...]]]:
     rows: list[tuple[Slot, tuple[str, ...]]] = []
     for slot in result.stats.slots if result.stats else []:
-        delta = f"{slot.effect_size * 100:+.1f}%" if slot.effect_reliable else "n/a"
-        p = f"{slot.p_value:.3f}" + (" ✗" if slot.flagged else "")
+        reliable = slot.effect_reliable
         cells = (
             slot.metric,
             str(slot.step),
             _mean_std(slot.baseline_mean, slot.baseline_std),
             _mean_std(slot.current_mean, slot.current_std),
-            delta,
-            p,
+            _percent(slot.effect_size) if reliable else "n/a",
+            f"{slot.p_value:.3f}" + (" ✗" if slot.flagged else ""),
+            f"{slot.p_adj:.3f}" + (" ‼" if slot.flagged_adj else ""),
+            f"[{_percent(slot.delta_low)}, {_percent(slot.delta_high)}]" if reliable else "n/a",
         )
         rows.append(((slot.step, slot.metric), cells))
     for div in result.diverged:
@@ -78,24 +94,92 @@ def _table_rows(result: BenchComparison) -> list[tuple[Slot, tuple[str, ...]]]:
             _mean_std(div.baseline_mean, div.baseline_std),
             "non-finite",
             "—",
-            f"— ✗ diverged on {len(div.seeds)}/{div.n_seeds} seeds",
+            "— ✗",
+            "—",
+            f"diverged on {len(div.seeds)}/{div.n_seeds} seeds ({_seed_list(div.seeds)})",
         )
         rows.append(((div.step, div.metric), cells))
     rows.sort(key=lambda row: row[0])
     return rows
 
 
-def format_table(result: BenchComparison) -> list[str]:
-    """The per-slot table as plain lines: metric, step, baseline and current mean±std, Δ, p, ✗."""
-    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="")
-    for title in ("metric", "step", "baseline", "current", "Δ", "p"):
-        table.add_column(title, justify="right" if title == "step" else "left", no_wrap=True)
-    for _, cells in _table_rows(result):
-        table.add_row(*(escape(cell) for cell in cells))
+def _render(table: Table) -> list[str]:
+    """A rich table as plain lines, right-trimmed, blank lines dropped."""
     sink = Console(file=io.StringIO(), width=100_000, color_system=None, highlight=False)
     sink.print(table)
     text = sink.file.getvalue()  # type: ignore[attr-defined]
     return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def _plain_table(titles: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="")
+    for title in titles:
+        table.add_column(title, justify="right" if title == "step" else "left", no_wrap=True)
+    for cells in rows:
+        table.add_row(*(escape(cell) for cell in cells))
+    return _render(table)
+
+
+def format_table(result: BenchComparison) -> list[str]:
+    """The per-slot table as plain lines.
+
+    Columns: metric, step, baseline and current mean±std, Δ, p (``✗``: flagged
+    by the slot's own test), p_adj (``‼``: ``p_adj < alpha``, the family-wise
+    localisation), and the ``1 - alpha`` confidence interval of Δ. The first six
+    columns are the walkthrough's, unchanged; the new ones come after them.
+    """
+    alpha = result.stats.alpha if result.stats else 0.05
+    titles = ("metric", "step", "baseline", "current", "Δ", "p", "p_adj", f"Δ {_level(alpha)} CI")
+    return _plain_table(titles, [cells for _, cells in _table_rows(result)])
+
+
+def format_flips(result: BenchComparison) -> str | None:
+    """``sign flips: 1024 (exact)`` or ``sign flips: 4096 (Monte-Carlo)``; None without stats."""
+    if result.stats is None:
+        return None
+    kind = "exact" if result.stats.exact else "Monte-Carlo"
+    return f"sign flips: {result.stats.n_perm} ({kind})"
+
+
+def format_plan(rows: Sequence[SlotPlan], n_seeds: int, effect: float) -> list[str]:
+    """The ``pybench plan`` table of one benchmark as plain lines."""
+    titles = (
+        "metric",
+        "step",
+        "baseline",
+        "σ_d",
+        f"detectable drop ({n_seeds} seeds)",
+        f"seeds for -{effect * 100:g}%",
+    )
+    cells = []
+    for row in rows:
+        if not row.reliable:
+            detectable = needed = "n/a (baseline mean ≈ 0)"
+        else:
+            detectable = f"-{row.detectable * 100:.1f}%"
+            needed = (
+                str(row.seeds_needed)
+                if row.seeds_needed is not None
+                else f"> {PLAN_MAX_SEEDS} (too noisy)"
+            )
+        cells.append(
+            (
+                row.metric,
+                str(row.step),
+                _mean_std(row.baseline_mean, row.baseline_std),
+                f"{row.sd_diff:.3g}",
+                detectable,
+                needed,
+            )
+        )
+    return _plain_table(titles, cells)
+
+
+PLAN_ASSUMPTION = (
+    "assumes a change re-randomises each seed's run, so paired differences behave like "
+    "independent samples: σ_d ≈ √2·σ (σ: the baseline's spread); power of the one-sided "
+    "paired t-test at the benchmark's alpha (normal approximation to the noncentral t)"
+)
 
 
 def tally(outcomes: Sequence[Outcome]) -> Counter[Status]:
@@ -184,12 +268,44 @@ class Reporter:
             more = f" (+{len(result.diverged) - 1} more slots)" if len(result.diverged) > 1 else ""
             parts.append(
                 f"diverged: step {first.step} {escape(repr(first.metric))} non-finite on "
-                f"{len(first.seeds)}/{first.n_seeds} seeds{more}"
+                f"{len(first.seeds)}/{first.n_seeds} seeds ({_seed_list(first.seeds)}){more}"
             )
         self.out.print(" ".join(parts))
-        if self.verbose and outcome.status is Status.FAIL:
+        stats = result.stats
+        if outcome.status is Status.PASS and stats is not None and stats.improved:
+            self.out.print(
+                f"  improved: meta-p={stats.improvement_p:.3f}, {stats.n_improved}/"
+                f"{result.n_slots} slots better; raise the bar with "
+                f"pybench update --bench {escape(name)}"
+            )
+        if self.verbose:
             for line in format_table(result):
                 self.out.print(escape(line))
+            flips = format_flips(result)
+            if flips:
+                self.out.print(flips)
+
+    def plan(
+        self,
+        name: str,
+        n_seeds: int,
+        alpha: float,
+        effect: float,
+        power: float,
+        rows: Sequence[SlotPlan] | None,
+    ) -> None:
+        """One benchmark of ``pybench plan``: its header line and table (or why there is none)."""
+        if rows is None:
+            self.out.print(
+                f"[bold]{escape(name)}[/]  no baseline to plan from: run `pybench` first"
+            )
+            return
+        self.out.print(
+            f"[bold]{escape(name)}[/]  {n_seeds} seeds, alpha={alpha:g}, power={power:g}, "
+            f"target drop {effect * 100:g}%"
+        )
+        for line in format_plan(rows, n_seeds, effect):
+            self.out.print(f"  {escape(line)}")
 
     def summary(self, outcomes: Sequence[Outcome], elapsed: float, *, update: bool = False) -> None:
         """The rule and the counts line."""
