@@ -451,7 +451,115 @@ def test_divergence_fails_and_is_shown_plainly(project, write_bench, cli, monkey
     assert result.exit_code == 1
     line = _line(result.stdout, "bench_nan")
     assert "FAIL" in line and "1/2 slots flagged" in line and "meta-p=1.000" in line
-    assert f"diverged: step 2 'min:loss' non-finite on {n_bad}/8 seeds" in line
+    bad_seeds = [s for s in seeds if s % 4 == 0]
+    named = ", ".join(str(s) for s in bad_seeds[:3]) + (", …" if n_bad > 3 else "")
+    assert line.endswith(f"diverged: step 2 'min:loss' non-finite on {n_bad}/8 seeds ({named})")
     assert "nan%" not in result.stdout and "±nan" not in result.stdout
     table = [r for r in result.stdout.splitlines() if r.startswith("min:loss")]
     assert len(table) == 2 and "1.000" in table[0] and "non-finite" in table[1]
+    assert table[1].endswith(f"diverged on {n_bad}/8 seeds ({named})")
+
+
+# -- statistics beyond the verdict ------------------------------------------------
+SCALED = """
+    import os
+    def bench_scaled(seed, *, n_seeds={n}):
+        return 1.0 + (seed % 1009) / 20000 - float(os.environ.get("DROP", 0))
+"""
+
+
+def test_tiny_alpha_is_reachable_with_enough_flips(project, write_bench, cli, monkeypatch):
+    """Regression test: 20 seeds at alpha=1e-4 printed PASS for an 85 % drop."""
+    write_bench(SCALED.replace("{n}", "20"))
+    assert cli("benchmarks", "--alpha", "0.0001", "--seed", "2").exit_code == 0
+    monkeypatch.setenv("DROP", "0.85")
+    result = cli("benchmarks", "--alpha", "0.0001", "-v")
+    assert result.exit_code == 1
+    assert "FAIL 1 metrics × 1 steps 1/1 slots flagged meta-p=0.000" in result.stdout
+    assert "sign flips: 200000 (Monte-Carlo)" in result.stdout.splitlines()
+    header = next(line for line in result.stdout.splitlines() if line.startswith("metric"))
+    assert header.split()[-3:] == ["Δ", "99.99%", "CI"]
+
+
+def test_alpha_beyond_the_flip_limit_is_refused(project, write_bench, cli):
+    write_bench(SCALED.replace("{n}", "40"))
+    result = cli("benchmarks", "--alpha", "1e-9")
+    assert result.exit_code == 2
+    assert "alpha=1e-09" in result.stderr and "alpha >= 2e-07" in result.stderr
+    assert not (project / ".pybench").exists()
+
+
+def test_verbose_shows_the_table_for_a_pass(project, write_bench, cli):
+    write_bench(SCALED.replace("{n}", "8"))
+    assert cli("benchmarks", "--seed", "4").exit_code == 0
+    result = cli("benchmarks", "-v")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert "PASS 1 metrics × 1 steps 0/1 slots flagged meta-p=1.000" in lines[0]
+    assert lines[1].split()[:7] == ["metric", "step", "baseline", "current", "Δ", "p", "p_adj"]
+    assert lines[2].split()[4:] == ["+0.0%", "1.000", "1.000", "[+0.0%,", "+0.0%]"]
+    assert lines[3] == "sign flips: 256 (exact)"
+    assert "improved" not in result.stdout
+    assert "p_adj" not in cli("benchmarks").stdout  # only with -v
+
+
+def test_improvement_is_noted_and_passes(project, write_bench, cli, monkeypatch):
+    write_bench(SCALED.replace("{n}", "10"))
+    assert cli("benchmarks", "--seed", "4").exit_code == 0
+    monkeypatch.setenv("DROP", "-0.1")  # a rise: better
+    result = cli("benchmarks")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("PASS 1 metrics × 1 steps 0/1 slots flagged meta-p=1.000")
+    assert lines[1] == (
+        "  improved: meta-p=0.001, 1/1 slots better; "
+        "raise the bar with pybench update --bench bench_scaled"
+    )
+    assert SUMMARY.search(result.stdout).groups()[:3] == ("0", "1", "0")
+    monkeypatch.setenv("DROP", "0.1")  # the same change the other way fails, with no note
+    worse = cli("benchmarks")
+    assert worse.exit_code == 1 and "improved" not in worse.stdout
+
+
+PLAN_BENCH = """
+    def bench_plan(seed, *, n_seeds=20, alpha=0.01):
+        import numpy as np
+        rng = np.random.default_rng(seed)
+        return {"acc": 0.8 + rng.normal(0, 0.01), "min:loss": 1.0 + rng.normal(0, 0.5)}
+
+    def bench_other(seed, *, n_seeds=6):
+        return 1.0
+"""
+
+
+def test_plan_reads_the_baseline_noise(project, write_bench, cli):
+    from pybench import stats
+
+    write_bench(PLAN_BENCH)
+    assert cli("benchmarks", "--bench", "plan", "--seed", "3").exit_code == 0
+    result = cli("plan", "--effect", "0.05", "--power", "0.9")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "bench_other  no baseline to plan from: run `pybench` first"
+    assert lines[1] == "bench_plan  20 seeds, alpha=0.01, power=0.9, target drop 5%"
+    assert lines[2].split() == [
+        "metric", "step", "baseline", "σ_d", "detectable", "drop", "(20", "seeds)", "seeds",
+        "for", "-5%",
+    ]  # fmt: skip
+    record = store.load(project / ".pybench" / "baselines.jsonl")["bench_plan"]
+    acc, loss = stats.power_plan(
+        record.matrix(), record.slots(), alpha=0.01, effect=0.05, power=0.9
+    )
+    assert lines[3].split()[4:] == [f"-{acc.detectable * 100:.1f}%", str(acc.seeds_needed)]
+    assert acc.seeds_needed <= 20 < loss.detectable * 100
+    assert lines[4].split()[4:] == [f"-{loss.detectable * 100:.1f}%", ">", "1000", "(too", "noisy)"]
+    assert "σ_d ≈ √2·σ" in lines[5] and "noncentral t" in lines[5]
+
+
+def test_plan_without_baselines_is_an_error(project, write_bench, cli):
+    write_bench(PLAN_BENCH)
+    result = cli("plan", "--bench", "plan")
+    assert result.exit_code == 2
+    assert "no stored baseline" in result.stderr and "run `pybench` first" in result.stderr
+    bad = cli("plan", "--power", "1.5")
+    assert bad.exit_code == 2 and "--power" in bad.stderr

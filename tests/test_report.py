@@ -31,7 +31,7 @@ def test_table_columns_line_up_and_mark_flagged_slots():
     ]  # fmt: skip
     # every column starts where its header does; step is right-aligned under its title
     for title in ("baseline", "current", "Δ", "p", "p_adj", "Δ 95% CI"):
-        at = header.index(title)
+        at = (header + " ").index(f" {title} ") + 1
         assert first[at] != " " and second[at] != " " and first[at - 1] == " "
     assert first.index("1 ") + 1 == header.index("step") + len("step")
     assert "✗" not in first and " ✗ " in second

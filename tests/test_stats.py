@@ -16,8 +16,10 @@ from pybench import stats
 from tests.reference import (
     compare_ref,
     meta_p_ref,
+    p_adj_ref,
     permuted_severities_ref,
     severity_ref,
+    slot_sign_flip_p_ref,
     t_stats_ref,
 )
 
@@ -271,8 +273,8 @@ def test_single_slot_is_a_sign_flip_t_test():
                 for signs in itertools.product((1.0, -1.0), repeat=n)
             ]
         )
-        # T >= T_obs (1 - TIE_RTOL)  <=>  t <= t_obs + TIE_RTOL * (t_crit - t_obs)
-        tol = stats.TIE_RTOL * (t_crit - t_obs)
+        # T >= T_obs - TIE_RTOL * max(T_obs, 1)  <=>  t <= t_obs + TIE_RTOL * max(T_obs, 1)
+        tol = stats.TIE_RTOL * max(t_crit - t_obs, 1.0)
         assert p == np.mean(flipped_t <= t_obs + tol)
         checked += 1
     assert checked >= 5
@@ -587,3 +589,387 @@ def test_batches_cover_every_sign_vector_once(monkeypatch):
         if exact:  # enumeration orders differ; compare the multisets
             sev, ref = np.sort(sev), np.sort(ref)
         np.testing.assert_allclose(sev, ref, rtol=1e-10, atol=1e-9)
+
+
+# -- (h) the flip budget grows with 1/alpha ---------------------------------------------
+@pytest.mark.parametrize(
+    ("alpha", "budget"), [(0.5, 4096), (0.05, 4096), (0.001, 20_000), (1e-4, 200_000)]
+)
+def test_budget_grows_with_one_over_alpha(alpha, budget):
+    assert stats.n_permutations(alpha) == budget
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(alpha=st.floats(2e-7, 0.99), n=st.integers(2, 80))
+def test_smallest_meta_p_is_below_alpha_whenever_reachable(alpha, n):
+    budget = stats.n_permutations(alpha)
+    smallest = stats.smallest_meta_p(n, budget)
+    if stats.reachable(alpha, n):
+        assert smallest < alpha
+        if not stats.is_exact(n, budget):
+            assert smallest <= alpha / stats.FLIPS_PER_ALPHA
+    else:  # only enumeration can be out of reach, and it is refused before running
+        assert stats.is_exact(n, budget) and smallest >= alpha
+
+
+def _sharp_drop(n: int, k: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline around 1 and a current run 85 % lower, with noise."""
+    rng = np.random.default_rng(seed)
+    base = 1.0 + 0.05 * rng.standard_normal((n, k))
+    return base, 0.15 + 0.05 * rng.standard_normal((n, k))
+
+
+def test_tiny_alpha_can_fail_on_the_monte_carlo_path():
+    """Regression test: with 20 seeds and alpha=1e-4, 4096 flips could never go below 1/4097."""
+    base, cur = _sharp_drop(20)
+    result = stats.compare(base, cur, [(0, "acc")], alpha=1e-4)
+    assert (result.n_perm, result.exact) == (200_000, False)
+    assert result.meta_p == 1 / 200_001 and not result.passed
+
+
+def test_tiny_alpha_enumerates_when_that_is_within_budget():
+    base, cur = _sharp_drop(14)
+    result = stats.compare(base, cur, [(0, "acc")], alpha=1e-4)
+    assert (result.n_perm, result.exact) == (2**14, True)
+    assert result.meta_p == 1 / 2**14 and not result.passed
+
+
+# -- (i) defects -------------------------------------------------------------------------
+def test_exact_meta_p_is_never_below_one_over_two_to_the_n():
+    """Regression test: the observed severity passed the gate, the identity flip did not (0.0)."""
+    base = {1: {"acc": [0.479, 0.531, 0.522, 0.503, 0.474, 0.492, 0.5, 0.546, 0.463, 0.49]}}
+    cur = {1: {"acc": [0.476, 0.518, 0.513, 0.491, 0.464, 0.479, 0.488, 0.538, 0.456, 0.477]}}
+    for min_effect in (0.02, 0.0199, 0.0201, None):
+        result = stats.compare_scores(base, cur, alpha=0.05, min_effect=min_effect)
+        assert result.meta_p >= 1 / 2**10
+        # one gate for the flag, the severity and every flip
+        assert result.slots[0].flagged == (result.severity > 0)
+        assert result.passed == (result.severity == 0)  # a sharp drop fails once it counts
+    assert stats.compare_scores(base, cur, min_effect=0.0199).meta_p == 1 / 2**10
+
+
+def _column_with_t(n: int, t: float, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal(n)
+    x = (x - x.mean()) / x.std(ddof=1)
+    return x + t / math.sqrt(n)
+
+
+def test_degenerate_slots_do_not_blunt_the_tie_tolerance():
+    """Regression test: a 1e9 contribution made the tolerance ~0.1 and counted a non-tie.
+
+    Five seeds; one slot drops by exactly 0.4, one rises by exactly 0.1, one has
+    t = t_crit - 0.05. Flipping every seed keeps one degenerate contribution but
+    loses the 0.05: not a tie, so only the identity counts.
+    """
+    n = 5
+    t_crit = stats.t_critical(0.05, n)
+    diffs = np.column_stack([np.full(n, -0.4), np.full(n, 0.1), _column_with_t(n, t_crit - 0.05)])
+    result = stats.compare(np.zeros((n, 3)), diffs, [(0, "a"), (0, "b"), (0, "c")], alpha=0.05)
+    assert result.meta_p == 1 / 32 and not result.passed
+    assert meta_p_ref(diffs, np.ones(3), result.severity, min_effect=None, t_crit=t_crit) == 1 / 32
+
+
+@pytest.mark.parametrize("direction", [1.0, -1.0])
+def test_values_near_the_float_maximum_give_no_nan(direction):
+    """Regression test: differences of finite values overflowed and the severity was NaN."""
+    n = 8
+    spread = np.linspace(0.0, 1e306, n)
+    base = (-1.7e308 + spread)[:, None] * direction
+    cur = (1.7e308 - spread[::-1])[:, None] * direction
+    slots = [(0, "score")]
+    result = stats.compare(base, cur, slots, alpha=0.05)
+    row = result.slots[0]
+    numbers = [getattr(row, f) for f in SlotResult_numbers] + [
+        result.severity,
+        result.meta_p,
+        result.improvement_severity,
+        result.improvement_p,
+    ]
+    assert not any(math.isnan(v) for v in numbers)
+    if direction > 0:  # a higher score: an improvement, not a failure
+        assert result.passed and result.improved and row.t_stat > 0
+    else:
+        assert not result.passed and row.flagged and row.effect_size < 0
+    assert row.baseline_mean == pytest.approx((base / 2.0**10).mean() * 2.0**10, rel=1e-12)
+    assert row.current_mean == pytest.approx((cur / 2.0**10).mean() * 2.0**10, rel=1e-12)
+
+
+SlotResult_numbers = (
+    "baseline_mean", "baseline_std", "current_mean", "current_std", "effect_size", "t_stat",
+    "p_value", "p_adj", "ci_low", "ci_high", "delta_low", "delta_high",
+)  # fmt: skip
+
+
+def test_scaled_columns_keep_the_statistics():
+    """Scaling a column by a power of two (what overflow protection does) changes no statistic."""
+    rng = np.random.default_rng(8)
+    base = rng.normal(1.0, 0.1, (9, 2))
+    cur = base + rng.normal(-0.05, 0.05, (9, 2))
+    slots = [(0, "a"), (0, "b")]
+    plain = stats.compare(base, cur, slots)
+    huge = stats.compare(base * 2.0**1000, cur * 2.0**1000, slots)
+    assert huge.meta_p == plain.meta_p and huge.improvement_p == plain.improvement_p
+    for a, b in zip(plain.slots, huge.slots, strict=True):
+        assert b.t_stat == pytest.approx(a.t_stat, rel=1e-12)
+        assert b.p_adj == a.p_adj and b.flagged == a.flagged
+        assert b.effect_size == pytest.approx(a.effect_size, rel=1e-12)
+        assert b.ci_low == pytest.approx(a.ci_low * 2.0**1000, rel=1e-12)
+
+
+def test_non_finite_scores_are_refused():
+    with pytest.raises(ValueError, match="finite"):
+        stats.compare(np.ones((3, 1)), np.array([[1.0], [np.nan], [1.0]]), [(0, "a")])
+
+
+# -- (j) step-down max-T adjusted p-values -------------------------------------------------
+def _p_adj(diffs: np.ndarray, *, n_perm: int = 4096, seed: int = 0) -> np.ndarray:
+    slots = [(0, f"m{j}") for j in range(diffs.shape[1])]
+    result = stats.compare(
+        np.zeros_like(diffs), diffs, slots, n_perm=n_perm, rng=np.random.default_rng(seed)
+    )
+    return np.array([row.p_adj for row in result.slots])
+
+
+@pytest.mark.parametrize(("n", "k", "seed"), [(3, 2, 0), (6, 4, 1), (8, 5, 2), (9, 3, 3)])
+@pytest.mark.parametrize("degenerate", [False, True])
+def test_p_adj_matches_reference_exactly_when_enumerated(n, k, seed, degenerate):
+    diffs = _random_diffs(n, k, seed, shift=-0.8, degenerate=degenerate)
+    assert np.array_equal(_p_adj(diffs), p_adj_ref(diffs))
+
+
+@HYPOTHESIS
+@given(_grid_case())
+def test_p_adj_matches_reference_on_tied_inputs(case):
+    diffs, _, _ = case
+    fast, slow = _p_adj(diffs), p_adj_ref(diffs)
+    assert np.array_equal(fast, slow)
+    assert np.all(fast >= 1 / 2 ** diffs.shape[0])
+
+
+@pytest.mark.parametrize(("n", "k", "seed"), [(11, 3, 0), (13, 4, 1)])
+def test_p_adj_matches_reference_stream_on_the_monte_carlo_path(n, k, seed):
+    diffs = _random_diffs(n, k, seed, shift=-0.6, degenerate=True)
+    fast = _p_adj(diffs, n_perm=300, seed=seed)
+    slow = p_adj_ref(diffs, n_perm=300, rng=np.random.default_rng(seed))
+    assert np.array_equal(fast, slow)
+    assert np.all(fast >= 1 / 301)
+
+
+@HYPOTHESIS
+@given(
+    n=st.integers(3, 9),
+    k=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    shift=st.floats(-2.0, 1.0),
+    degenerate=st.booleans(),
+)
+def test_p_adj_bounds_and_step_down_order(n, k, seed, shift, degenerate):
+    diffs = _random_diffs(n, k, seed, shift=shift, degenerate=degenerate)
+    p_adj = _p_adj(diffs)
+    # at least the slot's own sign-flip p-value of the same statistic
+    assert np.all(p_adj >= slot_sign_flip_p_ref(diffs) - 1e-15)
+    # non-decreasing in step-down order (most negative t first)
+    t = t_stats_ref(diffs)[2]
+    ordered = p_adj[np.argsort(t, kind="stable")]
+    assert np.all(np.diff(ordered) >= 0)
+    assert np.all((p_adj > 0) & (p_adj <= 1))
+
+
+def test_p_adj_one_pass_gives_the_verdicts_meta_p():
+    """The one pass computes the same meta-p as the verdict alone."""
+    for seed, n_perm in ((0, 4096), (1, 500)):
+        diffs = _random_diffs(12, 6, seed, shift=-0.5, degenerate=True)
+        denom = np.ones(diffs.shape[1])
+        t_crit = stats.t_critical(0.05, 12)
+        slots = [(0, f"m{j}") for j in range(diffs.shape[1])]
+        full = stats.compare(
+            np.zeros_like(diffs), diffs, slots, n_perm=n_perm, rng=np.random.default_rng(seed)
+        )
+        observed = stats._severity(diffs, denom, min_effect=None, t_crit=t_crit)
+        alone = stats._sign_flip_meta_p(
+            diffs, denom, observed, min_effect=None, t_crit=t_crit, n_perm=n_perm,
+            rng=np.random.default_rng(seed),
+        )  # fmt: skip
+        assert full.meta_p == alone and full.severity == observed
+
+
+def _ar1(rng: np.random.Generator, n: int, k: int, rho: float) -> np.ndarray:
+    """``n`` independent rows, each a stationary AR(1) series of ``k`` steps."""
+    noise = rng.standard_normal((n, k))
+    rows = np.empty((n, k))
+    rows[:, 0] = noise[:, 0]
+    for j in range(1, k):
+        rows[:, j] = rho * rows[:, j - 1] + math.sqrt(1 - rho**2) * noise[:, j]
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("n", "n_perm"), [(10, None), (30, 1000)])
+def test_p_adj_controls_the_family_wise_error(n, n_perm):
+    """No change, 100 strongly correlated slots: P(any p_adj < alpha) <= alpha.
+
+    300 repetitions: the bound alpha + 3 standard errors (0.088) holds for a
+    calibrated method (observed ~0.04-0.06) and fails the unadjusted per-slot
+    p-values by far (any p < alpha in ~75 % of the repetitions), which the test
+    also checks so that it cannot pass vacuously.
+    """
+    alpha, k, reps = 0.05, 100, 300
+    rng = np.random.default_rng(n)
+    slots = [(step, "loss") for step in range(k)]
+    any_adjusted = any_raw = 0
+    for _ in range(reps):
+        diffs = _ar1(rng, n, k, 0.9)
+        result = stats.compare(np.zeros((n, k)), diffs, slots, alpha=alpha, n_perm=n_perm, rng=rng)
+        any_adjusted += any(row.p_adj < alpha for row in result.slots)
+        any_raw += any(row.p_value < alpha for row in result.slots)
+    bound = alpha + 3 * math.sqrt(alpha * (1 - alpha) / reps)
+    assert any_adjusted / reps <= bound
+    assert any_raw / reps > 2 * bound
+
+
+def test_p_adj_localises_a_single_regressed_slot():
+    rng = np.random.default_rng(5)
+    n, k = 20, 50
+    diffs = _ar1(rng, n, k, 0.9) * 0.05
+    diffs[:, 30] -= 0.08
+    slots = [(step, "loss") for step in range(k)]
+    result = stats.compare(np.zeros((n, k)), diffs, slots, alpha=0.05)
+    marked = [row.step for row in result.slots if row.flagged_adj]
+    assert marked == [30] and result.n_flagged_adj == 1 and result.slots[30].flagged
+
+
+# -- (k) intervals ------------------------------------------------------------------------
+def test_intervals_match_scipy():
+    diffs = _random_diffs(7, 4, 3, degenerate=True)
+    low, high = stats.paired_intervals(diffs, 0.1)
+    for j in range(diffs.shape[1]):
+        col = diffs[:, j]
+        sem = col.std(ddof=1) / math.sqrt(7)
+        want = sps.t.interval(0.9, 6, loc=col.mean(), scale=sem) if sem else (col.mean(),) * 2
+        assert (low[j], high[j]) == pytest.approx(want, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize(("n", "alpha"), [(5, 0.05), (12, 0.1), (30, 0.01)])
+def test_interval_coverage(n, alpha):
+    """Normal differences: the 1 - alpha interval covers the true mean 1 - alpha of the time."""
+    reps = 20_000
+    diffs = np.random.default_rng(n).normal(-0.3, 2.0, (n, reps))
+    low, high = stats.paired_intervals(diffs, alpha)
+    coverage = np.mean((low <= -0.3) & (high >= -0.3))
+    assert abs(coverage - (1 - alpha)) <= 4 * math.sqrt(alpha * (1 - alpha) / reps)
+
+
+def test_compare_reports_intervals_in_both_units():
+    rng = np.random.default_rng(2)
+    base = rng.normal(2.0, 0.1, (10, 2))
+    cur = base + rng.normal(-0.1, 0.05, (10, 2))
+    slots = [(0, "acc"), (0, "min:loss")]
+    result = stats.compare(base, cur, slots, alpha=0.05)
+    sign = np.array([1.0, -1.0])
+    low, high = stats.paired_intervals((cur - base) * sign, 0.05)
+    for j, row in enumerate(result.slots):
+        assert (row.ci_low, row.ci_high) == (low[j], high[j])
+        denom = abs(base[:, j].mean())
+        assert row.delta_low == pytest.approx(low[j] / denom, rel=1e-12)
+        assert row.delta_high == pytest.approx(high[j] / denom, rel=1e-12)
+        assert row.delta_low <= row.effect_size <= row.delta_high
+
+
+# -- (l) improvements ----------------------------------------------------------------------
+@pytest.mark.parametrize(("n", "n_perm"), [(9, None), (14, 700)])  # exact, Monte-Carlo
+def test_improvement_is_the_mirrored_verdict(n, n_perm):
+    rng = np.random.default_rng(n)
+    base = rng.normal(1.0, 0.1, (n, 3))
+    cur = base + rng.normal(0.0, 0.1, (n, 3))
+    cur[:, 1] += 0.15
+    slots = [(0, "a"), (1, "a"), (2, "min:b")]
+    for min_effect in (None, 0.05):
+        kwargs = dict(alpha=0.05, min_effect=min_effect, n_perm=n_perm)
+        up = stats.compare(base, cur, slots, rng=np.random.default_rng(3), **kwargs)
+        down = stats.compare(cur, base, slots, rng=np.random.default_rng(3), **kwargs)
+        assert up.improvement_p == down.meta_p
+        assert up.improvement_severity == down.severity
+        assert up.improved == (not down.passed)
+        assert [r.improved for r in up.slots] == [r.flagged for r in down.slots]
+        assert up.n_improved == down.n_flagged
+    assert up.improved and up.passed and up.slots[1].improved
+
+
+def test_unchanged_run_is_neither_better_nor_worse():
+    base = np.random.default_rng(1).normal(size=(10, 3))
+    result = stats.compare(base, base.copy(), [(0, "a"), (1, "a"), (2, "a")])
+    assert (result.meta_p, result.improvement_p, result.improved) == (1.0, 1.0, False)
+    assert all(row.p_adj == 1.0 and not row.flagged_adj for row in result.slots)
+
+
+# -- (m) planning ----------------------------------------------------------------------------
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1])
+@pytest.mark.parametrize("n", [5, 10, 30, 100])
+def test_power_approximation_against_the_noncentral_t(alpha, n):
+    shifts = np.array([0.1, 0.3, 0.6, 1.0, 1.5])
+    crit = sps.t.ppf(1 - alpha, n - 1)
+    exact = sps.nct.sf(crit, n - 1, shifts * math.sqrt(n))
+    approx = stats.t_test_power(shifts, np.full(shifts.shape, n), alpha)
+    assert np.max(np.abs(approx - exact)) < 0.012
+
+
+def _detection_rate(n: int, shift: float, alpha: float, reps: int, seed: int) -> float:
+    """How often the one-sided paired t-test at ``alpha`` flags ``reps`` simulated slots.
+
+    Baseline and current are independent normal samples (a change re-randomises
+    the run), the current one lower by ``shift * sqrt(2)`` baseline standard deviations.
+    """
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((n, reps))
+    cur = rng.standard_normal((n, reps)) - shift * math.sqrt(2.0)
+    t = stats.slot_t_stats(cur - base)
+    return float(np.mean(t < stats.t_critical(alpha, n)))
+
+
+@pytest.mark.parametrize(("effect", "alpha", "power"), [(0.02, 0.05, 0.8), (0.05, 0.01, 0.9)])
+def test_planned_seeds_reach_the_power_by_simulation(effect, alpha, power):
+    """At the planned n the simulated detection rate is the requested power, within a few points."""
+    sigma, mean = 0.05, 1.0  # a 5 % noisy slot around 1
+    base = np.random.default_rng(0).normal(mean, sigma, (40, 1))
+    [row] = stats.power_plan(base, [(0, "acc")], alpha=alpha, effect=effect, power=power)
+    shift = effect * abs(base.mean()) / (math.sqrt(2.0) * base.std(ddof=1))
+    n = row.seeds_needed
+    assert n is not None and n > 5
+    reps = 6000
+    at_n = _detection_rate(n, shift, alpha, reps, seed=1)
+    below = _detection_rate(n - 1, shift, alpha, reps, seed=2)
+    tol = 3 * math.sqrt(power * (1 - power) / reps) + 0.01
+    assert at_n >= power - tol
+    assert below <= power + tol  # n is the smallest that reaches it
+    assert abs(at_n - power) <= 0.04  # n is not wastefully large
+
+
+@pytest.mark.parametrize("n", [8, 20, 60])
+def test_detectable_effect_is_detected_with_the_requested_power(n):
+    alpha, power, sd = 0.05, 0.8, math.sqrt(2.0)
+    drop = float(stats.detectable_effect(sd, n, alpha, power))
+    rate = _detection_rate(n, drop / sd, alpha, reps=8000, seed=n)
+    assert abs(rate - power) <= 3 * math.sqrt(power * (1 - power) / 8000) + 0.012
+
+
+def test_seeds_needed_edges():
+    # zero noise: the reachable minimum; hopeless noise: none within the limit
+    assert stats.seeds_needed(np.inf, 0.05, 0.8) == stats.min_seeds(0.05)
+    assert stats.seeds_needed(1e-3, 0.05, 0.8) == 0
+    needed = stats.seeds_needed(np.array([0.2, 0.5, 1.0]), 0.05, 0.8)
+    assert list(needed) == sorted(needed, reverse=True) and needed.min() >= 5
+
+
+def test_power_plan_rows():
+    base = np.column_stack(
+        [np.linspace(0.9, 1.1, 20), np.full(20, 3.0), np.linspace(-1e-12, 1e-12, 20)]
+    )
+    slots = [(0, "acc"), (0, "min:time"), (5, "zero")]
+    noisy, constant, zero = stats.power_plan(base, slots, alpha=0.05, effect=0.01, power=0.8)
+    assert noisy.baseline_std == pytest.approx(np.std(base[:, 0], ddof=1))
+    assert noisy.sd_diff == pytest.approx(math.sqrt(2) * noisy.baseline_std)
+    want = float(stats.detectable_effect(noisy.sd_diff, 20, 0.05, 0.8))
+    assert noisy.detectable == pytest.approx(want / 1.0)
+    assert noisy.seeds_needed is None or noisy.seeds_needed > 20
+    assert constant.detectable == 0.0 and constant.seeds_needed == stats.min_seeds(0.05)
+    assert constant.baseline_mean == 3.0 and not zero.reliable

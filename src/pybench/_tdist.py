@@ -27,6 +27,8 @@ _CF_TINY = 1e-300
 _CF_EPS = 1e-15
 _CF_MAXIT = 10_000
 _LOG_SQRT_PI = 0.5 * math.log(math.pi)
+_SCALAR_SIZE = 4
+"""Continued fractions of at most this many values are evaluated one by one in plain floats."""
 
 
 def _beta_cf(a: float, b: float, x: np.ndarray) -> np.ndarray:
@@ -36,7 +38,9 @@ def _beta_cf(a: float, b: float, x: np.ndarray) -> np.ndarray:
     soon as its own fraction has converged.
     """
     out = np.empty_like(x)
-    if x.size == 0:
+    if x.size <= _SCALAR_SIZE:
+        for i, value in enumerate(x.tolist()):
+            out[i] = _beta_cf_scalar(a, b, value)
         return out
     idx = np.arange(x.size)
     qab, qap, qam = a + b, a + 1.0, a - 1.0
@@ -66,6 +70,30 @@ def _beta_cf(a: float, b: float, x: np.ndarray) -> np.ndarray:
     else:
         out[idx] = h
     return out
+
+
+def _beta_cf_scalar(a: float, b: float, x: float) -> float:
+    """:func:`_beta_cf` for one value, in plain floats (numpy's per-call cost dominates there)."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    d = 1.0 / (_CF_TINY if abs(d) < _CF_TINY else d)
+    h = d
+    for m in range(1, _CF_MAXIT):
+        m2 = 2 * m
+        for aa in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
+            d = 1.0 + aa * d
+            d = 1.0 / (_CF_TINY if abs(d) < _CF_TINY else d)
+            c = 1.0 + aa / c
+            c = _CF_TINY if abs(c) < _CF_TINY else c
+            delta = d * c
+            h *= delta
+        if abs(delta - 1.0) <= _CF_EPS:
+            break
+    return h
 
 
 def _log_gamma_ratio(a: float) -> float:
