@@ -6,6 +6,11 @@ Run from the repository root::
 
 The slow loop lives in ``tests/reference.py`` (test-only); it is imported here
 by path. Figures are medians of several repeats on this machine.
+
+Sections [4] and [5] measure what :func:`pybench.stats.compare` adds to the
+verdict: adjusted p-values, intervals and the improvement test come from the
+same sign vectors in the same pass, and together must cost at most twice the
+verdict alone (``t_critical`` + ``_severity`` + ``_sign_flip_meta_p``).
 """
 
 from __future__ import annotations
@@ -154,6 +159,86 @@ def exact_info() -> None:
     )
 
 
+def _verdict_alone(diffs, alpha, n_perm):
+    """What decides PASS/FAIL: the critical value, the severity and its meta p-value."""
+    n, k = diffs.shape
+    denom = np.ones(k)
+    t_crit = stats.t_critical(alpha, n)
+    observed = stats._severity(diffs, denom, min_effect=None, t_crit=t_crit)
+    return stats._sign_flip_meta_p(
+        diffs,
+        denom,
+        observed,
+        min_effect=None,
+        t_crit=t_crit,
+        n_perm=n_perm,
+        rng=np.random.default_rng(1),
+    )
+
+
+def _everything(diffs, alpha, n_perm):
+    """``stats.compare``: the verdict plus p_adj, intervals and the improvement test."""
+    n, k = diffs.shape
+    slots = [(step, "score") for step in range(k)]
+    base = np.ones((n, k))
+    return stats.compare(
+        base, base + diffs, slots, alpha=alpha, n_perm=n_perm, rng=np.random.default_rng(1)
+    )
+
+
+def beyond_the_verdict() -> bool:
+    ok = True
+    print("[4] the whole comparison against the verdict alone (same flips, one pass)")
+    for n, k, shift, repeats in ((30, 3, 0.45, 15), (50, 2000, 0.05, 3)):
+        diffs, _, _, _ = _case(n, k, shift)
+        n_perm = stats.n_permutations(ALPHA)
+        _verdict_alone(diffs, ALPHA, n_perm), _everything(diffs, ALPHA, n_perm)  # warm-up
+        t_alone, p_alone = _median_time(
+            lambda d=diffs, b=n_perm: _verdict_alone(d, ALPHA, b), repeats
+        )
+        t_all, result = _median_time(lambda d=diffs, b=n_perm: _everything(d, ALPHA, b), repeats)
+        ratio = t_all / t_alone
+        same = result.meta_p == p_alone
+        ok &= ratio <= 2.0 and same
+        print(
+            f"    n={n:3d} K={k:5d} {n_perm} flips: verdict {t_alone * 1e3:8.2f} ms, "
+            f"everything {t_all * 1e3:8.2f} ms (median of {repeats})   ratio {ratio:4.2f}x   "
+            f"target <= 2x   same meta_p: {same}   {_verdict(ratio <= 2.0 and same)}"
+        )
+    return ok
+
+
+def tiny_alpha_and_memory() -> bool:
+    n, k, alpha = 20, 3, 1e-4
+    diffs, _, _, _ = _case(n, k, 1.5)
+    n_perm = stats.n_permutations(alpha)
+    elapsed, result = _median_time(lambda: _everything(diffs, alpha, n_perm), 3)
+    print(f"[5] alpha={alpha:g}, n={n}, K={k}: {result.n_perm} Monte-Carlo flips")
+    print(
+        f"    everything  : {elapsed * 1e3:9.1f} ms (median of 3)   meta_p = {result.meta_p:.2e} "
+        f"(smallest possible {1 / (n_perm + 1):.2e})"
+    )
+    n, k = 30, 20_000
+    diffs, _, _, _ = _case(n, k, 0.05)
+    inputs_mb = 2 * diffs.nbytes / 2**20
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before, _ = tracemalloc.get_traced_memory()
+    start = time.perf_counter()
+    _everything(diffs, ALPHA, stats.n_permutations(ALPHA))
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    extra_mb = (peak - before) / 2**20
+    ok = extra_mb < 200
+    print(f"    n={n}, K={k}, everything: {elapsed * 1e3:.0f} ms (one run, under tracemalloc)")
+    print(
+        f"    extra memory: {extra_mb:9.1f} MB peak (inputs {inputs_mb:.1f} MB included)   "
+        f"target < 200 MB   {_verdict(ok)}"
+    )
+    return ok
+
+
 def main() -> int:
     print(
         f"pybench.stats sign-flip null (numpy {np.__version__}, Python {sys.version.split()[0]}, "
@@ -161,6 +246,7 @@ def main() -> int:
     )
     results = [speed_small(), speed_large(), memory()]
     exact_info()
+    results += [beyond_the_verdict(), tiny_alpha_and_memory()]
     print("all targets met" if all(results) else "SOME TARGETS MISSED")
     return 0 if all(results) else 1
 
