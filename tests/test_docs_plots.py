@@ -23,6 +23,7 @@ SCRIPTS = {  # script -> (figure it writes, its size in pixels at 150 dpi)
     "sample_curves.py": ("sample_curves.png", (900, 525)),
     "regimes.py": ("regimes.png", (1350, 480)),
     "rejection_rates.py": ("rejection_rates.png", (1350, 600)),
+    "power.py": ("power.png", (900, 525)),
 }
 
 
