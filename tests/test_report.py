@@ -11,7 +11,7 @@ from pybench import session
 from pybench.backends import Pool
 from pybench.compare import compare_run
 from pybench.discover import Benchmark
-from pybench.reports.terminal import Reporter, format_table, shape
+from pybench.reports.terminal import Reporter, format_flips, format_table, shape
 from pybench.settings import Settings
 
 
@@ -76,3 +76,73 @@ def test_summary_counts_come_from_the_outcomes(capsys, update):
     Reporter().summary(outcomes, 0.04, update=update)
     last = capsys.readouterr().out.splitlines()[-1]
     assert last == ("1 updated in 0.0s" if update else "0 failed, 0 passed, 1 new in 0.0s")
+
+
+# -- the worked example of docs/how-it-works.md ------------------------------------
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "how-it-works.md"
+EXAMPLE_SLOTS = [(10, "acc"), (20, "acc"), (30, "acc")]
+EXAMPLE_BASE = np.array(
+    [
+        [0.701, 0.69, 0.711, 0.663, 0.714, 0.709, 0.697, 0.67],
+        [0.827, 0.794, 0.799, 0.831, 0.797, 0.816, 0.814, 0.808],
+        [0.874, 0.839, 0.865, 0.848, 0.842, 0.846, 0.833, 0.837],
+    ]
+).T
+EXAMPLE_CUR = np.array(
+    [
+        [0.678, 0.676, 0.722, 0.668, 0.721, 0.699, 0.71, 0.66],
+        [0.805, 0.764, 0.784, 0.828, 0.798, 0.808, 0.787, 0.775],
+        [0.838, 0.809, 0.826, 0.814, 0.81, 0.819, 0.795, 0.809],
+    ]
+).T
+
+
+def _docs_block(first: str) -> list[str]:
+    """The lines of the docs' code block from the line ``first`` to the closing fence."""
+    lines = DOCS.read_text(encoding="utf-8").splitlines()
+    start = lines.index(first)
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("```"))
+    return lines[start:end]
+
+
+def _example_outcome(status, base, cur):
+    seeds = tuple(range(8))
+    comparison = compare_run(EXAMPLE_SLOTS, seeds, base, cur, alpha=0.05, min_effect=None)
+    bench = _bench("bench_acc", float)
+    return session.Outcome(
+        status, bench, bench.defaults, seeds, tuple(EXAMPLE_SLOTS), comparison=comparison
+    )
+
+
+def test_docs_worked_example_table_is_pybench_output(capsys):
+    outcome = _example_outcome(session.Status.FAIL, EXAMPLE_BASE, EXAMPLE_CUR)
+    assert not outcome.comparison.passed
+    Reporter(verbose=True, names=["bench_acc"]).outcome(outcome)
+    assert capsys.readouterr().out.splitlines() == _docs_block("$ pybench -v")[1:]
+
+
+def test_docs_improvement_note_is_pybench_output(capsys):
+    outcome = _example_outcome(session.Status.PASS, EXAMPLE_CUR, EXAMPLE_BASE)  # swapped
+    assert outcome.comparison.passed and outcome.comparison.stats.improved
+    Reporter(names=["bench_acc"]).outcome(outcome)
+    out = capsys.readouterr().out.splitlines()
+    assert out == _docs_block(out[0])
+
+
+def test_docs_plan_is_pybench_output(capsys):
+    from pybench import stats
+
+    rows = stats.power_plan(EXAMPLE_BASE, EXAMPLE_SLOTS, alpha=0.05, effect=0.02, power=0.8)
+    Reporter().plan("bench_acc", 8, 0.05, 0.02, 0.8, rows)
+    block = _docs_block("$ pybench plan --effect 0.02 --power 0.8")[1:]
+    assert capsys.readouterr().out.splitlines() == block
+
+
+def test_table_shows_intervals_and_marks():
+    result = _comparison()
+    [_, first, second] = format_table(result)
+    slot = result.stats.slots[1]
+    assert slot.flagged and slot.flagged_adj
+    lo, hi = f"{slot.delta_low * 100:+.1f}%", f"{slot.delta_high * 100:+.1f}%"
+    assert second.endswith(f"{slot.p_adj:.3f} ‼  [{lo}, {hi}]")
+    assert format_flips(result) == "sign flips: 1024 (exact)"

@@ -636,86 +636,80 @@ def _sign_flip_meta_p(
 # -- the comparison --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SlotResult:
-    """The comparison of one ``(step, metric)`` slot.
-
-    Attributes:
-        step: the step.
-        metric: the metric's name.
-        baseline_mean: mean of the raw baseline values.
-        baseline_std: their standard deviation (ddof=1).
-        current_mean: mean of the raw current values.
-        current_std: their standard deviation (ddof=1).
-        effect_size: relative goodness change ``mean difference / denominator`` (Δ).
-        effect_reliable: whether the denominator (baseline mean goodness) is above 1e-9.
-        t_stat: the paired t statistic (degenerate: ``±1e9`` or ``0``).
-        p_value: the one-sided (towards worse) Student-t p-value.
-        flagged: ``t < t_crit`` (and past the ``min_effect`` gate): the ``✗``.
-        p_adj: Westfall–Young step-down max-T adjusted sign-flip p-value of
-            ``-t``; ``p_adj < alpha`` on any unchanged slot has probability at most ``alpha``.
-        flagged_adj: ``p_adj < alpha`` (and past the ``min_effect`` gate): the ``‼``.
-        ci_low: lower end of the two-sided ``1 - alpha`` paired-t interval of the
-            mean goodness difference.
-        ci_high: its upper end.
-        delta_low: ``ci_low`` relative to the effect denominator (like Δ).
-        delta_high: ``ci_high`` relative to the effect denominator.
-        improved: the mirror of ``flagged``: ``t > -t_crit`` (and past the gate).
-    """
+    """The comparison of one ``(step, metric)`` slot."""
 
     step: int
+    """The step."""
     metric: str
+    """The metric's name."""
     baseline_mean: float
+    """Mean of the raw baseline values."""
     baseline_std: float
+    """Their standard deviation (ddof=1)."""
     current_mean: float
+    """Mean of the raw current values."""
     current_std: float
+    """Their standard deviation (ddof=1)."""
     effect_size: float
+    """Relative goodness change ``mean difference / denominator`` (Δ)."""
     effect_reliable: bool
+    """Whether the denominator (baseline mean goodness) is above 1e-9."""
     t_stat: float
+    """The paired t statistic (degenerate: ``±1e9`` or ``0``)."""
     p_value: float
+    """The one-sided (towards worse) Student-t p-value."""
     flagged: bool
+    """``t < t_crit`` (and past the ``min_effect`` gate): the ``✗``."""
     p_adj: float
+    """Westfall–Young step-down max-T adjusted sign-flip p-value of ``-t``; ``p_adj < alpha`` on
+    any unchanged slot has probability at most ``alpha``."""
     flagged_adj: bool
+    """``p_adj < alpha`` (and past the ``min_effect`` gate): the ``‼``."""
     ci_low: float
+    """Lower end of the two-sided ``1 - alpha`` paired-t interval of the mean goodness
+    difference."""
     ci_high: float
+    """Its upper end."""
     delta_low: float
+    """``ci_low`` relative to the effect denominator (like Δ)."""
     delta_high: float
+    """``ci_high`` relative to the effect denominator."""
     improved: bool
+    """The mirror of ``flagged``: ``t > -t_crit`` (and past the gate)."""
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The verdict on one benchmark: per-slot rows, the sign-flip meta test and its mirror.
-
-    Attributes:
-        slots: the per-slot rows, in column order.
-        n_flagged: slots with ``✗``.
-        severity: ``T(D)``.
-        meta_p: the sign-flip p-value of ``T(D)``.
-        alpha: the significance level.
-        t_crit: the one-sided critical t value.
-        passed: ``not meta_p < alpha``.
-        n_perm: sign vectors used: ``2**n`` when exact, the Monte-Carlo budget otherwise.
-        exact: whether all ``2**n`` sign vectors were enumerated.
-        n_flagged_adj: slots with ``‼`` (``p_adj < alpha``, past the gate).
-        improvement_severity: ``T(-D)``, the severity of the mirrored differences.
-        improvement_p: its sign-flip p-value (same sign vectors).
-        improved: ``improvement_p < alpha``: the benchmark got significantly better.
-        n_improved: slots whose own test says better (``t > -t_crit``, past the gate).
-    """
+    """The verdict on one benchmark: per-slot rows, the sign-flip meta test and its mirror."""
 
     slots: list[SlotResult]
+    """The per-slot rows, in column order."""
     n_flagged: int
+    """Slots with ``✗``."""
     severity: float
+    """``T(D)``."""
     meta_p: float
+    """The sign-flip p-value of ``T(D)``."""
     alpha: float
+    """The significance level."""
     t_crit: float
+    """The one-sided critical t value."""
     passed: bool
+    """``not meta_p < alpha``."""
     n_perm: int
+    """Sign vectors used: ``2**n`` when exact, the Monte-Carlo budget otherwise."""
     exact: bool
+    """Whether all ``2**n`` sign vectors were enumerated."""
     n_flagged_adj: int
+    """Slots with ``‼`` (``p_adj < alpha``, past the gate)."""
     improvement_severity: float
+    """``T(-D)``, the severity of the mirrored differences."""
     improvement_p: float
+    """Its sign-flip p-value (same sign vectors)."""
     improved: bool
+    """``improvement_p < alpha``: the benchmark got significantly better."""
     n_improved: int
+    """Slots whose own test says better (``t > -t_crit``, past the gate)."""
 
 
 Scores = Mapping[int, Mapping[str, Sequence[float]]]
@@ -960,29 +954,26 @@ def seeds_needed(
 
 @dataclass(frozen=True)
 class SlotPlan:
-    """What one slot's baseline noise allows (:func:`power_plan`).
-
-    Attributes:
-        step: the step.
-        metric: the metric's name.
-        baseline_mean: mean of the raw baseline values.
-        baseline_std: their standard deviation ``sigma`` (ddof=1).
-        sd_diff: the assumed standard deviation of the paired differences, ``sqrt(2) sigma``.
-        reliable: whether the baseline mean goodness is above 1e-9 (relative effects make sense).
-        detectable: the relative drop (positive, e.g. 0.031 for 3.1 %) that the
-            current number of seeds detects with the requested power.
-        seeds_needed: seeds needed to detect the requested relative drop; ``None``
-            when more than :data:`PLAN_MAX_SEEDS` would be needed (too noisy).
-    """
+    """What one slot's baseline noise allows (:func:`power_plan`)."""
 
     step: int
+    """The step."""
     metric: str
+    """The metric's name."""
     baseline_mean: float
+    """Mean of the raw baseline values."""
     baseline_std: float
+    """Their standard deviation ``sigma`` (ddof=1)."""
     sd_diff: float
+    """The assumed standard deviation of the paired differences, ``sqrt(2) sigma``."""
     reliable: bool
+    """Whether the baseline mean goodness is above 1e-9 (relative effects make sense)."""
     detectable: float
+    """The relative drop (positive, e.g. 0.031 for 3.1 %) that the current number of seeds
+    detects with the requested power."""
     seeds_needed: int | None
+    """Seeds needed to detect the requested relative drop; ``None`` when more than
+    :data:`PLAN_MAX_SEEDS` would be needed (too noisy)."""
 
 
 def power_plan(
