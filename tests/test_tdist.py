@@ -57,3 +57,18 @@ def test_t_ppf_edge_values():
     assert math.isnan(t_ppf(math.nan, 5))
     assert math.isnan(t_ppf(0.05, 0))
     assert t_ppf(1e-300, 3) == pytest.approx(-1.033110836044653e100, rel=1e-12)
+
+
+@pytest.mark.parametrize("df", [1, 4, 29, 1000])
+def test_cdf_of_huge_t_is_zero_or_one(df):
+    """Regression test: t**2 overflowed for |t| >= 1.3e154 and the tails came out NaN."""
+    t = np.array([-1.7e308, -1e200, -3.2e154, -1.3e154, 1.3e154, 3.2e154, 1e200, 1.7e308])
+    with np.errstate(invalid="raise"):  # no NaN is made on the way (underflow is fine)
+        got = t_cdf(t, df)
+    tail = got[:4]
+    if df == 1:  # Cauchy: P(T <= t) = 1/(pi |t|) far out, still representable
+        assert tail[1:] == pytest.approx(1 / np.pi / np.abs(t[1:4]), rel=1e-12)
+        assert 0.0 < tail[0] < 2e-309  # subnormal
+    else:
+        assert list(tail) == [0.0] * 4
+    assert list(got[4:]) == [1.0] * 4

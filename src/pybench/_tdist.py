@@ -108,12 +108,16 @@ def _log_gamma_ratio(a: float) -> float:
 def _t_tail(t: np.ndarray, df: float) -> np.ndarray:
     """``P(T <= -|t|)`` for a finite 1-d ``t``: ``I_x(df/2, 1/2) / 2``, ``x = df / (df + t^2)``."""
     a, b = 0.5 * df, 0.5
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
         t2 = np.square(t)
-        x = df / (df + t2)
-        # 1 - x without cancellation; where t**2 overflows (|t| > 1.3e154) it is 1.
-        y = np.where(np.isinf(t2), 1.0, t2 / (df + t2))
-        front = np.exp(_log_gamma_ratio(a) - _LOG_SQRT_PI - a * np.log1p(t2 / df) + b * np.log(y))
+        # Beyond 1e150, t**2 would overflow: work with r = sqrt(df) / |t| instead.
+        huge = np.abs(t) > 1e150
+        r = np.sqrt(df) / np.abs(t)
+        r2 = np.square(r)
+        x = np.where(huge, r2 / (1.0 + r2), df / (df + t2))
+        y = np.where(huge, 1.0 / (1.0 + r2), t2 / (df + t2))  # 1 - x without cancellation
+        log_ratio = np.where(huge, np.log1p(r2) - 2.0 * np.log(r), np.log1p(t2 / df))
+        front = np.exp(_log_gamma_ratio(a) - _LOG_SQRT_PI - a * log_ratio + b * np.log(y))
     direct = x < (a + 1.0) / (a + b + 2.0)
     ibeta = np.empty_like(t2)
     if direct.any():
