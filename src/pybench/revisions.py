@@ -110,25 +110,18 @@ def _first_line(text: str) -> str:
 # -- revisions ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Revision:
-    """One side of a comparison: a commit to check out, or the working tree as it is.
-
-    Attributes:
-        name: the revision as the user wrote it (``main``, ``HEAD~3``, a hash),
-            or ``"working tree"``.
-        commit: the full hash of the commit (for the working tree: of ``HEAD``;
-            ``None`` in a repository without commits).
-        short: the abbreviated hash (empty when ``commit`` is ``None``).
-        is_checkout: ``True`` when the revision is checked out into a temporary
-            worktree; ``False`` for the working tree, used in place.
-        dirty: for the working tree, whether tracked files differ from ``HEAD``
-            (as :func:`pybench.vcs.git_state` says); ``None`` for a checkout.
-    """
+    """One side of a comparison: a commit to check out, or the working tree as it is."""
 
     name: str
+    """The revision as the user wrote it (``main``, ``HEAD~3``, a hash), or ``"working tree"``."""
     commit: str | None
+    """The full hash of the commit (the working tree: of ``HEAD``; ``None`` before any commit)."""
     short: str
+    """The abbreviated hash (empty when ``commit`` is ``None``)."""
     is_checkout: bool = True
+    """Checked out into a temporary worktree; ``False`` for the working tree, used in place."""
     dirty: bool | None = None
+    """The working tree only: whether tracked files differ from ``HEAD`` (per ``git_state``)."""
 
     @property
     def label(self) -> str:
@@ -281,7 +274,10 @@ def _pid_alive(pid: int) -> bool:
         return True
     except OSError:
         return True
-    return True
+    try:  # a killed process its parent has not reaped yet is a zombie: gone all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _is_stale(holder: Path) -> bool:
