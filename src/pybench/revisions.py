@@ -39,7 +39,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .discover import Benchmark, DiscoveryError, discover
+from .discover import Benchmark, DiscoveryError, bench_name, discover
 from .errors import PybenchError
 from .normalize import Slot, describe_slot
 from .run import Backend, BenchmarkError, RunResult, SeedOutcome, check_finite, run_benchmark
@@ -588,7 +588,7 @@ def pair_benchmarks(
     if names:
         chosen = set()
         for name in names:
-            key = name if name in known else f"bench_{name}"
+            key = name if name in known else bench_name(name)
             if key not in known:
                 raise DiscoveryError(
                     f"--bench {name}: no such benchmark in either revision"
@@ -741,10 +741,11 @@ def as_baseline(name: str, result: RunResult, revision: Revision) -> BaselineRec
             "the base side must be finite to compare against",
         )
         raise BenchmarkError(name, f"base {revision.label}: {message}", seed=exc.seed) from exc
-    return BaselineRecord(
-        bench=name,
-        seeds=list(result.seeds),
-        scores=result.scores(),
+    return BaselineRecord.from_matrix(
+        name,
+        result.seeds,
+        result.slots,
+        result.values,
         git_commit=revision.short or None,
         git_dirty=revision.dirty if not revision.is_checkout else False,
     )
