@@ -32,78 +32,19 @@ from pybench.revisions import (
     working_tree,
 )
 from pybench.run import BenchmarkError, RunResult, SeedFailure, SeedOutcome, evaluate_seed
+from tests.toyrepo import (
+    BENCH,
+    DECOY,
+    NOOP,
+    PACKAGE,
+    ToyRepo,
+    expected,
+    git,
+    worktrees,
+)
 
 REPO_SRC = Path(__file__).resolve().parent.parent / "src"
-
-PACKAGE = '''\
-"""A toy package whose result the benchmark reports."""
-
-
-def value(seed: int) -> float:
-    return (seed % 97) / 10.0
-'''
-NOOP = PACKAGE.replace('"""A toy', '# Reworded comment only.\n"""A toy')
-REGRESSION = PACKAGE.replace("return (seed % 97) / 10.0", "return (seed % 97) / 10.0 - 1.0")
-BENCH = """\
-import toypkg
-
-
-def bench_toy(seed, *, n_seeds=4):
-    return {"value": toypkg.value(seed)}
-"""
-DECOY = "def value(seed):\n    return 1000.0\n"
 SEEDS = [3, 11, 250, 4096]
-
-
-def expected(seed: int) -> float:
-    return (seed % 97) / 10.0
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-    proc = subprocess.run(
-        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
-    )
-    return proc.stdout.strip()
-
-
-def commit_package(repo: Path, source: str, message: str) -> str:
-    (repo / "src" / "toypkg" / "__init__.py").write_text(source)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-@pytest.fixture
-def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Checkouts go here instead of the system's temporary directory."""
-    root = tmp_path / "tmp"
-    root.mkdir()
-    monkeypatch.setattr(revisions, "_temp_root", lambda: root)
-    return root
-
-
-@pytest.fixture
-def repo(tmp_path: Path, temp_root: Path) -> dict[str, object]:
-    """A src-layout project with three commits: base, a no-op change, a regression."""
-    root = tmp_path / "toy"
-    (root / "src" / "toypkg").mkdir(parents=True)
-    (root / "benchmarks").mkdir()
-    (root / "benchmarks" / "bench_toy.py").write_text(BENCH)
-    git(root, "init", "-q", "-b", "main")
-    base = commit_package(root, PACKAGE, "base")
-    git(root, "tag", "v1")
-    noop = commit_package(root, NOOP, "reword a comment")
-    regression = commit_package(root, REGRESSION, "make it worse")
-    return {"root": root, "base": base, "noop": noop, "regression": regression}
 
 
 @pytest.fixture
@@ -119,14 +60,6 @@ def decoy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield folder
     for name in [m for m in sys.modules if m.partition(".")[0] == "toypkg"]:
         del sys.modules[name]
-
-
-def worktrees(root: Path) -> list[str]:
-    return [
-        line.removeprefix("worktree ")
-        for line in git(root, "worktree", "list", "--porcelain").splitlines()
-        if line.startswith("worktree ")
-    ]
 
 
 def _gone(pid: int, timeout: float = 5.0) -> bool:
@@ -151,25 +84,21 @@ def user_state(root: Path) -> tuple[str, str, str]:
 
 
 # -- resolution -------------------------------------------------------------------
-def test_resolve_branch_tag_commit_and_expression(repo: dict[str, object]) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
-    assert resolve(root, "main").commit == repo["regression"]
-    assert resolve(root, "v1").commit == repo["base"]
-    assert resolve(root, "HEAD~2").commit == repo["base"]
-    short = str(repo["noop"])[:9]
+def test_resolve_branch_tag_commit_and_expression(toy_repo: ToyRepo) -> None:
+    root = toy_repo.root
+    assert resolve(root, "main").commit == toy_repo.regression
+    assert resolve(root, "v1").commit == toy_repo.base
+    assert resolve(root, "HEAD~2").commit == toy_repo.base
+    short = toy_repo.noop[:9]
     noop = resolve(root, short)
-    assert noop.commit == repo["noop"]
+    assert noop.commit == toy_repo.noop
     assert noop.label == noop.short
     assert resolve(root, "HEAD~1").label == f"HEAD~1 ({noop.short})"
 
 
 @pytest.mark.parametrize("rev", ["nope", "HEAD~9", "--help", "", "v1:src"])
-def test_unknown_revision_is_a_one_line_error(
-    repo: dict[str, object], temp_root: Path, rev: str
-) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_unknown_revision_is_a_one_line_error(toy_repo: ToyRepo, temp_root: Path, rev: str) -> None:
+    root = toy_repo.root
     before = user_state(root)
     with pytest.raises(RevisionError) as info:
         resolve_pair(root / "benchmarks", rev, None)
@@ -191,9 +120,8 @@ def test_not_a_git_repository(tmp_path: Path, temp_root: Path) -> None:
     assert list(temp_root.iterdir()) == []
 
 
-def test_path_missing_in_a_revision(repo: dict[str, object], temp_root: Path) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_path_missing_in_a_revision(toy_repo: ToyRepo, temp_root: Path) -> None:
+    root = toy_repo.root
     (root / "more").mkdir()
     (root / "more" / "bench_more.py").write_text(BENCH)  # untracked: only the working tree has it
     with pytest.raises(RevisionError, match=r"^more: no such file or folder in v1 \(") as info:
@@ -205,14 +133,13 @@ def test_path_missing_in_a_revision(repo: dict[str, object], temp_root: Path) ->
     assert list(temp_root.iterdir()) == []
     pair = resolve_pair(root / "benchmarks", "v1", None)
     assert (pair.repo, pair.path) == (root, Path("benchmarks"))
-    assert (pair.base.commit, pair.head.is_checkout) == (repo["base"], False)
+    assert (pair.base.commit, pair.head.is_checkout) == (toy_repo.base, False)
 
 
-def test_working_tree_reports_dirty(repo: dict[str, object]) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_working_tree_reports_dirty(toy_repo: ToyRepo) -> None:
+    root = toy_repo.root
     clean = working_tree(root)
-    assert (clean.dirty, clean.is_checkout, clean.commit) == (False, False, repo["regression"])
+    assert (clean.dirty, clean.is_checkout, clean.commit) == (False, False, toy_repo.regression)
     assert clean.label == f"working tree ({clean.short})"
     (root / "src" / "toypkg" / "__init__.py").write_text(PACKAGE)
     dirty = working_tree(root)
@@ -221,9 +148,8 @@ def test_working_tree_reports_dirty(repo: dict[str, object]) -> None:
 
 
 # -- worktrees --------------------------------------------------------------------
-def test_checkout_creates_and_removes_a_worktree(repo: dict[str, object], temp_root: Path) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_checkout_creates_and_removes_a_worktree(toy_repo: ToyRepo, temp_root: Path) -> None:
+    root = toy_repo.root
     (root / "untracked.txt").write_text("mine")
     (root / "src" / "toypkg" / "__init__.py").write_text(NOOP)  # a local edit
     before = user_state(root)
@@ -233,7 +159,7 @@ def test_checkout_creates_and_removes_a_worktree(repo: dict[str, object], temp_r
         assert tree.parent.parent == temp_root.resolve()
         assert str(tree) in worktrees(root)
         assert (tree / "src" / "toypkg" / "__init__.py").read_text() == PACKAGE
-        assert git(tree, "rev-parse", "HEAD") == repo["base"]
+        assert git(tree, "rev-parse", "HEAD") == toy_repo.base
         assert not (tree / "untracked.txt").exists()
         (tree / "scratch.txt").write_text("written by a benchmark")  # removed with the tree
     assert worktrees(root) == [str(root)]
@@ -242,9 +168,8 @@ def test_checkout_creates_and_removes_a_worktree(repo: dict[str, object], temp_r
     assert (root / "src" / "toypkg" / "__init__.py").read_text() == NOOP
 
 
-def test_working_tree_is_used_in_place(repo: dict[str, object], temp_root: Path) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_working_tree_is_used_in_place(toy_repo: ToyRepo, temp_root: Path) -> None:
+    root = toy_repo.root
     with checkout(root, working_tree(root)) as tree:
         assert tree == root
     assert worktrees(root) == [str(root)]
@@ -253,10 +178,9 @@ def test_working_tree_is_used_in_place(repo: dict[str, object], temp_root: Path)
 
 @pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
 def test_checkout_is_removed_after_an_exception(
-    repo: dict[str, object], temp_root: Path, exc: type[BaseException]
+    toy_repo: ToyRepo, temp_root: Path, exc: type[BaseException]
 ) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+    root = toy_repo.root
     seen: list[Path] = []
     with pytest.raises(exc), checkout(root, resolve(root, "main")) as tree:
         seen.append(tree)
@@ -280,9 +204,8 @@ with revisions.checkout(repo, revisions.resolve(repo, "v1")) as tree:
 """
 
 
-def test_checkout_of_a_killed_process_is_pruned(repo: dict[str, object], temp_root: Path) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_checkout_of_a_killed_process_is_pruned(toy_repo: ToyRepo, temp_root: Path) -> None:
+    root = toy_repo.root
     child = subprocess.Popen(
         [sys.executable, "-c", HOLDER_SCRIPT, str(root), str(temp_root)],
         stdout=subprocess.PIPE,
@@ -314,11 +237,8 @@ def test_checkout_of_a_killed_process_is_pruned(repo: dict[str, object], temp_ro
     assert list(temp_root.iterdir()) == []
 
 
-def test_stale_folders_without_a_worktree_are_removed(
-    repo: dict[str, object], temp_root: Path
-) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_stale_folders_without_a_worktree_are_removed(toy_repo: ToyRepo, temp_root: Path) -> None:
+    root = toy_repo.root
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = temp_root / f"pybench-rev-{dead.pid}-abc123"
@@ -378,10 +298,9 @@ print(before, *during, toypkg.value(5))
 
 @pytest.mark.parametrize("how", ["sys.path", "hook"])
 def test_shadow_imports_beats_an_imported_or_hooked_copy(
-    repo: dict[str, object], decoy: Path, how: str
+    toy_repo: ToyRepo, decoy: Path, how: str
 ) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+    root = toy_repo.root
     (root / "src" / "json.py").write_text("raise ImportError('the standard library is kept')\n")
     out = subprocess.run(
         [sys.executable, "-c", SHADOW_SCRIPT, str(decoy), str(root / "src"), how],
@@ -420,18 +339,17 @@ def _run_pair(
 
 
 def test_each_side_imports_its_own_revision(
-    repo: dict[str, object], temp_root: Path, decoy: Path
+    toy_repo: ToyRepo, temp_root: Path, decoy: Path
 ) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
-    want = np.array([[expected(s)] for s in SEEDS])
+    root = toy_repo.root
+    want = np.array([[1.0 + s % 3, expected(s)] for s in SEEDS])
     base, noop = _run_pair(root, resolve(root, "v1"), resolve(root, "HEAD~1"), SEEDS)
-    assert base.slots == noop.slots == [(0, "value")]
+    assert base.slots == noop.slots == [(0, "min:cost"), (0, "value")]
     np.testing.assert_array_equal(base.values, want)
     np.testing.assert_array_equal(noop.values, want)
     base, regression = _run_pair(root, resolve(root, "v1"), resolve(root, "main"), SEEDS)
     np.testing.assert_array_equal(base.values, want)
-    np.testing.assert_array_equal(regression.values, want - 1.0)
+    np.testing.assert_array_equal(regression.values, want - [0.0, 1.0])
     # The parent's own toypkg is still the decoy, and nothing is left behind.
     import toypkg
 
@@ -440,23 +358,17 @@ def test_each_side_imports_its_own_revision(
     assert list(temp_root.iterdir()) == []
 
 
-def test_dirty_working_tree_is_the_head(
-    repo: dict[str, object], temp_root: Path, decoy: Path
-) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_dirty_working_tree_is_the_head(toy_repo: ToyRepo, temp_root: Path, decoy: Path) -> None:
+    root = toy_repo.root
     (root / "src" / "toypkg" / "__init__.py").write_text(PACKAGE.replace("/ 10.0", "/ 10.0 + 2.0"))
     pair = resolve_pair(root / "benchmarks", "v1", None)
     assert pair.head.dirty is True
     base, head = _run_pair(root, pair.base, pair.head, SEEDS[:2])
-    np.testing.assert_array_equal(head.values, base.values + 2.0)
+    np.testing.assert_array_equal(head.values, base.values + [0.0, 2.0])
 
 
-def test_ctrl_c_mid_run_leaves_no_worktree_or_worker(
-    repo: dict[str, object], temp_root: Path
-) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_ctrl_c_mid_run_leaves_no_worktree_or_worker(toy_repo: ToyRepo, temp_root: Path) -> None:
+    root = toy_repo.root
     pids: list[int] = []
 
     def interrupt() -> None:
@@ -484,9 +396,8 @@ def test_ctrl_c_mid_run_leaves_no_worktree_or_worker(
     assert list(temp_root.iterdir()) == []
 
 
-def test_discovery_errors_name_the_revision(repo: dict[str, object], temp_root: Path) -> None:
-    root = repo["root"]
-    assert isinstance(root, Path)
+def test_discovery_errors_name_the_revision(toy_repo: ToyRepo, temp_root: Path) -> None:
+    root = toy_repo.root
     (root / "benchmarks" / "bench_toy.py").write_text("def bench_toy(seed):\n    return (\n")
     git(root, "commit", "-q", "-am", "break the benchmark")
     with (
