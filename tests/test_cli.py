@@ -575,3 +575,21 @@ def test_compare_ctrl_c_leaves_no_checkout(in_toy_repo, temp_root):
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     _no_checkout_left(root, temp_root)
+
+
+def test_compare_seed_failing_on_one_side_names_it(in_toy_repo, temp_root, cli):
+    from tests.toyrepo import PACKAGE
+
+    root = in_toy_repo.root
+    (root / "src" / "toypkg" / "__init__.py").write_text(
+        PACKAGE + "\n\nvalue_ok = value\n\n\ndef value(seed):\n"
+        "    if seed % 2:\n        raise ValueError('odd seed')\n    return value_ok(seed)\n"
+    )
+    result = cli("compare", "v1", "--seed", "5", "-v")
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_toy")
+    assert re.search(
+        r"ERROR head working tree \(\w+, dirty\): seed \d+ raised ValueError: odd seed$", line
+    )
+    assert "raise ValueError('odd seed')" in result.stdout  # the user's traceback with -v
+    _no_checkout_left(root, temp_root)
