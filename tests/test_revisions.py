@@ -27,6 +27,7 @@ from pybench.revisions import (
     resolve,
     resolve_pair,
     run_interleaved,
+    shadow_imports,
     side_backend,
     source_roots,
     working_tree,
@@ -319,6 +320,28 @@ def test_shadow_imports_beats_an_imported_or_hooked_copy(
 
 
 REGRESSION_VALUE = expected(5) - 1.0
+
+
+def test_shadow_imports_undo_forgets_what_it_imported(tmp_path: Path, decoy: Path) -> None:
+    import toypkg
+
+    src = tmp_path / "src"
+    (src / "toypkg").mkdir(parents=True)
+    (src / "toypkg" / "__init__.py").write_text("def value(seed):\n    return -1.0\n")
+    (src / "nspkg").mkdir()  # a namespace package: no __init__.py
+    (src / "nspkg" / "part.py").write_text("X = 1\n")
+    path, meta_path = list(sys.path), list(sys.meta_path)
+    undo = shadow_imports([src])
+    try:
+        import nspkg.part  # type: ignore[import-not-found]
+        import toypkg as shadowed
+
+        assert shadowed.value(1) == -1.0 and nspkg.part.X == 1
+    finally:
+        undo()
+    assert sys.modules["toypkg"] is toypkg and toypkg.value(1) == 1000.0
+    assert "nspkg" not in sys.modules and "nspkg.part" not in sys.modules
+    assert sys.path == path and sys.meta_path == meta_path
 
 
 def _run_pair(

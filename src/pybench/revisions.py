@@ -476,6 +476,20 @@ class _SourceFinder:
         pass
 
 
+def _imported_from(module: ModuleType | None, roots: Sequence[str]) -> bool:
+    """Does ``module`` (a namespace package too) live under one of ``roots``?
+
+    pybench's own benchmark modules (``_pybench_*``) are kept, as discovery keeps them.
+    """
+    if module is None or getattr(module, "__name__", "").startswith("_pybench_"):
+        return False
+    where = [getattr(module, "__file__", None) or ""]
+    with contextlib.suppress(TypeError):
+        where += list(getattr(module, "__path__", None) or ())
+    prefixes = tuple(os.path.join(root, "") for root in roots)
+    return any(isinstance(w, str) and w.startswith(prefixes) for w in where)
+
+
 def shadow_imports(roots: Sequence[Path | str]) -> Callable[[], None]:
     """Make this process import the code under ``roots`` ahead of any other copy of it.
 
@@ -486,12 +500,14 @@ def shadow_imports(roots: Sequence[Path | str]) -> Callable[[], None]:
     itself are never taken over.
 
     Returns:
-        A function that undoes all of it (used around discovery in the parent
-        process; worker processes never undo it).
+        A function that undoes all of it, forgetting every module imported from
+        ``roots`` meanwhile (used around discovery in the parent process;
+        worker processes never undo it).
     """
     root_strs = [os.fspath(r) for r in roots]
     names = _top_level_names(root_strs)
     saved_path = list(sys.path)
+    before = set(sys.modules)
     saved_modules = {k: m for k, m in sys.modules.items() if k.partition(".")[0] in names}
     for key in saved_modules:
         del sys.modules[key]
@@ -503,7 +519,12 @@ def shadow_imports(roots: Sequence[Path | str]) -> Callable[[], None]:
     def restore() -> None:
         with contextlib.suppress(ValueError):
             sys.meta_path.remove(finder)  # type: ignore[arg-type]
-        for key in [k for k in sys.modules if k.partition(".")[0] in names]:
+        for key in [
+            k
+            for k, module in list(sys.modules.items())
+            if k.partition(".")[0] in names
+            or (k not in before and _imported_from(module, root_strs))
+        ]:
             del sys.modules[key]
         sys.modules.update(saved_modules)
         sys.path[:] = saved_path
