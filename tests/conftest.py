@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from pybench import revisions
 from pybench.cli import main
+from tests.toyrepo import ToyRepo, build_toy_repo
 
 REPO = Path(__file__).resolve().parent.parent
 SYNTHETIC = REPO / "examples" / "synthetic" / "benchmarks"
@@ -50,3 +52,18 @@ def cli() -> Callable[..., Result]:
         return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Checkouts of revisions go here instead of the system's temporary directory."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(revisions, "_temp_root", lambda: root)
+    return root
+
+
+@pytest.fixture
+def toy_repo(tmp_path: Path, temp_root: Path) -> ToyRepo:
+    """A src-layout git project with three commits: base (``v1``), a no-op, a regression."""
+    return build_toy_repo(tmp_path / "toy")

@@ -184,6 +184,33 @@ def test_worker_sees_environment_set_after_start_up(project, write_bench, monkey
         assert got == {float(value)}
 
 
+def test_sys_path_puts_given_sources_ahead_of_the_parents(project, write_bench, monkeypatch):
+    # Two copies of a package: the parent imports one, the workers must import the other.
+    for folder, value in (("theirs", 1.0), ("ours", 2.0)):
+        (project / folder / "shadowed").mkdir(parents=True)
+        (project / folder / "shadowed" / "__init__.py").write_text(f"VALUE = {value}\n")
+    monkeypatch.syspath_prepend(str(project / "theirs"))
+    import shadowed
+
+    assert shadowed.VALUE == 1.0
+    monkeypatch.delitem(sys.modules, "shadowed")
+    path = write_bench(
+        """
+        import shadowed
+
+        def bench_shadowed(seed):
+            return shadowed.VALUE
+        """
+    )
+    bench = discover(path)[0]
+    backend = ProcessBackend(workers=2, sys_path=[project / "ours"])
+    try:
+        got = {o.values[(0, "score")] for o in backend.map_seeds(bench, [1, 2, 3])}
+    finally:
+        backend.close()
+    assert got == {2.0}
+
+
 # -- GPUs ------------------------------------------------------------------------
 def test_gpus_pin_each_seed_to_one_listed_device_and_use_all(project, bench_dir, cli):
     folder = bench_dir("bench_gpu.py")

@@ -16,6 +16,7 @@ import pytest
 from pybench import store
 
 from .conftest import REPO, SYNTHETIC
+from .toyrepo import worktrees
 
 SUMMARY = re.compile(
     r"^(\d+) failed, (\d+) passed, (\d+) new(?:, (\d+) errors?)? in \d+\.\ds$", re.M
@@ -563,3 +564,145 @@ def test_plan_without_baselines_is_an_error(project, write_bench, cli):
     assert "no stored baseline" in result.stderr and "run `pybench` first" in result.stderr
     bad = cli("plan", "--power", "1.5")
     assert bad.exit_code == 2 and "--power" in bad.stderr
+
+
+# -- compare: two git revisions ------------------------------------------------
+@pytest.fixture
+def in_toy_repo(toy_repo, monkeypatch):
+    """The toy git project as the working directory, with no pybench variables set."""
+    monkeypatch.chdir(toy_repo.root)
+    for var in ("PYBENCH_SEED", "PYBENCH_DASK"):
+        monkeypatch.delenv(var, raising=False)
+    return toy_repo
+
+
+def _no_checkout_left(root, temp_root):
+    assert worktrees(root) == [str(root)]
+    assert list(temp_root.iterdir()) == []
+
+
+def test_compare_noop_change_passes(in_toy_repo, temp_root, cli):
+    result = cli("compare", "v1", "HEAD~1", "--seed", "1")
+    assert result.exit_code == 0
+    short = in_toy_repo.base[:7]
+    assert (
+        result.stdout.splitlines()[0] == f"base v1 ({short}) → head HEAD~1 ({in_toy_repo.noop[:7]})"
+    )
+    line = _line(result.stdout, "bench_toy")
+    assert "PASS 2 metrics × 1 steps 0/2 slots flagged meta-p=1.000" in line
+    assert SUMMARY.search(result.stdout).groups()[:3] == ("0", "1", "0")
+    assert not (in_toy_repo.root / ".pybench").exists()
+    _no_checkout_left(in_toy_repo.root, temp_root)
+
+
+def test_compare_regression_fails_with_the_slot_flagged(in_toy_repo, temp_root, cli):
+    result = cli("compare", "v1", "main", "-v", "--n-seeds", "8")
+    assert result.exit_code == 1
+    line = _line(result.stdout, "bench_toy")
+    assert "FAIL 2 metrics × 1 steps 1/2 slots flagged" in line
+    rows = {r.split()[0]: r for r in result.stdout.splitlines() if r.startswith(("value", "min:"))}
+    assert "0.000 ✗" in rows["value"] and "✗" not in rows["min:cost"]
+    assert SUMMARY.search(result.stdout).groups()[:3] == ("1", "0", "0")
+    assert not (in_toy_repo.root / ".pybench").exists()
+    _no_checkout_left(in_toy_repo.root, temp_root)
+
+
+def test_compare_against_the_dirty_working_tree(in_toy_repo, temp_root, cli):
+    from tests.toyrepo import BENCH, PACKAGE
+
+    root = in_toy_repo.root
+    (root / "src" / "toypkg" / "__init__.py").write_text(
+        PACKAGE
+    )  # undo the regression, uncommitted
+    (root / "benchmarks" / "bench_extra.py").write_text(BENCH.replace("bench_toy", "bench_extra"))
+    result = cli("compare", "v1")
+    assert result.exit_code == 0
+    short = in_toy_repo.regression[:7]
+    assert result.stdout.splitlines()[0].endswith(f"→ head working tree ({short}, dirty)")
+    assert "PASS" in _line(result.stdout, "bench_toy")
+    assert "bench_extra" not in result.stdout
+    assert "bench_extra: only in head working tree" in result.stderr
+    assert "not compared" in result.stderr
+    _no_checkout_left(root, temp_root)
+    (root / "src" / "toypkg" / "__init__.py").unlink()  # the working tree itself is untouched…
+    assert (root / "benchmarks" / "bench_extra.py").exists()  # …and so are untracked files
+    result = cli("compare", "v1", "--bench", "extra")
+    assert result.exit_code == 0  # nothing to compare is not a failure
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "unknown revision 'nope'"),
+        (["v1", "--path", "missing"], "missing: no such file or folder in v1"),
+        (["v1", "--bench", "other"], "--bench other: no such benchmark in either revision"),
+        (["v1", "--dask", "local:2"], "--dask cannot be combined with compare"),
+        (["v1", "--alpha", "0.001"], "use at least 10 seeds (--n-seeds 10 or n_seeds=10)"),
+    ],
+)
+def test_compare_errors_are_one_line(in_toy_repo, temp_root, cli, args, message):
+    result = cli("compare", *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    _no_checkout_left(in_toy_repo.root, temp_root)
+
+
+def test_compare_ignores_pybench_dask_from_the_environment(
+    in_toy_repo, temp_root, cli, monkeypatch
+):
+    monkeypatch.setenv("PYBENCH_DASK", "local:2")
+    result = cli("compare", "v1", "HEAD~1")
+    assert result.exit_code == 0 and "PASS" in _line(result.stdout, "bench_toy")
+
+
+def test_compare_ctrl_c_leaves_no_checkout(in_toy_repo, temp_root):
+    from tests.toyrepo import PACKAGE, commit_package, git
+
+    root = in_toy_repo.root
+    (root / "benchmarks" / "bench_slow.py").write_text(
+        "import time\nfrom pathlib import Path\n\n\n"
+        "def bench_slow(seed, *, n_seeds=6):\n"
+        "    Path('started').touch()\n    time.sleep(30)\n    return 1.0\n"
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "a slow benchmark")
+    commit_package(root, PACKAGE, "undo the regression")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(temp_root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pybench", "compare", "HEAD~1", "--bench", "slow"],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while not (root / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (root / "started").exists()
+    assert len(worktrees(root)) == 2  # HEAD~1 checked out; the working tree is used as it is
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    _no_checkout_left(root, temp_root)
+
+
+def test_compare_seed_failing_on_one_side_names_it(in_toy_repo, temp_root, cli):
+    from tests.toyrepo import PACKAGE
+
+    root = in_toy_repo.root
+    (root / "src" / "toypkg" / "__init__.py").write_text(
+        PACKAGE + "\n\nvalue_ok = value\n\n\ndef value(seed):\n"
+        "    if seed % 2:\n        raise ValueError('odd seed')\n    return value_ok(seed)\n"
+    )
+    result = cli("compare", "v1", "--seed", "5", "-v")
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_toy")
+    assert re.search(
+        r"ERROR head working tree \(\w+, dirty\): seed \d+ raised ValueError: odd seed$", line
+    )
+    assert "raise ValueError('odd seed')" in result.stdout  # the user's traceback with -v
+    _no_checkout_left(root, temp_root)

@@ -108,3 +108,39 @@ def test_update_outcome_replaces():
     bench = _bench(_curve, n_seeds=5)
     (outcome,), _ = _run(session.plan([bench], {}, {}, update=True, base_seed=4))
     assert outcome.status is Status.NEW and outcome.replaces
+
+
+# -- two revisions -----------------------------------------------------------
+def test_plan_fresh_samples_seeds_and_says_how_to_reach_alpha():
+    bench = _bench(_curve, n_seeds=6, alpha=0.1)
+    [job] = session.plan_fresh([bench], {"n_seeds": 7}, base_seed=3)
+    assert job.baseline is None and len(job.seeds) == 7 and job.settings.alpha == 0.1
+    assert session.plan_fresh([bench], {"n_seeds": 7}, base_seed=3)[0].seeds == job.seeds
+    with pytest.raises(session.UnreachableAlphaError, match=r"\(--n-seeds 5 or n_seeds=5\)"):
+        session.plan_fresh([_bench(_curve, n_seeds=4)], {})
+
+
+def test_run_revisions_judges_head_against_base(toy_repo):
+    from pybench import revisions
+
+    root = toy_repo.root
+    base_rev, head_rev = revisions.resolve(root, "v1"), revisions.resolve(root, "main")
+    with (
+        revisions.open_tree(root, base_rev, Path("benchmarks")) as base_tree,
+        revisions.open_tree(root, head_rev, Path("benchmarks")) as head_tree,
+    ):
+        [base] = revisions.discover_tree(base_tree)
+        [head] = revisions.discover_tree(head_tree)
+        jobs = session.plan_fresh([head], {}, base_seed=1)
+        events: list[session.Event] = []
+        [outcome] = session.run_revisions(
+            jobs, {base.name: base}, (base_tree, head_tree), on_event=events.append
+        )
+    assert outcome.status is Status.FAIL and outcome.record is None
+    assert outcome.slots == ((0, "min:cost"), (0, "value"))
+    assert outcome.baseline is not None and outcome.values is not None
+    np.testing.assert_array_equal(outcome.values - outcome.baseline, [[0.0, -1.0]] * 6)
+    assert outcome.comparison is not None and outcome.comparison.n_flagged == 1
+    assert isinstance(events[0], session.BenchStarted) and events[0].total == 12
+    assert sum(isinstance(e, session.SeedDone) for e in events) == 12
+    assert isinstance(events[-1], session.BenchFinished) and events[-1].outcome is outcome

@@ -59,7 +59,12 @@ class DaskMissingError(BackendError):
 
 # -- local worker processes ---------------------------------------------------
 def _worker_main(
-    conn: Connection, path: str, name: str, environ: dict[str, str], gpu: int | None
+    conn: Connection,
+    path: str,
+    name: str,
+    environ: dict[str, str],
+    gpu: int | None,
+    sys_path: tuple[str, ...] = (),
 ) -> None:
     """The loop of one worker process: import the benchmark once, then run seeds on request.
 
@@ -73,6 +78,10 @@ def _worker_main(
     os.environ.update(environ)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    if sys_path:
+        from .revisions import shadow_imports
+
+        shadow_imports([Path(p) for p in sys_path])
     func: Callable[[int], Any] | None = None
     load_error = ""
     try:
@@ -158,10 +167,20 @@ class ProcessBackend:
     Args:
         workers: the number of worker processes (ignored when ``gpus`` is given).
         gpus: one worker per entry, pinned to that GPU.
+        sys_path: folders whose code the workers import first, ahead of anything
+            installed (see :func:`pybench.revisions.shadow_imports`); used to run a
+            benchmark against one git revision's sources.
     """
 
-    def __init__(self, *, workers: int = 1, gpus: Sequence[int] | None = None):
+    def __init__(
+        self,
+        *,
+        workers: int = 1,
+        gpus: Sequence[int] | None = None,
+        sys_path: Sequence[str | os.PathLike[str]] = (),
+    ):
         self._slots: list[int | None] = list(gpus) if gpus else [None] * max(1, workers)
+        self._sys_path = tuple(str(p) for p in sys_path)
         self._workers: list[_Worker | None] = []
         _LIVE.add(self)
 
@@ -170,7 +189,7 @@ class ProcessBackend:
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         process = ctx.Process(
             target=_worker_main,
-            args=(child_conn, str(bench.path), bench.name, dict(os.environ), gpu),
+            args=(child_conn, str(bench.path), bench.name, dict(os.environ), gpu, self._sys_path),
             name=f"pybench-{bench.name}" + (f"-gpu{gpu}" if gpu is not None else ""),
         )
         process.start()

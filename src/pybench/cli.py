@@ -96,44 +96,68 @@ def _parse_gpus(ctx: click.Context, param: click.Parameter, text: str | None) ->
     return gpus
 
 
+_seed_option = click.option(
+    "--seed",
+    type=click.IntRange(0),
+    envvar="PYBENCH_SEED",
+    help="Make the sampling of new seeds reproducible [env: PYBENCH_SEED].",
+)
+_workers_option = click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Run seeds in N worker processes (overrides the 'workers' keyword).",
+)
+_gpus_option = click.option(
+    "--gpus",
+    default=None,
+    metavar="0,1,...",
+    callback=_parse_gpus,
+    help="One worker per listed GPU, each with its own CUDA_VISIBLE_DEVICES.",
+)
+_dask_option = click.option(
+    "--dask",
+    "dask",
+    default=None,
+    envvar="PYBENCH_DASK",
+    metavar="ADDRESS",
+    help="Run seeds on a Dask scheduler at ADDRESS, or 'local:N' [env: PYBENCH_DASK].",
+)
+_verbose_option = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show the per-slot table of each PASS and FAIL and the traceback of each ERROR.",
+)
+_alpha_option = click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Significance level for this run (overrides the 'alpha' keyword).",
+)
+_min_effect_option = click.option(
+    "--min-effect",
+    type=click.FloatRange(0),
+    default=None,
+    help="Only flag slots whose relative drop exceeds this, e.g. 0.02.",
+)
+_n_seeds_option = click.option(
+    "--n-seeds",
+    type=click.IntRange(2),
+    default=None,
+    help="Seeds to sample (overrides the 'n_seeds' keyword).",
+)
+
 _RUN_OPTIONS = [
     click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)),
     _bench_option,
     _baseline_option,
     click.option("--yes", "-y", is_flag=True, help="Answer yes to every prompt."),
-    click.option(
-        "--seed",
-        type=click.IntRange(0),
-        envvar="PYBENCH_SEED",
-        help="Make the sampling of new seeds reproducible [env: PYBENCH_SEED].",
-    ),
-    click.option(
-        "--workers",
-        type=click.IntRange(1),
-        default=None,
-        help="Run seeds in N worker processes (overrides the 'workers' keyword).",
-    ),
-    click.option(
-        "--gpus",
-        default=None,
-        metavar="0,1,...",
-        callback=_parse_gpus,
-        help="One worker per listed GPU, each with its own CUDA_VISIBLE_DEVICES.",
-    ),
-    click.option(
-        "--dask",
-        "dask",
-        default=None,
-        envvar="PYBENCH_DASK",
-        metavar="ADDRESS",
-        help="Run seeds on a Dask scheduler at ADDRESS, or 'local:N' [env: PYBENCH_DASK].",
-    ),
-    click.option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        help="Show the per-slot table of each PASS and FAIL and the traceback of each ERROR.",
-    ),
+    _seed_option,
+    _workers_option,
+    _gpus_option,
+    _dask_option,
+    _verbose_option,
 ]
 """The options shared by the commands that run benchmarks."""
 
@@ -239,6 +263,58 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
     return session.exit_code(outcomes)
 
 
+def _compare(options: dict[str, Any]) -> int:
+    """Resolve → check out both revisions → discover → plan → run interleaved → report."""
+    from . import revisions, session
+    from .reports.terminal import Reporter
+
+    if options["dask"]:
+        source = click.get_current_context().get_parameter_source("dask")
+        if source is not click.core.ParameterSource.ENVIRONMENT:
+            raise UsageError(
+                "--dask cannot be combined with compare: each revision runs in local worker"
+                " processes that import its own checkout; use --workers N instead"
+            )
+        options["dask"] = None  # PYBENCH_DASK is meant for the other commands
+    overrides = {key: options.get(key) for key in SETTING_OPTIONS}
+    pair = revisions.resolve_pair(options["path"], options["base"], options["head"])
+    reporter = Reporter(verbose=options["verbose"])
+    outcomes: list[session.Outcome] = []
+    started = time.perf_counter()
+    try:
+        with (
+            revisions.open_tree(pair.repo, pair.base, pair.path) as base_tree,
+            revisions.open_tree(pair.repo, pair.head, pair.path) as head_tree,
+        ):
+            pairing = revisions.pair_benchmarks(
+                revisions.discover_tree(base_tree),
+                revisions.discover_tree(head_tree),
+                options["benches"],
+            )
+            heads = [head for _, head in pairing.pairs]
+            jobs = session.plan_fresh(heads, overrides, base_seed=options["seed"])
+            reporter = Reporter(verbose=options["verbose"], names=[b.name for b in heads])
+            reporter.revisions(
+                pair.base.label,
+                pair.head.label,
+                [b.name for b in pairing.only_base],
+                [b.name for b in pairing.only_head],
+            )
+            started = time.perf_counter()
+            outcomes = session.run_revisions(
+                jobs,
+                {base.name: base for base, _ in pairing.pairs},
+                (base_tree, head_tree),
+                on_event=reporter,
+            )
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: nothing was saved") from None
+    finally:
+        reporter.close()
+    reporter.summary(outcomes, time.perf_counter() - started)
+    return session.exit_code(outcomes)
+
+
 SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus")
 """The command-line options that override a benchmark's keyword settings."""
 
@@ -260,18 +336,8 @@ def main() -> None:
 
 @main.command("run")
 @_common
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=None,
-    help="Significance level for this run (overrides the 'alpha' keyword).",
-)
-@click.option(
-    "--min-effect",
-    type=click.FloatRange(0),
-    default=None,
-    help="Only flag slots whose relative drop exceeds this, e.g. 0.02.",
-)
+@_alpha_option
+@_min_effect_option
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
     return _execute(options)
@@ -279,12 +345,7 @@ def run_command(**options: Any) -> int:
 
 @main.command("update")
 @_common
-@click.option(
-    "--n-seeds",
-    type=click.IntRange(2),
-    default=None,
-    help="Seeds to sample (overrides the 'n_seeds' keyword).",
-)
+@_n_seeds_option
 def update_command(**options: Any) -> int:
     """Re-run benchmarks on fresh seeds and overwrite their baselines."""
     return _execute(options, update=True)
@@ -332,6 +393,37 @@ def plan_command(
         reporter.plan(bench.name, record.n if record else 0, alpha, effect, power, rows)
     reporter.out.print(PLAN_ASSUMPTION)
     return EXIT_OK
+
+
+@main.command("compare")
+@click.argument("base")
+@click.argument("head", required=False)
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_PATH,
+    show_default=True,
+    help="The benchmarks (a folder or a file), at the same place in both revisions.",
+)
+@_bench_option
+@_verbose_option
+@_alpha_option
+@_min_effect_option
+@_n_seeds_option
+@_seed_option
+@_workers_option
+@_gpus_option
+@_dask_option
+def compare_command(**options: Any) -> int:
+    """Compare two git revisions on the same fresh seeds: BASE against HEAD.
+
+    Each revision is checked out into a temporary git worktree (HEAD omitted:
+    the working tree as it is) and its benchmarks run with that revision's
+    Python sources, seed by seed, alternating between the two. BASE takes the
+    place of the stored baseline: same verdicts, same exit codes; nothing is
+    written to the baseline file.
+    """
+    return _compare(options)
 
 
 @main.command("show")

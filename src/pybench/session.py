@@ -10,6 +10,7 @@ end (terminal, JSON, JUnit, Markdown, HTML, pytest) renders the same outcomes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
 import time
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .backends import Pool
+    from .revisions import Tree
     from .vcs import GitState
 
 __all__ = [
@@ -45,7 +47,9 @@ __all__ = [
     "UnreachableAlphaError",
     "exit_code",
     "plan",
+    "plan_fresh",
     "run",
+    "run_revisions",
 ]
 
 
@@ -156,7 +160,7 @@ Event = BenchStarted | SeedDone | BenchFinished
 """What :func:`run` reports while it works."""
 
 
-def _check_reachable(name: str, alpha: float, n: int) -> None:
+def _check_reachable(name: str, alpha: float, n: int, *, fresh: bool = False) -> None:
     if not stats.affordable(alpha):
         raise UnreachableAlphaError(
             f"{name}: alpha={alpha:g} would need {stats.n_permutations(alpha)} sign flips "
@@ -167,10 +171,15 @@ def _check_reachable(name: str, alpha: float, n: int) -> None:
         return
     need = stats.min_seeds(alpha)
     smallest = stats.smallest_meta_p(n, stats.n_permutations(alpha))
+    how = (
+        f"--n-seeds {need} or n_seeds={need}"
+        if fresh
+        else f"n_seeds={need}, then `pybench update --bench {name}`"
+    )
     raise UnreachableAlphaError(
         f"{name}: alpha={alpha:g} can never be reached with {n} seeds "
         f"(the smallest meta-p is 1/2**{n} = {smallest:.3g}); use at least "
-        f"{need} seeds (n_seeds={need}, then `pybench update --bench {name}`) or a larger alpha"
+        f"{need} seeds ({how}) or a larger alpha"
     )
 
 
@@ -208,6 +217,29 @@ def plan(
             seeds = sample_seeds(settings.n_seeds, base_seed=base_seed, name=bench.name)
         _check_reachable(bench.name, settings.alpha, len(seeds))
         jobs.append(Job(bench, settings, tuple(seeds), record, update))
+    return jobs
+
+
+def plan_fresh(
+    benchmarks: Sequence[Benchmark],
+    overrides: Mapping[str, Any],
+    *,
+    base_seed: int | None = None,
+) -> list[Job]:
+    """Jobs on fresh seeds with nothing stored to compare with (``pybench compare``).
+
+    Each benchmark gets ``n_seeds`` fresh seeds (reproducible with ``base_seed``);
+    its ``baseline`` is filled in by the run that produces it.
+
+    Raises:
+        UnreachableAlphaError: before anything runs, as for :func:`plan`.
+    """
+    jobs = []
+    for bench in benchmarks:
+        settings = resolve(bench.defaults, overrides)
+        seeds = sample_seeds(settings.n_seeds, base_seed=base_seed, name=bench.name)
+        _check_reachable(bench.name, settings.alpha, len(seeds), fresh=True)
+        jobs.append(Job(bench, settings, tuple(seeds), None))
     return jobs
 
 
@@ -315,6 +347,81 @@ def run(
     outcomes = []
     for job in jobs:
         outcome = _run_one(job, pool, git, emit)
+        outcomes.append(outcome)
+        emit(BenchFinished(outcome))
+    return outcomes
+
+
+def _run_revisions_one(
+    job: Job, base: Benchmark, trees: tuple[Tree, Tree], on_event: Callable[[Event], None]
+) -> Outcome:
+    from .revisions import as_baseline, run_interleaved, side_backend
+
+    base_tree, head_tree = trees
+    name, total = job.bench.name, 2 * len(job.seeds)
+    on_event(BenchStarted(name, total))
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        on_event(SeedDone(name, done, total))
+
+    started = time.perf_counter()
+    workers, gpus = job.settings.workers, job.settings.gpus
+    try:
+        with (
+            side_backend(base_tree, workers=workers, gpus=gpus) as base_backend,
+            side_backend(head_tree, workers=workers, gpus=gpus) as head_backend,
+        ):
+            base_result, head_result = run_interleaved(
+                base,
+                job.bench,
+                job.seeds,
+                base_backend=base_backend,
+                head_backend=head_backend,
+                chunk=len(gpus) if gpus else workers,
+                labels=(f"base {base_tree.revision.label}", f"head {head_tree.revision.label}"),
+                on_seed_done=tick,
+            )
+        record = as_baseline(name, base_result, base_tree.revision)
+        timings = Timings(time.perf_counter() - started, head_result.seed_times)
+        return _judge(dataclasses.replace(job, baseline=record), head_result, timings, None)
+    except BenchmarkError as exc:
+        return Outcome(
+            Status.ERROR,
+            job.bench,
+            job.settings,
+            job.seeds,
+            error=Failure(str(exc), exc.seed, exc.detail),
+            timings=Timings(time.perf_counter() - started),
+        )
+
+
+def run_revisions(
+    jobs: Sequence[Job],
+    base: Mapping[str, Benchmark],
+    trees: tuple[Tree, Tree],
+    *,
+    on_event: Callable[[Event], None] | None = None,
+) -> list[Outcome]:
+    """Run every job on two revisions, seed by seed, and judge head against base.
+
+    The base side's values take the place of a stored baseline: outcomes are
+    PASS, FAIL or ERROR exactly as for :func:`run`, with ``baseline`` holding
+    the base side's matrix. Both sides run in local worker processes that
+    import their own tree's code (:func:`pybench.revisions.run_interleaved`).
+
+    Args:
+        jobs: from :func:`plan_fresh`, for the head side's benchmarks.
+        base: the base side's benchmark of each job, by name.
+        trees: the ``(base, head)`` checkouts (:func:`pybench.revisions.open_tree`).
+        on_event: as for :func:`run`; each job counts ``2 * n_seeds`` seeds.
+    """
+    emit = on_event or (lambda event: None)
+    outcomes = []
+    for job in jobs:
+        outcome = _run_revisions_one(job, base[job.bench.name], trees, emit)
         outcomes.append(outcome)
         emit(BenchFinished(outcome))
     return outcomes

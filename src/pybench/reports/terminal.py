@@ -323,6 +323,16 @@ class Reporter:
         self.out.print("─" * RULE_WIDTH)
         self.out.print(f"{text} in {elapsed:.1f}s")
 
+    def revisions(
+        self, base: str, head: str, only_base: Sequence[str], only_head: Sequence[str]
+    ) -> None:
+        """The two sides of ``pybench compare``, and the benchmarks only one side has."""
+        self.out.print(f"base {escape(base)} → head {escape(head)}")
+        for name in only_base:
+            self.warn(f"{name}: only in base {base}; not compared")
+        for name in only_head:
+            self.warn(f"{name}: only in head {head}; not compared")
+
     # -- messages -----------------------------------------------------------
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/] {escape(message)}")
