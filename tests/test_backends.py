@@ -211,6 +211,47 @@ def test_sys_path_puts_given_sources_ahead_of_the_parents(project, write_bench, 
     assert got == {2.0}
 
 
+def test_forwarded_variables_are_set_for_each_call_in_a_worker(project, write_bench, monkeypatch):
+    # each seed moves PYBENCH_T_VALUE on; forwarded, every call starts from the client's value
+    path = write_bench(
+        """
+        import os
+
+        def bench_drift(seed, *, n_seeds=4):
+            value = float(os.environ["PYBENCH_T_VALUE"])
+            os.environ["PYBENCH_T_VALUE"] = str(value + 1)
+            return value
+        """
+    )
+    bench = discover(path)[0]
+    monkeypatch.setenv("PYBENCH_T_VALUE", "1.5")
+    got = {}
+    for forwarded in (True, False):
+        env = backends.forwarded_env() if forwarded else {}
+        backend = ProcessBackend(workers=1, env=env)
+        try:
+            got[forwarded] = sorted(
+                o.values[(0, "score")] for o in backend.map_seeds(bench, [1, 2, 3])
+            )
+        finally:
+            backend.close()
+    assert got == {True: [1.5, 1.5, 1.5], False: [1.5, 2.5, 3.5]}
+
+
+def test_forwarded_env_takes_every_pybench_variable_and_the_named_ones():
+    environ = {"PYBENCH_SEED": "3", "PYBENCH_X": "", "MODEL": "big", "HOME": "/root"}
+    assert backends.forwarded_env(["MODEL", "NOT_SET"], environ) == {
+        "MODEL": "big",
+        "NOT_SET": None,  # unset here: unset for the call on the worker too
+        "PYBENCH_SEED": "3",
+        "PYBENCH_X": "",
+    }
+    assert backends.forwarded_env(environ=environ) == {"PYBENCH_SEED": "3", "PYBENCH_X": ""}
+    for name, why in [("A=1", "not an assignment"), ("", "empty"), ("A B", "not a valid")]:
+        with pytest.raises(backends.BackendError, match=f"--env {name}: .*{why}"):
+            backends.forwarded_env([name], environ)
+
+
 # -- GPUs ------------------------------------------------------------------------
 def test_gpus_pin_each_seed_to_one_listed_device_and_use_all(project, bench_dir, cli):
     folder = bench_dir("bench_gpu.py")
@@ -394,6 +435,40 @@ def test_dask_seed_that_keeps_killing_workers_is_a_clean_error(
     again = cli("benchmarks", "--bench", "ok", "--dask", dask_cluster, "--baseline", "b.jsonl")
     assert again.exit_code == 0, again.output
     assert "PASS" in _line(again, "bench_ok")
+
+
+def test_dask_log_lines_below_error_are_held_back_for_the_details(project, bench_dir, dask_cluster):
+    import logging
+
+    class Seen(logging.Handler):  # stands for Dask's own stderr handlers
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    seen = Seen()
+    client_log = logging.getLogger("distributed.client")
+    client_log.addHandler(seen)
+    bench = discover(bench_dir("bench_det.py"))[0]
+    try:
+        with backends.open_pool(dask=dask_cluster) as pool:
+            backend = pool.backend_for(bench, workers=1, gpus=None)
+            outcomes = backend.map_seeds(bench, [1, 2, 3])
+            next(outcomes)
+            # the line the report used to show between results
+            client_log.warning("Couldn't gather %s keys, rescheduling %s", 1, ["k"])
+            client_log.error("the scheduler is gone")  # errors still reach the terminal
+            assert len(list(outcomes)) == 2
+        client_log.warning("after the run")
+    finally:
+        client_log.removeHandler(seen)
+    assert seen.messages == ["the scheduler is gone", "after the run"]
+    assert backend.notes.log == [
+        "distributed.client - WARNING - Couldn't gather 1 keys, rescheduling ['k']"
+    ]
+    assert backend.notes.rescheduled == 0
 
 
 def test_dask_local_cluster_started_for_the_run(project, bench_dir, cli):

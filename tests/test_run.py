@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -115,3 +116,35 @@ def test_sample_seeds():
     assert a != sample_seeds(50, base_seed=3, name="bench_b")
     assert len(set(a)) == 50 and all(0 <= s < 2**32 and isinstance(s, int) for s in a)
     assert sample_seeds(5, base_seed=None, name="x") != sample_seeds(5, base_seed=None, name="x")
+
+
+def test_forwarded_environment_is_set_for_the_call_and_restored(monkeypatch):
+    monkeypatch.setenv("PYBENCH_T_KEPT", "outside")
+    monkeypatch.setenv("PYBENCH_T_UNSET", "outside")
+    monkeypatch.delenv("PYBENCH_T_NEW", raising=False)
+    seen = {}
+
+    def bench(seed):
+        seen.update(
+            {k: os.environ.get(k) for k in ("PYBENCH_T_KEPT", "PYBENCH_T_UNSET", "PYBENCH_T_NEW")}
+        )
+        os.environ["PYBENCH_T_NEW"] = "changed by the benchmark"
+        if seed == 2:
+            raise RuntimeError("boom")
+        return 1.0
+
+    env = {"PYBENCH_T_KEPT": "forwarded", "PYBENCH_T_UNSET": None, "PYBENCH_T_NEW": "new"}
+    for seed in (1, 2):
+        outcome = evaluate_seed(bench, 0, seed, env)
+        assert (outcome.failure is None) == (seed == 1)
+        assert seen == {
+            "PYBENCH_T_KEPT": "forwarded",
+            "PYBENCH_T_UNSET": None,
+            "PYBENCH_T_NEW": "new",
+        }
+        assert os.environ["PYBENCH_T_KEPT"] == "outside"
+        assert os.environ["PYBENCH_T_UNSET"] == "outside"
+        assert "PYBENCH_T_NEW" not in os.environ  # the call's change to a forwarded name is undone
+
+    assert evaluate_seed(bench, 0, 1).values == {(0, "score"): 1.0}  # no env: nothing touched
+    assert os.environ.pop("PYBENCH_T_NEW") == "changed by the benchmark"

@@ -18,30 +18,35 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
+import logging
 import multiprocessing
 import os
 import signal
-import threading
 import uuid
+import warnings
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from .bundle import Bundle, BundleError, pack
+from .bundle import load as load_bundle
 from .discover import Benchmark, load_benchmark
 from .errors import PybenchError
 from .run import Backend, SeedFailure, SeedOutcome, SerialBackend, evaluate_seed
+from .versions import VersionMismatch, mismatches, package_versions
 
 __all__ = [
     "BackendError",
+    "ClusterNotes",
     "DaskBackend",
     "DaskMissingError",
     "Pool",
     "ProcessBackend",
+    "forwarded_env",
     "open_pool",
 ]
 
@@ -65,11 +70,14 @@ def _worker_main(
     environ: dict[str, str],
     gpu: int | None,
     sys_path: tuple[str, ...] = (),
+    env: dict[str, str | None] | None = None,
 ) -> None:
     """The loop of one worker process: import the benchmark once, then run seeds on request.
 
     Receives ``(index, seed)`` tuples and answers each with a :class:`SeedOutcome`;
-    ``None`` or a closed connection ends the loop.
+    ``None`` or a closed connection ends the loop. ``environ`` is the whole
+    environment the worker starts with; ``env`` the forwarded variables set
+    around each call.
     """
     # Ctrl-C on a terminal reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -101,7 +109,7 @@ def _worker_main(
                 index, seed, failure=SeedFailure(f"could not be run in a worker: {load_error}")
             )
         else:
-            outcome = evaluate_seed(func, index, seed)
+            outcome = evaluate_seed(func, index, seed, env)
         try:
             conn.send(outcome)
         except (EOFError, OSError):
@@ -170,6 +178,8 @@ class ProcessBackend:
         sys_path: folders whose code the workers import first, ahead of anything
             installed (see :func:`pybench.revisions.shadow_imports`); used to run a
             benchmark against one git revision's sources.
+        env: forwarded variables (see :func:`forwarded_env`), set around each
+            seed's call and restored after it, as on a Dask worker.
     """
 
     def __init__(
@@ -178,9 +188,11 @@ class ProcessBackend:
         workers: int = 1,
         gpus: Sequence[int] | None = None,
         sys_path: Sequence[str | os.PathLike[str]] = (),
+        env: Mapping[str, str | None] | None = None,
     ):
         self._slots: list[int | None] = list(gpus) if gpus else [None] * max(1, workers)
         self._sys_path = tuple(str(p) for p in sys_path)
+        self._env = dict(env or {})
         self._workers: list[_Worker | None] = []
         _LIVE.add(self)
 
@@ -189,7 +201,15 @@ class ProcessBackend:
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         process = ctx.Process(
             target=_worker_main,
-            args=(child_conn, str(bench.path), bench.name, dict(os.environ), gpu, self._sys_path),
+            args=(
+                child_conn,
+                str(bench.path),
+                bench.name,
+                dict(os.environ),
+                gpu,
+                self._sys_path,
+                self._env,
+            ),
             name=f"pybench-{bench.name}" + (f"-gpu{gpu}" if gpu is not None else ""),
         )
         process.start()
@@ -318,39 +338,61 @@ class ProcessBackend:
         return [w.process.pid for w in self._workers if w is not None and w.process.pid]
 
 
+# -- the forwarded environment ----------------------------------------------------
+FORWARDED_PREFIX = "PYBENCH_"
+"""Variables with this prefix travel with every seed without being named."""
+
+
+def check_env_name(name: str) -> str | None:
+    """Why ``name`` cannot be forwarded (``None`` if it can)."""
+    if not name:
+        return "an empty variable name"
+    if "=" in name:
+        return "a variable name, not an assignment (set the value in the shell)"
+    if "\0" in name or any(c.isspace() for c in name):
+        return "not a valid environment variable name"
+    return None
+
+
+def forwarded_env(
+    names: Iterable[str] = (), environ: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
+    """The variables each seed's call sees as they are here: ``names`` and every ``PYBENCH_*``.
+
+    A named variable that is not set here maps to ``None``: it is unset for the
+    call on the worker too.
+
+    Raises:
+        BackendError: a name that is not a variable name.
+    """
+    environ = os.environ if environ is None else environ
+    env: dict[str, str | None] = {
+        name: value for name, value in environ.items() if name.startswith(FORWARDED_PREFIX)
+    }
+    for name in names:
+        problem = check_env_name(name)
+        if problem is not None:
+            raise BackendError(f"--env {name}: {problem}")
+        env[name] = environ.get(name)
+    return dict(sorted(env.items()))
+
+
 # -- Dask ---------------------------------------------------------------------
-_DASK_CACHE: dict[tuple[str, str, str], Callable[[int], Any]] = {}
-_DASK_LOCK = threading.Lock()
+_DASK_LOGGERS = ("distributed", "tornado", "bokeh")
+_MAX_LOG_LINES = 1000
 
 
-def _file_digest(path: Path) -> str:
+def _dask_run_seed(
+    bundle: Bundle, name: str, index: int, seed: int, env: dict[str, str | None]
+) -> SeedOutcome:
+    """One seed on a Dask worker: import the shipped benchmark (once per digest), then call it."""
     try:
-        return hashlib.sha1(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
-
-
-def _dask_run_seed(path: str, name: str, digest: str, index: int, seed: int) -> SeedOutcome:
-    """One seed on a Dask worker: import the benchmark by path (once per file version)."""
-    key = (path, name, digest)
-    with _DASK_LOCK:
-        func = _DASK_CACHE.get(key)
-        if func is None:
-            try:
-                func = load_benchmark(Path(path), name)
-            except PybenchError as exc:
-                return SeedOutcome(
-                    index,
-                    seed,
-                    failure=SeedFailure(
-                        f"could not be run on a Dask worker ({exc}); the benchmark file must be"
-                        " readable at the same path on every worker (a shared filesystem)"
-                    ),
-                )
-            for old in [k for k in _DASK_CACHE if k[:2] == key[:2]]:
-                del _DASK_CACHE[old]
-            _DASK_CACHE[key] = func
-    return evaluate_seed(func, index, seed)
+        func = load_bundle(bundle, name, env)
+    except PybenchError as exc:
+        return SeedOutcome(
+            index, seed, failure=SeedFailure(f"could not be imported on a Dask worker: {exc}")
+        )
+    return evaluate_seed(func, index, seed, env)
 
 
 def _import_distributed() -> Any:
@@ -364,41 +406,133 @@ def _import_distributed() -> Any:
     return distributed
 
 
+class _HeldBackLog(logging.Filter):
+    """Keeps Dask's log records below ERROR off the terminal; remembers them for the details."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        if len(self.lines) < _MAX_LOG_LINES:
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record is Dask's problem, not the run's
+                message = str(record.msg)
+            self.lines.append(f"{record.name} - {record.levelname} - {message}")
+        return False
+
+
+@contextlib.contextmanager
+def _held_back_dask_logs() -> Iterator[_HeldBackLog]:
+    """Filter every logger of Dask (and its Tornado and Bokeh) in this process for the block."""
+    held = _HeldBackLog()
+    loggers = [logging.getLogger(name) for name in _DASK_LOGGERS] + [
+        logger
+        for name, logger in list(logging.root.manager.loggerDict.items())
+        if isinstance(logger, logging.Logger) and name.partition(".")[0] in _DASK_LOGGERS
+    ]
+    for logger in loggers:
+        logger.addFilter(held)
+    try:
+        yield held
+    finally:
+        for logger in loggers:
+            logger.removeFilter(held)
+
+
+@dataclass
+class ClusterNotes:
+    """What the Dask cluster did while one benchmark ran, for the benchmark's details.
+
+    Attributes:
+        rescheduled: how many times one of its seeds was moved to another worker
+            because the worker running (or holding) it was lost.
+        log: Dask's log lines below ERROR from this process, held back from the terminal.
+    """
+
+    rescheduled: int = 0
+    log: list[str] = field(default_factory=list)
+
+
 class DaskBackend:
     """Runs each seed as a task on a Dask ``distributed`` cluster.
 
-    Workers import the benchmark file by its absolute path, so the file must be
-    on a filesystem they share with this process. A worker that dies while
-    running a seed makes the scheduler retry it elsewhere; a seed that keeps
-    killing workers (``KilledWorker``) becomes a :class:`SeedFailure`.
+    The benchmark file and the sibling modules it imports travel inside each
+    task (:mod:`pybench.bundle`), so the workers need no shared filesystem;
+    the forwarded variables are set around each seed's call. A worker that dies
+    while running a seed makes the scheduler retry it elsewhere (counted in
+    :attr:`notes`); a seed that keeps killing workers (``KilledWorker``)
+    becomes a :class:`SeedFailure`.
+
+    Args:
+        client: a connected ``distributed.Client``.
+        bundle: returns the shipped form of a benchmark (packs it by default).
+        env: forwarded variables (see :func:`forwarded_env`).
+        log: where Dask's held-back log lines are collected, if anywhere.
     """
 
-    def __init__(self, client: Any):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        bundle: Callable[[Benchmark], Bundle] | None = None,
+        env: Mapping[str, str | None] | None = None,
+        log: _HeldBackLog | None = None,
+    ):
         self._client = client
+        self._bundle = bundle or (lambda bench: pack(bench.path))
+        self._env = dict(env or {})
+        self._log = log
+        self.notes = ClusterNotes()
 
     def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
         """Submit every seed, yield outcomes as they complete; closing early cancels the rest."""
         distributed = _import_distributed()
         from distributed.scheduler import KilledWorker
 
-        digest = _file_digest(bench.path)
-        run_id = uuid.uuid4().hex[:8]
-        futures = {}
+        self.notes = notes = ClusterNotes()
+        log_from = len(self._log.lines) if self._log is not None else 0
         try:
+            bundle = self._bundle(bench)
+        except BundleError as exc:
+            if seeds:
+                failure = SeedFailure(f"could not be shipped to the Dask workers: {exc}")
+                yield SeedOutcome(0, seeds[0], failure=failure)
+            return
+        run_id = uuid.uuid4().hex[:8]
+        pending: dict[str, Any] = {}
+        where: dict[str, tuple[int, int]] = {}
+
+        def on_event(event: Any) -> None:  # runs in the client's event loop thread
+            msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
+            if not isinstance(msg, dict) or msg.get("action") != "remove-worker":
+                return
+            moved = [*msg.get("processing-tasks", ()), *msg.get("lost-computed-tasks", ())]
+            notes.rescheduled += sum(1 for key in moved if key in pending)
+
+        subscribed = False
+        try:
+            with contextlib.suppress(Exception):
+                self._client.subscribe_topic("all", on_event)
+                subscribed = True
             for index, seed in enumerate(seeds):
-                future = self._client.submit(
+                key = f"pybench-{bench.name}-{run_id}-{index}"
+                where[key] = (index, seed)
+                pending[key] = self._client.submit(
                     _dask_run_seed,
-                    str(bench.path),
+                    bundle,
                     bench.name,
-                    digest,
                     index,
                     seed,
+                    self._env,
                     pure=False,
-                    key=f"pybench-{bench.name}-{run_id}-{index}",
+                    key=key,
                 )
-                futures[future] = (index, seed)
-            for future in distributed.as_completed(list(futures)):
-                index, seed = futures[future]
+            for future in distributed.as_completed(list(pending.values())):
+                index, seed = where[future.key]
                 try:
                     outcome = future.result()
                 except KilledWorker as exc:
@@ -419,12 +553,40 @@ class DaskBackend:
                             f"failed on the Dask cluster: {type(exc).__name__}: {exc}"
                         ),
                     )
+                # The value is here: a worker lost from now on must not recompute it.
+                pending.pop(future.key, None)
+                future.release()
                 yield outcome
         finally:
-            outstanding = [f for f in futures if not f.done()]
+            outstanding = list(pending.values())
+            pending.clear()
             if outstanding:
                 with contextlib.suppress(Exception):
                     self._client.cancel(outstanding)
+            if subscribed:
+                with contextlib.suppress(Exception):
+                    self._client.unsubscribe_topic("all")
+            if self._log is not None:
+                notes.log = self._log.lines[log_from:]
+
+    def version_mismatches(self, bench: Benchmark) -> list[VersionMismatch]:
+        """Packages whose versions on a worker differ from here (see :mod:`pybench.versions`).
+
+        Checks Python, numpy, pybench and the installed packages the benchmark
+        and its sibling modules import, on every worker connected now. A
+        benchmark that cannot be shipped, or a cluster that does not answer, has
+        none: running it reports the problem.
+        """
+        try:
+            names = self._bundle(bench).imports
+        except BundleError:
+            return []
+        here = package_versions(names)
+        try:
+            remote = self._client.run(package_versions, names, on_error="ignore")
+        except Exception:  # e.g. the scheduler went away; the run itself will say so
+            return []
+        return mismatches(here, {str(w): v for w, v in remote.items() if isinstance(v, dict)})
 
     def close(self) -> None:
         """Nothing to release: the client and cluster belong to :func:`open_pool`."""
@@ -447,74 +609,120 @@ def _parse_local(address: str) -> int | None:
     return int(text)
 
 
+def _connect(distributed: Any, address: str) -> Any:
+    # pybench compares versions itself, per benchmark (Pool.version_mismatches).
+    from distributed.versions import VersionMismatchWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VersionMismatchWarning)
+        try:
+            return distributed.Client(address)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise BackendError(
+                f"--dask {address}: cannot connect to a Dask scheduler there ({exc}); "
+                "check the address (e.g. tcp://host:8786) or use --dask local:N"
+            ) from None
+
+
 @contextlib.contextmanager
-def _dask_client(address: str) -> Iterator[Any]:
+def _dask_client(address: str) -> Iterator[tuple[Any, _HeldBackLog]]:
     n_local = _parse_local(address)
     distributed = _import_distributed()
-    import logging
 
-    cluster = None
-    try:
-        if n_local is not None:
-            cluster = distributed.LocalCluster(
-                n_workers=n_local,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # any free port: never clash with another cluster
-                silence_logs=logging.ERROR,
-            )
-            client = distributed.Client(cluster)
-        else:
-            try:
-                client = distributed.Client(address)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise BackendError(
-                    f"--dask {address}: cannot connect to a Dask scheduler there ({exc}); "
-                    "check the address (e.g. tcp://host:8786) or use --dask local:N"
-                ) from None
+    with _held_back_dask_logs() as held:
+        cluster = None
         try:
-            yield client
+            if n_local is not None:
+                cluster = distributed.LocalCluster(
+                    n_workers=n_local,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # any free port: never clash with another cluster
+                    silence_logs=logging.ERROR,
+                )
+                client = _connect(distributed, cluster.scheduler_address)
+            else:
+                client = _connect(distributed, address)
+            try:
+                yield client, held
+            finally:
+                with contextlib.suppress(Exception):
+                    client.close()
         finally:
-            with contextlib.suppress(Exception):
-                client.close()
-    finally:
-        if cluster is not None:
-            with contextlib.suppress(Exception):
-                cluster.close()
+            if cluster is not None:
+                with contextlib.suppress(Exception):
+                    cluster.close()
 
 
 # -- the pool ------------------------------------------------------------------
 class Pool:
     """Hands out the back-end each benchmark runs on."""
 
-    def __init__(self, dask_client: Any = None):
+    def __init__(self, dask_client: Any = None, dask_log: _HeldBackLog | None = None):
         self._client = dask_client
+        self._log = dask_log
+        self._bundles: dict[Path, Bundle] = {}
+
+    def _bundle(self, bench: Benchmark) -> Bundle:
+        """The benchmark's shipped form, read once per run (the version check sees what runs)."""
+        bundle = self._bundles.get(bench.path)
+        if bundle is None:
+            bundle = self._bundles[bench.path] = pack(bench.path)
+        return bundle
 
     def backend_for(
-        self, bench: Benchmark, *, workers: int, gpus: tuple[int, ...] | None
+        self,
+        bench: Benchmark,
+        *,
+        workers: int,
+        gpus: tuple[int, ...] | None,
+        env: Mapping[str, str | None] | None = None,
     ) -> Backend:
         """The back-end for ``bench``: Dask if connected, else GPU workers, processes or serial.
+
+        Args:
+            bench: the benchmark.
+            workers: local worker processes wanted.
+            gpus: one local worker per GPU, if given.
+            env: forwarded variables (:func:`forwarded_env`), set around each seed's
+                call in a worker; ``None`` forwards the ``PYBENCH_*`` ones. A serial
+                run already sees this environment.
 
         Raises:
             BackendError: GPU pinning was asked for together with Dask.
         """
+        if env is None:
+            env = forwarded_env()
         if self._client is not None:
             if gpus:
                 raise BackendError(
                     f"{bench.name}: GPU pinning (--gpus / gpus=) cannot be combined with --dask; "
                     "give each Dask worker its own GPU instead (e.g. dask-cuda)"
                 )
-            return DaskBackend(self._client)
+            return DaskBackend(self._client, bundle=self._bundle, env=env, log=self._log)
         if gpus:
-            return ProcessBackend(gpus=gpus)
+            return ProcessBackend(gpus=gpus, env=env)
         if workers > 1:
-            return ProcessBackend(workers=workers)
+            return ProcessBackend(workers=workers, env=env)
         return SerialBackend()
+
+    def version_mismatches(self, bench: Benchmark) -> list[VersionMismatch]:
+        """Where the workers' versions differ from here; always empty for local back-ends.
+
+        Call it before the benchmark's seeds run; whether a mismatch is a warning
+        or an error is the caller's choice.
+        """
+        if self._client is None:
+            return []  # local workers run this very interpreter and environment
+        return DaskBackend(self._client, bundle=self._bundle).version_mismatches(bench)
 
 
 @contextlib.contextmanager
 def open_pool(*, dask: str | None = None) -> Iterator[Pool]:
     """The back-ends of one run.
+
+    With Dask, the ``distributed`` loggers of this process are held below
+    ERROR for the whole run (see :class:`ClusterNotes`).
 
     Args:
         dask: a Dask scheduler address (``tcp://host:8786``), or ``local:N`` to
@@ -528,5 +736,5 @@ def open_pool(*, dask: str | None = None) -> Iterator[Pool]:
     if not dask:
         yield Pool()
         return
-    with _dask_client(dask) as client:
-        yield Pool(client)
+    with _dask_client(dask) as (client, held):
+        yield Pool(client, held)

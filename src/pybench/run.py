@@ -9,11 +9,13 @@ back-ends of :mod:`pybench.backends`). Every backend calls
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +33,7 @@ __all__ = [
     "SeedFailure",
     "SeedOutcome",
     "SerialBackend",
+    "environment",
     "evaluate_seed",
     "run_benchmark",
     "sample_seeds",
@@ -93,11 +96,50 @@ def _one_line(exc: BaseException) -> str:
     return f"{name}: {lines[0]}" + (" …" if len(lines) > 1 else "")
 
 
-def evaluate_seed(func: Callable[[int], Any], index: int, seed: int) -> SeedOutcome:
-    """Call ``func(seed)`` and normalize its return value, capturing every failure."""
+@contextlib.contextmanager
+def environment(env: Mapping[str, str | None] | None) -> Iterator[None]:
+    """Set the variables of ``env`` for the block (``None`` unsets one), then restore them.
+
+    Only the named variables are touched; whatever else the block changes stays.
+    """
+    if not env:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in env}
+    try:
+        _set_environ(env)
+        yield
+    finally:
+        _set_environ(saved)
+
+
+def _set_environ(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def evaluate_seed(
+    func: Callable[[int], Any],
+    index: int,
+    seed: int,
+    env: Mapping[str, str | None] | None = None,
+) -> SeedOutcome:
+    """Call ``func(seed)`` and normalize its return value, capturing every failure.
+
+    Args:
+        func: the benchmark function.
+        index: the seed's row.
+        seed: the seed.
+        env: environment variables forwarded from where pybench was started,
+            set just for this call and restored after it (``None`` values unset).
+    """
     started = time.perf_counter()
     try:
-        raw = func(seed)
+        with environment(env):
+            raw = func(seed)
     except (Exception, SystemExit) as exc:  # anything the user's code raises is reported
         return SeedOutcome(
             index,
