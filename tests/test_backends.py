@@ -247,8 +247,8 @@ def test_forwarded_env_takes_every_pybench_variable_and_the_named_ones():
         "PYBENCH_X": "",
     }
     assert backends.forwarded_env(environ=environ) == {"PYBENCH_SEED": "3", "PYBENCH_X": ""}
-    for name, why in [("A=1", "not an assignment"), ("", "empty"), ("A B", "not a valid")]:
-        with pytest.raises(backends.BackendError, match=f"--env {name}: .*{why}"):
+    for name, why in [("A=1", "not an assignment"), ("", "non-empty"), ("A B", "not a valid")]:
+        with pytest.raises(backends.BackendError, match=f"--env '{name}': .*{why}"):
             backends.forwarded_env([name], environ)
 
 

@@ -146,3 +146,35 @@ def test_table_shows_intervals_and_marks():
     lo, hi = f"{slot.delta_low * 100:+.1f}%", f"{slot.delta_high * 100:+.1f}%"
     assert second.endswith(f"{slot.p_adj:.3f} ‼  [{lo}, {hi}]")
     assert format_flips(result) == "sign flips: 1024 (exact)"
+
+
+def test_cluster_notes_and_version_warnings(capsys):
+    from dataclasses import replace
+
+    from pybench.backends import ClusterNotes
+    from pybench.versions import VersionMismatch
+
+    [outcome] = session.run(session.plan([_bench("bench_a", float)], {}, {}, base_seed=1),
+                            pool=Pool())  # fmt: skip
+    outcome = replace(
+        outcome,
+        version_mismatches=(VersionMismatch("numpy", "tcp://10.0.0.7:4000", "2.1.0", "1.26.4"),),
+        cluster=ClusterNotes(2, ("distributed.client - WARNING - Couldn't gather 1 keys",)),
+    )
+    for verbose in (False, True):
+        Reporter(verbose=verbose, names=["bench_a"]).outcome(outcome)
+        captured = capsys.readouterr()
+        assert captured.err == (
+            "warning: bench_a: numpy is 2.1.0 here but 1.26.4 on worker tcp://10.0.0.7:4000\n"
+        )
+        lines = captured.out.splitlines()
+        assert lines[0].startswith("bench_a .......... NEW")
+        assert lines[1] == "  note: 2 seeds rescheduled after a Dask worker was lost"
+        dask_lines = ["  dask: distributed.client - WARNING - Couldn't gather 1 keys"]
+        assert lines[2:] == (dask_lines if verbose else [])
+
+    Reporter(verbose=True, names=["bench_a"]).outcome(
+        replace(outcome, version_mismatches=(), cluster=ClusterNotes())
+    )
+    assert capsys.readouterr() == (f"{outcome.name} .......... NEW 1 metrics × 1 steps"
+                                   " (baseline saved)\n", "")  # fmt: skip

@@ -8,9 +8,11 @@ from pybench.settings import KEYWORDS, Settings, SettingsError, check, resolve
 
 
 def test_defaults_are_stated_once():
-    assert KEYWORDS == ("n_seeds", "alpha", "min_effect", "workers", "gpus")
+    assert KEYWORDS == ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env")
     assert check("bench_x", {}) == Settings()
-    assert Settings() == Settings(n_seeds=30, alpha=0.05, min_effect=None, workers=1, gpus=None)
+    assert Settings() == Settings(
+        n_seeds=30, alpha=0.05, min_effect=None, workers=1, gpus=None, env=()
+    )
 
 
 def test_check_normalises():
@@ -28,6 +30,10 @@ def test_check_normalises():
         ({"workers": 0}, "workers=0"),
         ({"gpus": "0,1"}, "gpus='0,1'"),
         ({"gpus": [-1]}, "gpus=(-1,)"),
+        ({"env": "MODEL"}, "env='MODEL' must be a list of variable names"),
+        ({"env": ["A=1"]}, "env entry 'A=1' must be a variable name, not an assignment"),
+        ({"env": [""]}, "env entry '' must be a non-empty variable name"),
+        ({"env": [3]}, "env entry 3 must be a non-empty variable name"),
     ],
 )
 def test_bad_values_name_benchmark_and_keyword(values, needle):
@@ -42,3 +48,11 @@ def test_resolve_overrides_only_given_values():
     assert resolve(base, {"alpha": 0.1, "gpus": (0,)}) == Settings(n_seeds=12, alpha=0.1, gpus=(0,))
     with pytest.raises(ValueError):
         resolve(base, {"colour": "red"})
+
+
+def test_env_names_from_the_command_line_add_to_the_keyword():
+    base = check("bench_x", {"env": ["MODEL", "DATA", "MODEL"]})
+    assert base.env == ("MODEL", "DATA")
+    assert resolve(base, {"env": ()}) is base
+    assert resolve(base, {"env": ("DATA",)}) is base
+    assert resolve(base, {"env": ("SIZE", "MODEL")}).env == ("MODEL", "DATA", "SIZE")

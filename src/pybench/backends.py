@@ -27,7 +27,7 @@ import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from .bundle import load as load_bundle
 from .discover import Benchmark, load_benchmark
 from .errors import PybenchError
 from .run import Backend, SeedFailure, SeedOutcome, SerialBackend, evaluate_seed
+from .settings import env_name_problem
 from .versions import VersionMismatch, mismatches, package_versions
 
 __all__ = [
@@ -343,17 +344,6 @@ FORWARDED_PREFIX = "PYBENCH_"
 """Variables with this prefix travel with every seed without being named."""
 
 
-def check_env_name(name: str) -> str | None:
-    """Why ``name`` cannot be forwarded (``None`` if it can)."""
-    if not name:
-        return "an empty variable name"
-    if "=" in name:
-        return "a variable name, not an assignment (set the value in the shell)"
-    if "\0" in name or any(c.isspace() for c in name):
-        return "not a valid environment variable name"
-    return None
-
-
 def forwarded_env(
     names: Iterable[str] = (), environ: Mapping[str, str] | None = None
 ) -> dict[str, str | None]:
@@ -370,9 +360,9 @@ def forwarded_env(
         name: value for name, value in environ.items() if name.startswith(FORWARDED_PREFIX)
     }
     for name in names:
-        problem = check_env_name(name)
+        problem = env_name_problem(name)
         if problem is not None:
-            raise BackendError(f"--env {name}: {problem}")
+            raise BackendError(f"--env {name!r}: {problem}")
         env[name] = environ.get(name)
     return dict(sorted(env.items()))
 
@@ -443,18 +433,15 @@ def _held_back_dask_logs() -> Iterator[_HeldBackLog]:
             logger.removeFilter(held)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClusterNotes:
-    """What the Dask cluster did while one benchmark ran, for the benchmark's details.
-
-    Attributes:
-        rescheduled: how many times one of its seeds was moved to another worker
-            because the worker running (or holding) it was lost.
-        log: Dask's log lines below ERROR from this process, held back from the terminal.
-    """
+    """What the Dask cluster did while one benchmark ran, for the benchmark's details."""
 
     rescheduled: int = 0
-    log: list[str] = field(default_factory=list)
+    """How many times one of its seeds was moved to another worker because the
+    worker running it (or holding its result) was lost."""
+    log: tuple[str, ...] = ()
+    """Dask's log lines below ERROR from this process, held back from the terminal."""
 
 
 class DaskBackend:
@@ -487,13 +474,15 @@ class DaskBackend:
         self._env = dict(env or {})
         self._log = log
         self.notes = ClusterNotes()
+        """What the cluster did during the latest :meth:`map_seeds` (final once it ends)."""
 
     def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
         """Submit every seed, yield outcomes as they complete; closing early cancels the rest."""
         distributed = _import_distributed()
         from distributed.scheduler import KilledWorker
 
-        self.notes = notes = ClusterNotes()
+        self.notes = ClusterNotes()
+        rescheduled = 0
         log_from = len(self._log.lines) if self._log is not None else 0
         try:
             bundle = self._bundle(bench)
@@ -507,11 +496,12 @@ class DaskBackend:
         where: dict[str, tuple[int, int]] = {}
 
         def on_event(event: Any) -> None:  # runs in the client's event loop thread
+            nonlocal rescheduled
             msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
             if not isinstance(msg, dict) or msg.get("action") != "remove-worker":
                 return
             moved = [*msg.get("processing-tasks", ()), *msg.get("lost-computed-tasks", ())]
-            notes.rescheduled += sum(1 for key in moved if key in pending)
+            rescheduled += sum(1 for key in moved if key in pending)
 
         subscribed = False
         try:
@@ -566,8 +556,8 @@ class DaskBackend:
             if subscribed:
                 with contextlib.suppress(Exception):
                     self._client.unsubscribe_topic("all")
-            if self._log is not None:
-                notes.log = self._log.lines[log_from:]
+            log = self._log.lines[log_from:] if self._log is not None else []
+            self.notes = ClusterNotes(rescheduled, tuple(log))
 
     def version_mismatches(self, bench: Benchmark) -> list[VersionMismatch]:
         """Packages whose versions on a worker differ from here (see :mod:`pybench.versions`).
@@ -676,7 +666,7 @@ class Pool:
         *,
         workers: int,
         gpus: tuple[int, ...] | None,
-        env: Mapping[str, str | None] | None = None,
+        env: Sequence[str] = (),
     ) -> Backend:
         """The back-end for ``bench``: Dask if connected, else GPU workers, processes or serial.
 
@@ -684,26 +674,26 @@ class Pool:
             bench: the benchmark.
             workers: local worker processes wanted.
             gpus: one local worker per GPU, if given.
-            env: forwarded variables (:func:`forwarded_env`), set around each seed's
-                call in a worker; ``None`` forwards the ``PYBENCH_*`` ones. A serial
-                run already sees this environment.
+            env: names of variables to forward besides every ``PYBENCH_*`` one
+                (:func:`forwarded_env`): a worker sets them, as they are now, around
+                each seed's call. A serial run already sees this environment.
 
         Raises:
-            BackendError: GPU pinning was asked for together with Dask.
+            BackendError: GPU pinning was asked for together with Dask, or a
+                name that is not a variable name.
         """
-        if env is None:
-            env = forwarded_env()
+        forwarded = forwarded_env(env)
         if self._client is not None:
             if gpus:
                 raise BackendError(
                     f"{bench.name}: GPU pinning (--gpus / gpus=) cannot be combined with --dask; "
                     "give each Dask worker its own GPU instead (e.g. dask-cuda)"
                 )
-            return DaskBackend(self._client, bundle=self._bundle, env=env, log=self._log)
+            return DaskBackend(self._client, bundle=self._bundle, env=forwarded, log=self._log)
         if gpus:
-            return ProcessBackend(gpus=gpus, env=env)
+            return ProcessBackend(gpus=gpus, env=forwarded)
         if workers > 1:
-            return ProcessBackend(workers=workers, env=env)
+            return ProcessBackend(workers=workers, env=forwarded)
         return SerialBackend()
 
     def version_mismatches(self, bench: Benchmark) -> list[VersionMismatch]:

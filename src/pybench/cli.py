@@ -148,6 +148,27 @@ _n_seeds_option = click.option(
     help="Seeds to sample (overrides the 'n_seeds' keyword).",
 )
 
+
+def _check_env(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]) -> Any:
+    from .settings import env_name_problem
+
+    for name in names:
+        problem = env_name_problem(name)
+        if problem is not None:
+            raise click.BadParameter(f"{name!r} {problem}")
+    return names
+
+
+_env_option = click.option(
+    "--env",
+    "env",
+    multiple=True,
+    metavar="NAME",
+    callback=_check_env,
+    help="Set this variable as it is here for each seed in a worker (repeatable; "
+    "adds to the 'env' keyword; every PYBENCH_* variable is always forwarded).",
+)
+
 _RUN_OPTIONS = [
     click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)),
     _bench_option,
@@ -157,6 +178,7 @@ _RUN_OPTIONS = [
     _workers_option,
     _gpus_option,
     _dask_option,
+    _env_option,
     _verbose_option,
 ]
 """The options shared by the commands that run benchmarks."""
@@ -315,7 +337,7 @@ def _compare(options: dict[str, Any]) -> int:
     return session.exit_code(outcomes)
 
 
-SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus")
+SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env")
 """The command-line options that override a benchmark's keyword settings."""
 
 

@@ -30,9 +30,10 @@ from .store import BaselineRecord
 if TYPE_CHECKING:
     import numpy as np
 
-    from .backends import Pool
+    from .backends import ClusterNotes, Pool
     from .revisions import Tree
     from .vcs import GitState
+    from .versions import VersionMismatch
 
 __all__ = [
     "BenchFinished",
@@ -126,6 +127,11 @@ class Outcome:
     """``record`` comes from ``pybench update`` (shown as SAVED)."""
     timings: Timings = Timings(0.0)
     """Wall and per-seed times."""
+    version_mismatches: tuple[VersionMismatch, ...] = ()
+    """Packages whose versions on a Dask worker differ from here, checked before
+    the seeds ran (a warning, or an error under a strict mode)."""
+    cluster: ClusterNotes | None = None
+    """What the Dask cluster did while the seeds ran (``None`` off Dask)."""
 
     @property
     def name(self) -> str:
@@ -303,7 +309,11 @@ def _run_one(
         on_event(SeedDone(name, done, total))
 
     started = time.perf_counter()
-    backend = pool.backend_for(job.bench, workers=job.settings.workers, gpus=job.settings.gpus)
+    mismatches = tuple(pool.version_mismatches(job.bench))
+    settings = job.settings
+    backend = pool.backend_for(
+        job.bench, workers=settings.workers, gpus=settings.gpus, env=settings.env
+    )
     try:
         result = run_benchmark(
             job.bench,
@@ -313,9 +323,9 @@ def _run_one(
             on_seed_done=tick,
         )
         timings = Timings(time.perf_counter() - started, result.seed_times)
-        return _judge(job, result, timings, git)
+        outcome = _judge(job, result, timings, git)
     except BenchmarkError as exc:
-        return Outcome(
+        outcome = Outcome(
             Status.ERROR,
             job.bench,
             job.settings,
@@ -325,6 +335,8 @@ def _run_one(
         )
     finally:
         backend.close()
+    cluster = getattr(backend, "notes", None)
+    return dataclasses.replace(outcome, version_mismatches=mismatches, cluster=cluster)
 
 
 def run(

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import PybenchError
 
-__all__ = ["KEYWORDS", "Settings", "SettingsError", "check", "resolve"]
+__all__ = ["KEYWORDS", "Settings", "SettingsError", "check", "env_name_problem", "resolve"]
 
 
 class SettingsError(PybenchError):
@@ -37,6 +37,9 @@ class Settings:
     """Local worker processes that run seeds."""
     gpus: tuple[int, ...] | None = None
     """One worker per listed GPU (``None``: no pinning)."""
+    env: tuple[str, ...] = ()
+    """Environment variables set for each seed's call in a worker as they are here
+    (every ``PYBENCH_*`` one travels without being named)."""
 
 
 KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
@@ -49,6 +52,30 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def env_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be forwarded as an environment variable (``None`` if it can)."""
+    if not isinstance(name, str) or not name:
+        return "must be a non-empty variable name"
+    if "=" in name:
+        return "must be a variable name, not an assignment (set the value in the shell)"
+    if "\0" in name or any(c.isspace() for c in name):
+        return "is not a valid environment variable name"
+    return None
+
+
+def _check_env(name: str, env: Any) -> tuple[str, ...]:
+    if isinstance(env, (str, bytes)) or not hasattr(env, "__iter__"):
+        raise SettingsError(
+            f"{name}: env={env!r} must be a list of variable names, e.g. ['MODEL_VARIANT']"
+        )
+    names = tuple(env)
+    for var in names:
+        problem = env_name_problem(var)
+        if problem is not None:
+            raise SettingsError(f"{name}: env entry {var!r} {problem}")
+    return tuple(dict.fromkeys(names))
 
 
 def check(name: str, values: Mapping[str, Any]) -> Settings:
@@ -82,13 +109,24 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
         min_effect=None if min_effect is None else float(min_effect),
         workers=workers,
         gpus=gpus,
+        env=_check_env(name, merged["env"]),
     )
 
 
 def resolve(defaults: Settings, overrides: Mapping[str, Any]) -> Settings:
-    """``defaults`` with every override that is not ``None`` applied (CLI flags win)."""
+    """``defaults`` with every override that is not ``None`` applied (CLI flags win).
+
+    ``env`` is the exception: the variables named on the command line are
+    forwarded in addition to those the benchmark names.
+    """
     given = {key: value for key, value in overrides.items() if value is not None}
     unknown = set(given) - set(KEYWORDS)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}")
+    if "env" in given:
+        env = tuple(dict.fromkeys([*defaults.env, *given["env"]]))
+        if env == defaults.env:
+            del given["env"]
+        else:
+            given["env"] = env
     return dataclasses.replace(defaults, **given) if given else defaults

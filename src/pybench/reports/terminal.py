@@ -245,7 +245,24 @@ class Reporter:
         self._stop_bar()
 
     def outcome(self, outcome: Outcome) -> None:
-        """The line of one benchmark (and its table or traceback with ``-v``)."""
+        """The line of one benchmark, its table or traceback with ``-v``, and cluster notes.
+
+        Version differences with Dask workers come first, as warnings on stderr.
+        """
+        for mismatch in outcome.version_mismatches:
+            self.warn(f"{outcome.name}: {mismatch}")
+        self._verdict(outcome)
+        notes = outcome.cluster
+        if notes is not None and notes.rescheduled:
+            n = notes.rescheduled
+            self.out.print(
+                f"  note: {n} seed{'s' if n != 1 else ''} rescheduled after a Dask worker was lost"
+            )
+        if notes is not None and self.verbose:
+            for line in notes.log:
+                self.out.print(f"  dask: {escape(line)}")
+
+    def _verdict(self, outcome: Outcome) -> None:
         name = outcome.name
         if outcome.status is Status.ERROR:
             assert outcome.error is not None
