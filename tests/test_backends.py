@@ -465,9 +465,9 @@ def test_dask_log_lines_below_error_are_held_back_for_the_details(project, bench
     finally:
         client_log.removeHandler(seen)
     assert seen.messages == ["the scheduler is gone", "after the run"]
-    assert backend.notes.log == [
-        "distributed.client - WARNING - Couldn't gather 1 keys, rescheduling ['k']"
-    ]
+    assert backend.notes.log == (
+        "distributed.client - WARNING - Couldn't gather 1 keys, rescheduling ['k']",
+    )
     assert backend.notes.rescheduled == 0
 
 

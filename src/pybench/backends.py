@@ -6,12 +6,15 @@ hands out a :class:`pybench.run.Backend` for each benchmark:
 - :class:`pybench.run.SerialBackend`: one seed after another in this process;
 - :class:`ProcessBackend`: a pool of local worker processes, optionally one per
   GPU with ``CUDA_VISIBLE_DEVICES`` set to it;
-- :class:`DaskBackend`: tasks on a Dask ``distributed`` cluster (optional extra).
+- :class:`DaskBackend`: tasks on a Dask ``distributed`` cluster (optional extra),
+  which carry the benchmark's sources with them (:mod:`pybench.bundle`).
 
 Every back-end runs seeds through :func:`pybench.run.evaluate_seed`, so a
-benchmark's values do not depend on where they were computed. A worker that
+benchmark's values do not depend on where they were computed; a worker sets the
+forwarded variables (:func:`forwarded_env`) around each call. A worker that
 dies hard becomes a :class:`pybench.run.SeedFailure` for the seed it was
-running, never a hang.
+running, never a hang. :meth:`Pool.version_mismatches` compares a Dask
+cluster's package versions with this process's before a benchmark runs.
 """
 
 from __future__ import annotations

@@ -46,45 +46,36 @@ class BundleError(PybenchError):
 
 @dataclass(frozen=True)
 class ShippedFile:
-    """One Python source file as read on the client.
-
-    Attributes:
-        module: the name it is imported under (``helpers``, ``pkg.sub``; for the
-            benchmark file itself its discovery module name).
-        path: its absolute path on the client: ``__file__`` and traceback file name.
-        source: its bytes.
-        package: whether it is a package's ``__init__.py``.
-    """
+    """One Python source file as read on the client."""
 
     module: str
+    """The name it is imported under (``helpers``, ``pkg.sub``; for the benchmark
+    file itself, its discovery module name)."""
     path: str
+    """Its absolute path on the client, which is also its ``__file__`` and the file
+    name in tracebacks."""
     source: bytes
+    """Its bytes."""
     package: bool = False
+    """Whether it is a package's ``__init__.py``."""
 
 
 @dataclass(frozen=True)
 class Bundle:
-    """A benchmark file, its sibling modules and the installed packages they import.
-
-    Attributes:
-        main: the benchmark file.
-        helpers: the sibling modules and packages it imports, in discovery order.
-        imports: top-level names of the non-standard-library packages imported
-            by any of the files and not shipped (for the version check).
-        file_digest: SHA-1 of the benchmark file's bytes.
-        digest: SHA-1 over every shipped file (name, path, bytes): the cache key on workers.
-    """
+    """A benchmark file, its sibling modules and the installed packages they import."""
 
     main: ShippedFile
+    """The benchmark file."""
     helpers: tuple[ShippedFile, ...]
+    """The sibling modules and packages it imports, in the order they were found."""
     imports: tuple[str, ...]
+    """Top-level names of the non-standard-library packages imported by any of the
+    files and not shipped (for the version check)."""
     file_digest: str
+    """SHA-1 of the benchmark file's bytes."""
     digest: str
-
-    @property
-    def size(self) -> int:
-        """Bytes of source shipped with every task."""
-        return len(self.main.source) + sum(len(f.source) for f in self.helpers)
+    """SHA-1 over the name, path and bytes of every shipped file, which workers
+    cache the imported benchmark by."""
 
 
 # -- the client side -------------------------------------------------------------
