@@ -269,26 +269,26 @@ def test_sibling_modules_travel_with_the_benchmark(project, cli, on_cluster):
         folder,
         "bench_helped.py",
         """
-        import helpers
-        from tools.scale import factor
+        import shipped_helpers
+        from shipped_tools.scale import factor
 
         def bench_helped(seed, *, n_seeds=6):
-            return helpers.score(seed) * factor()
+            return shipped_helpers.score(seed) * factor()
         """,
     )
     _write(
         folder,
-        "helpers.py",
+        "shipped_helpers.py",
         """
-        import tools
+        import shipped_tools
 
         def score(seed):
-            return seed % 7 + tools.BASE
+            return seed % 7 + shipped_tools.BASE
         """,
     )
-    (folder / "tools").mkdir()
-    _write(folder / "tools", "__init__.py", "BASE = 0.5\n")
-    _write(folder / "tools", "scale.py", "def factor():\n    return 2.0\n")
+    (folder / "shipped_tools").mkdir()
+    _write(folder / "shipped_tools", "__init__.py", "BASE = 0.5\n")
+    _write(folder / "shipped_tools", "scale.py", "def factor():\n    return 2.0\n")
     serial = cli(str(folder), "--seed", "9", "--baseline", "serial.jsonl")
     assert serial.exit_code == 0, serial.output
 
@@ -300,7 +300,7 @@ def test_sibling_modules_travel_with_the_benchmark(project, cli, on_cluster):
     assert len(set(got["scores"]["0"]["score"])) > 1
 
     # an edited helper reaches the long-lived workers at once
-    _write(folder, "helpers.py", "def score(seed):\n    return seed % 7 + 10.0\n")
+    _write(folder, "shipped_helpers.py", "def score(seed):\n    return seed % 7 + 10.0\n")
     edited = on_cluster(str(folder), "--seed", "9", "--baseline", "edited.jsonl")
     assert edited.exit_code == 0, edited.output
     record = _records(project / "edited.jsonl")["bench_helped"]
