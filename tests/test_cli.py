@@ -192,13 +192,15 @@ def test_unreachable_alpha_refused_before_any_seed(project, write_bench, cli):
 
 def test_bad_option_values(project, write_bench, cli):
     write_bench(BENCH_PAIR)
-    for args in (("--alpha", "1.5"), ("--min-effect", "-1"), ("--no-such-flag",)):
+    for args in (("--alpha", "1.5"), ("--min-effect", "-1"), ("--no-such-flag",), ("--env", "A=1")):
         result = cli("benchmarks", *args)
         assert result.exit_code == 2
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
         assert "pybench run --help" in result.stderr
     gpus = cli("benchmarks", "--gpus", "a,b")
     assert gpus.exit_code == 2 and "--gpus" in gpus.stderr
+    env = cli("benchmarks", "--env", "MODEL=big")
+    assert "'MODEL=big' must be a variable name, not an assignment" in env.stderr
 
 
 def test_wrong_shape_is_an_error(project, write_bench, cli):
@@ -637,6 +639,7 @@ def test_compare_against_the_dirty_working_tree(in_toy_repo, temp_root, cli):
         (["v1", "--path", "missing"], "missing: no such file or folder in v1"),
         (["v1", "--bench", "other"], "--bench other: no such benchmark in either revision"),
         (["v1", "--dask", "local:2"], "--dask cannot be combined with compare"),
+        (["v1", "--env", "A=1"], "'A=1' must be a variable name, not an assignment"),
         (["v1", "--alpha", "0.001"], "use at least 10 seeds (--n-seeds 10 or n_seeds=10)"),
     ],
 )

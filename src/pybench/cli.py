@@ -436,6 +436,7 @@ def plan_command(
 @_workers_option
 @_gpus_option
 @_dask_option
+@_env_option
 def compare_command(**options: Any) -> int:
     """Compare two git revisions on the same fresh seeds: BASE against HEAD.
 

@@ -626,16 +626,23 @@ def pair_benchmarks(
 
 @contextlib.contextmanager
 def side_backend(
-    tree: Tree, *, workers: int = 1, gpus: Sequence[int] | None = None
+    tree: Tree,
+    *,
+    workers: int = 1,
+    gpus: Sequence[int] | None = None,
+    env: Sequence[str] = (),
 ) -> Iterator[ProcessBackend]:
     """Worker processes that import ``tree``'s code first; stopped when the block ends.
 
     Each side always runs in worker processes (never in this one), so the two
-    revisions' modules of the same name never meet in one interpreter.
+    revisions' modules of the same name never meet in one interpreter. ``env``
+    names variables forwarded around each call, as with ``pybench run``.
     """
-    from .backends import ProcessBackend
+    from .backends import ProcessBackend, forwarded_env
 
-    backend = ProcessBackend(workers=workers, gpus=gpus, sys_path=tree.source_roots)
+    backend = ProcessBackend(
+        workers=workers, gpus=gpus, sys_path=tree.source_roots, env=forwarded_env(env)
+    )
     try:
         yield backend
     finally:

@@ -380,11 +380,11 @@ def _run_revisions_one(
         on_event(SeedDone(name, done, total))
 
     started = time.perf_counter()
-    workers, gpus = job.settings.workers, job.settings.gpus
+    workers, gpus, env = job.settings.workers, job.settings.gpus, job.settings.env
     try:
         with (
-            side_backend(base_tree, workers=workers, gpus=gpus) as base_backend,
-            side_backend(head_tree, workers=workers, gpus=gpus) as head_backend,
+            side_backend(base_tree, workers=workers, gpus=gpus, env=env) as base_backend,
+            side_backend(head_tree, workers=workers, gpus=gpus, env=env) as head_backend,
         ):
             base_result, head_result = run_interleaved(
                 base,
