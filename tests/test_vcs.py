@@ -45,13 +45,47 @@ def test_clean_and_dirty(repo):
 
 
 def test_baseline_file_itself_does_not_make_the_tree_dirty(repo):
-    path = repo / ".pybench" / "baselines.jsonl"
+    path = repo / "ci" / "baselines.jsonl"  # outside .pybench/: only `ignore` excludes it
     save(path, [BaselineRecord("bench_a", [1, 2], {0: {"s": [1.0, 2.0]}})])
-    _git(repo, "add", ".pybench/baselines.jsonl")
+    _git(repo, "add", "ci/baselines.jsonl")
     _git(repo, "commit", "-qm", "baseline")
     save(path, [BaselineRecord("bench_a", [1, 2], {0: {"s": [1.5, 2.0]}})])
+    # the lock file and the .gitignore beside it are untracked, yet do not count either
     assert git_state(repo, ignore=path).dirty is False
     assert git_state(repo).dirty is True
+    assert git_state(repo).changed == ("ci/baselines.jsonl",)
+
+
+def test_pybench_folder_never_makes_the_tree_dirty(repo):
+    path = repo / ".pybench" / "baselines.jsonl"
+    save(path, [BaselineRecord("bench_a", [1, 2], {0: {"s": [1.0, 2.0]}})])
+    (repo / ".pybench" / "notes.txt").write_text("scratch\n")
+    assert git_state(repo).dirty is False
+    _git(repo, "add", ".pybench")
+    _git(repo, "commit", "-qm", "baseline")
+    save(path, [BaselineRecord("bench_a", [1, 2], {0: {"s": [1.5, 2.0]}})])
+    assert git_state(repo).dirty is False
+
+
+def test_untracked_files_make_the_tree_dirty_unless_ignored(repo):
+    (repo / "new_model.py").write_text("y = 1\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "cache.bin").write_text("0")
+    (repo / ".gitignore").write_text("data/\n")
+    state = git_state(repo)
+    assert state.dirty is True and state.changed == ()
+    assert set(state.untracked) == {"new_model.py", ".gitignore"}  # data/ is ignored
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "more")
+    assert git_state(repo).dirty is False
+
+
+def test_renamed_and_oddly_named_paths_are_read_whole(repo):
+    _git(repo, "mv", "a.py", "b c.py")
+    (repo / "ünï\tcode.py").write_text("z = 1\n")
+    state = git_state(repo)
+    assert state.changed == ("b c.py",)
+    assert state.untracked == ("ünï\tcode.py",)
 
 
 def test_history_lists_each_commit_with_its_records(repo):

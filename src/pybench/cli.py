@@ -6,6 +6,10 @@ Heavy modules (numpy, rich) are imported inside the commands so that
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -18,7 +22,10 @@ from . import __version__
 from .errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
 
 if TYPE_CHECKING:
+    from .reports import RunInfo
     from .reports.terminal import Reporter
+    from .session import Job, Outcome
+    from .vcs import GitState
 
 DEFAULT_PATH = "benchmarks"
 DEFAULT_BASELINE = ".pybench/baselines.jsonl"
@@ -58,6 +65,20 @@ class _DefaultGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's options and commands, then the options of ``run`` (the default command)."""
+        super().format_options(ctx, formatter)
+        run = self.commands.get("run")
+        if run is None:
+            return
+        rows = [
+            record
+            for param in run.get_params(ctx)
+            if param.name != "help" and (record := param.get_help_record(ctx)) is not None
+        ]
+        with formatter.section("Run options (pybench [PATH] [OPTIONS] is pybench run)"):
+            formatter.write_dl(rows)
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or (
             args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")
@@ -78,9 +99,12 @@ _baseline_option = click.option(
     "--baseline",
     "baseline",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_BASELINE,
-    show_default=True,
-    help="The baseline file.",
+    default=None,
+    metavar="FILE",
+    help=(
+        f"The baseline file [default: {DEFAULT_BASELINE} in the nearest folder above PATH "
+        "that has a .pybench/ folder, else at the root of its git repository]."
+    ),
 )
 
 
@@ -180,6 +204,27 @@ _RUN_OPTIONS = [
     _dask_option,
     _env_option,
     _verbose_option,
+    click.option(
+        "--json",
+        "json_path",
+        default=None,
+        metavar="PATH",
+        help="Write the run as JSON to PATH ('-': stdout; the report then goes to stderr).",
+    ),
+    click.option(
+        "--junit-xml",
+        "junit_path",
+        default=None,
+        metavar="PATH",
+        help="Write a JUnit XML report to PATH (one test case per benchmark).",
+    ),
+    click.option(
+        "--markdown",
+        "markdown_path",
+        default=None,
+        metavar="PATH",
+        help="Write a Markdown summary to PATH (also appended to $GITHUB_STEP_SUMMARY when set).",
+    ),
 ]
 """The options shared by the commands that run benchmarks."""
 
@@ -206,11 +251,20 @@ def _confirm(question: str) -> bool:
 
 
 # -- the pipeline ------------------------------------------------------------
-def _guard_write(reporter: Reporter, baseline: Path, yes: bool, overwriting: Sequence[str]) -> Any:
-    """Warn about a dirty tree and confirm overwrites; return the git state to record."""
-    from .vcs import git_state
+def _dirty_warning(state: GitState) -> str:
+    """The warning for a baseline saved from a dirty tree, naming a few of the files."""
+    named = [*state.changed, *(f"{path} (untracked)" for path in state.untracked)]
+    shown = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+    return (
+        f"the git working tree has uncommitted changes ({shown}); the baseline will record "
+        f"commit {state.commit} as dirty (commit first for a reproducible baseline)"
+    )
 
-    state = git_state(Path.cwd(), ignore=baseline)
+
+def _guard_write(
+    reporter: Reporter, state: GitState, yes: bool, overwriting: Sequence[str]
+) -> None:
+    """Warn about a dirty tree and confirm overwrites before any baseline is written."""
     interactive = _interactive()
     if overwriting and not yes:
         names = ", ".join(overwriting)
@@ -222,13 +276,9 @@ def _guard_write(reporter: Reporter, baseline: Path, yes: bool, overwriting: Seq
         if not _confirm(f"Overwrite the stored baseline of {names}?"):
             raise UsageError("aborted; nothing was saved")
     if state.dirty:
-        reporter.warn(
-            f"the git working tree has uncommitted changes; the baseline will record commit "
-            f"{state.commit} as dirty (commit first for a reproducible baseline)"
-        )
+        reporter.warn(_dirty_warning(state))
         if interactive and not yes and not _confirm("Save baselines from a dirty tree anyway?"):
             raise UsageError("aborted; nothing was saved (commit your changes, or pass --yes)")
-    return state
 
 
 class Interrupted(PybenchError):
@@ -246,42 +296,138 @@ def _interrupted(saved: Sequence[str]) -> Interrupted:
     )
 
 
-def _execute(options: dict[str, Any], *, update: bool = False) -> int:
-    """Discover → plan → run (saving each new baseline as it finishes) → report → exit code."""
-    from . import backends, session, store
-    from .discover import discover, select
-    from .reports.terminal import Reporter
+def _update_command(options: dict[str, Any]) -> str:
+    """``pybench update`` with this run's PATH and ``--baseline`` when they are not the defaults."""
+    words = ["pybench", "update"]
+    if options["path"] != Path(DEFAULT_PATH):
+        words.append(str(options["path"]))
+    if options["baseline"] is not None:
+        words += ["--baseline", str(options["baseline"])]
+    return shlex.join(words)
 
-    baseline: Path = options["baseline"]
+
+def _records_note(baseline: Path, n_records: int) -> str:
+    from .reports.text import display_path
+
+    if not baseline.exists():
+        return f"baseline: {display_path(baseline)} (not created yet)"
+    return f"baseline: {display_path(baseline)} ({n_records} record{'s' * (n_records != 1)})"
+
+
+def _run_jobs(
+    jobs: Sequence[Job], options: dict[str, Any], reporter: Reporter, info: RunInfo
+) -> list[Outcome]:
+    """Run the jobs, saving each new baseline as its benchmark finishes."""
+    from . import backends, session, store
+
+    saved: list[str] = []
+
+    def on_event(event: session.Event) -> None:
+        if isinstance(event, session.BenchFinished) and event.outcome.record is not None:
+            store.save(info.baseline, [event.outcome.record])
+            saved.append(event.outcome.name)
+        reporter(event)
+
+    try:
+        with backends.open_pool(dask=options["dask"]) as pool:
+            return session.run(jobs, pool=pool, git=info.git, on_event=on_event)
+    except KeyboardInterrupt:
+        raise _interrupted(saved) from None
+    finally:
+        reporter.close()
+
+
+def _plan(options: dict[str, Any], records: dict[str, Any], info: RunInfo, update: bool) -> Any:
+    """The jobs of the benchmarks chosen under PATH, with this run's hints and strictness."""
+    from . import session
+    from .discover import discover, select
+    from .reports.text import display_path
+
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
     if options["dask"] and overrides["gpus"]:
         raise UsageError(
             "--gpus cannot be combined with --dask; give each Dask worker its own GPU instead"
         )
-    records = store.load(baseline)
     chosen = select(discover(options["path"]), options["benches"])
-    jobs = session.plan(chosen, records, overrides, update=update, base_seed=options["seed"])
-    reporter = Reporter(verbose=options["verbose"], names=[job.bench.name for job in jobs])
-    fresh = [job.bench.name for job in jobs if job.baseline is None]
-    overwriting = [name for name in fresh if name in records]
-    git = _guard_write(reporter, baseline, options["yes"], overwriting) if fresh else None
-    saved: list[str] = []
+    return session.plan(
+        chosen,
+        records,
+        overrides,
+        update=update,
+        base_seed=options["seed"],
+        strict=info.strict,
+        baseline_file=display_path(info.baseline),
+        update_command=_update_command(options),
+    )
 
-    def on_event(event: session.Event) -> None:
-        if isinstance(event, session.BenchFinished) and event.outcome.record is not None:
-            store.save(baseline, [event.outcome.record])
-            saved.append(event.outcome.name)
-        reporter(event)
 
+def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list[Outcome], RunInfo]:
+    """Load the baseline → plan → guard writes → run → terminal report."""
+    from . import store
+    from .reports.terminal import Reporter
+    from .vcs import git_state
+
+    records = store.load(info.baseline)
+    info = dataclasses.replace(info, n_records=len(records))
+    jobs = _plan(options, records, info, update)
+    reporter = Reporter(
+        verbose=options["verbose"],
+        names=[job.bench.name for job in jobs],
+        to_stderr="-" in (options[key] for key in REPORT_OPTIONS),
+        update_command=_update_command(options),
+    )
+    reporter.note(_records_note(info.baseline, len(records)))
+    fresh = [job.bench.name for job in jobs if job.makes_baseline]
+    if fresh or _wants_reports(options):
+        info = dataclasses.replace(info, git=git_state(_folder(info.path), ignore=info.baseline))
+    if fresh:
+        assert info.git is not None
+        _guard_write(reporter, info.git, options["yes"], [n for n in fresh if n in records])
     started = time.perf_counter()
+    outcomes = _run_jobs(jobs, options, reporter, info)
+    elapsed = time.perf_counter() - started
+    reporter.summary(outcomes, elapsed, update=update)
+    return outcomes, dataclasses.replace(info, elapsed=elapsed)
+
+
+def _folder(path: Path) -> Path:
+    """``path`` if it is a folder, else the folder holding it."""
+    return path if path.is_dir() else path.parent
+
+
+def _wants_reports(options: dict[str, Any]) -> bool:
+    """Whether any machine-readable report will be written (they record the git state)."""
+    from .reports import STEP_SUMMARY_ENV
+
+    given = any(options[key] is not None for key in REPORT_OPTIONS)
+    return given or bool(os.environ.get(STEP_SUMMARY_ENV))
+
+
+def _execute(options: dict[str, Any], *, update: bool = False) -> int:
+    """Run the session, then write the machine-readable reports; return the exit code.
+
+    An error that stops the run before any verdict is still written to the
+    reports (a document with ``error`` set), then reported as usual.
+    """
+    from . import session, store
+    from .reports import RunInfo, write_all
+
+    info = RunInfo(
+        command="update" if update else "run",
+        path=options["path"],
+        baseline=options["baseline"] or store.find_baseline(options["path"]),
+        strict=bool(options.get("strict")),
+        started=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    reports = {key: options[key] for key in REPORT_OPTIONS}
     try:
-        with backends.open_pool(dask=options["dask"]) as pool:
-            outcomes = session.run(jobs, pool=pool, git=git, on_event=on_event)
-    except KeyboardInterrupt:
-        raise _interrupted(saved) from None
-    finally:
-        reporter.close()
-    reporter.summary(outcomes, time.perf_counter() - started, update=update)
+        outcomes, info = _session(options, info, update)
+    except Interrupted:
+        raise
+    except PybenchError as exc:
+        write_all([], dataclasses.replace(info, error=str(exc)), **reports)
+        raise
+    write_all(outcomes, info, **reports)
     return session.exit_code(outcomes)
 
 
@@ -340,6 +486,9 @@ def _compare(options: dict[str, Any]) -> int:
 SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env")
 """The command-line options that override a benchmark's keyword settings."""
 
+REPORT_OPTIONS = ("json_path", "junit_path", "markdown_path")
+"""The command-line options naming machine-readable reports (:func:`pybench.reports.write_all`)."""
+
 
 # -- commands ----------------------------------------------------------------
 @click.group("pybench", cls=_DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -360,6 +509,15 @@ def main() -> None:
 @_common
 @_alpha_option
 @_min_effect_option
+@click.option(
+    "--strict",
+    is_flag=True,
+    envvar="PYBENCH_STRICT",
+    help=(
+        "A benchmark without a stored baseline is an ERROR (exit 2) instead of a NEW one; "
+        "nothing is saved [env: PYBENCH_STRICT=1]."
+    ),
+)
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
     return _execute(options)
@@ -392,13 +550,14 @@ def update_command(**options: Any) -> int:
     help="The wanted probability of detecting it.",
 )
 def plan_command(
-    path: Path, benches: tuple[str, ...], baseline: Path, effect: float, power: float
+    path: Path, benches: tuple[str, ...], baseline: Path | None, effect: float, power: float
 ) -> int:
     """From the stored baselines' noise: the drop each slot detects, and the seeds a drop needs."""
     from . import stats, store
     from .discover import discover, select
     from .reports.terminal import PLAN_ASSUMPTION, Reporter
 
+    baseline = baseline or store.find_baseline(path)
     records = store.load(baseline)
     chosen = select(discover(path), benches)
     if not any(bench.name in records for bench in chosen):
@@ -453,13 +612,17 @@ def compare_command(**options: Any) -> int:
 @_bench_option
 @_baseline_option
 @click.option("--history", is_flag=True, help="One line per git commit that changed the file.")
-def show_command(benches: tuple[str, ...], baseline: Path, history: bool) -> int:
-    """Print the stored baselines (or their git history)."""
+def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool) -> int:
+    """Print the stored baselines (or their git history).
+
+    Without --baseline, the file is searched for from the current directory up.
+    """
     from . import store
     from .discover import bench_name
     from .reports.terminal import Reporter
     from .vcs import history as git_history
 
+    baseline = baseline or store.find_baseline(Path.cwd())
     reporter = Reporter()
     names = {bench_name(b) for b in benches}
     if history:

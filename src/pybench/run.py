@@ -223,6 +223,7 @@ def run_benchmark(
     backend: Backend,
     expected_slots: Sequence[Slot] | None = None,
     on_seed_done: Callable[[], None] | None = None,
+    update_command: str = "pybench update",
 ) -> RunResult:
     """Run ``bench`` on ``seeds`` and return the values in seed order.
 
@@ -233,6 +234,8 @@ def run_benchmark(
         expected_slots: the baseline's slots; a seed returning other slots
             stops the run with an error that says how to reset the baseline.
         on_seed_done: called once per finished seed (drives the progress bar).
+        update_command: the command a reset hint names (with this run's PATH
+            and ``--baseline`` when they are not the defaults).
 
     Raises:
         BenchmarkError: a seed raised, returned a bad value, returned slots
@@ -258,7 +261,7 @@ def run_benchmark(
                 raise BenchmarkError(
                     bench.name,
                     _slot_mismatch(bench.name, outcome.seed, got, want, "the baseline")
-                    + f"; re-run `pybench update --bench {bench.name}` to reset its baseline",
+                    + f"; re-run `{update_command} --bench {bench.name}` to reset its baseline",
                     seed=outcome.seed,
                 )
             if first is None:

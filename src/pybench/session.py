@@ -70,6 +70,15 @@ class UnreachableAlphaError(PybenchError):
 
 
 @dataclass(frozen=True)
+class Failure:
+    """Why a benchmark has no verdict: one line, the seed involved, the user's traceback."""
+
+    message: str
+    seed: int | None = None
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
 class Job:
     """One benchmark to run: its resolved settings, its seeds, and the baseline (if any)."""
 
@@ -80,15 +89,15 @@ class Job:
     """The stored record to compare with; ``None`` when the run makes a new baseline."""
     update: bool = False
     """The new baseline replaces a stored one on purpose (``pybench update``)."""
+    refused: Failure | None = None
+    """Set when the job must end as an ERROR without running (``--strict``, no baseline)."""
+    update_command: str = "pybench update"
+    """The command that hints name to reset a baseline (this run's PATH and ``--baseline``)."""
 
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a benchmark has no verdict: one line, the seed involved, the user's traceback."""
-
-    message: str
-    seed: int | None = None
-    traceback: str = ""
+    @property
+    def makes_baseline(self) -> bool:
+        """Whether the job, if it succeeds, saves a new baseline record."""
+        return self.baseline is None and self.refused is None
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,9 @@ Event = BenchStarted | SeedDone | BenchFinished
 """What :func:`run` reports while it works."""
 
 
-def _check_reachable(name: str, alpha: float, n: int, *, fresh: bool = False) -> None:
+def _check_reachable(
+    name: str, alpha: float, n: int, *, fresh: bool = False, update_command: str = "pybench update"
+) -> None:
     if not stats.affordable(alpha):
         raise UnreachableAlphaError(
             f"{name}: alpha={alpha:g} would need {stats.n_permutations(alpha)} sign flips "
@@ -180,7 +191,7 @@ def _check_reachable(name: str, alpha: float, n: int, *, fresh: bool = False) ->
     how = (
         f"--n-seeds {need} or n_seeds={need}"
         if fresh
-        else f"n_seeds={need}, then `pybench update --bench {name}`"
+        else f"n_seeds={need}, then `{update_command} --bench {name}`"
     )
     raise UnreachableAlphaError(
         f"{name}: alpha={alpha:g} can never be reached with {n} seeds "
@@ -196,11 +207,15 @@ def plan(
     *,
     update: bool = False,
     base_seed: int | None = None,
+    strict: bool = False,
+    baseline_file: str = "the baseline file",
+    update_command: str = "pybench update",
 ) -> list[Job]:
     """Resolve each benchmark's settings and choose its seeds.
 
     A benchmark with a stored record (and not ``update``) reuses the record's
-    seeds; any other gets ``n_seeds`` fresh ones (reproducible with ``base_seed``).
+    seeds; any other gets ``n_seeds`` fresh ones (reproducible with ``base_seed``),
+    unless ``strict``: then it is refused and will end as an ERROR without running.
 
     Args:
         benchmarks: the benchmarks to run.
@@ -208,6 +223,9 @@ def plan(
         overrides: command-line settings (``None`` values leave the keyword default).
         update: make new baselines even where one is stored.
         base_seed: ``--seed``, for reproducible sampling.
+        strict: a benchmark without a stored record is an error (``--strict``).
+        baseline_file: where the records were looked for (named in messages).
+        update_command: the command hints name to make or reset a baseline.
 
     Raises:
         UnreachableAlphaError: before anything runs, for a benchmark whose alpha
@@ -217,12 +235,21 @@ def plan(
     for bench in benchmarks:
         settings = resolve(bench.defaults, overrides)
         record = None if update else records.get(bench.name)
+        if record is None and strict and not update:
+            refused = Failure(
+                f"--strict: no stored baseline in {baseline_file}; make one with "
+                f"`{update_command} --bench {bench.name}` and commit it"
+            )
+            jobs.append(Job(bench, settings, (), None, refused=refused))
+            continue
         if record is not None:
             seeds = record.seeds
         else:
             seeds = sample_seeds(settings.n_seeds, base_seed=base_seed, name=bench.name)
-        _check_reachable(bench.name, settings.alpha, len(seeds))
-        jobs.append(Job(bench, settings, tuple(seeds), record, update))
+        _check_reachable(bench.name, settings.alpha, len(seeds), update_command=update_command)
+        jobs.append(
+            Job(bench, settings, tuple(seeds), record, update, update_command=update_command)
+        )
     return jobs
 
 
@@ -299,6 +326,8 @@ def _run_one(
     git: GitState | None,
     on_event: Callable[[Event], None],
 ) -> Outcome:
+    if job.refused is not None:
+        return Outcome(Status.ERROR, job.bench, job.settings, job.seeds, error=job.refused)
     name, total = job.bench.name, len(job.seeds)
     on_event(BenchStarted(name, total))
     done = 0
@@ -321,6 +350,7 @@ def _run_one(
             backend=backend,
             expected_slots=job.baseline.slots() if job.baseline is not None else None,
             on_seed_done=tick,
+            update_command=job.update_command,
         )
         timings = Timings(time.perf_counter() - started, result.seed_times)
         outcome = _judge(job, result, timings, git)

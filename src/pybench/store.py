@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +25,29 @@ from .errors import PybenchError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["FORMAT_VERSION", "BaselineRecord", "StoreError", "load", "parse", "save"]
+__all__ = [
+    "BASELINE_DIR",
+    "BASELINE_NAME",
+    "FORMAT_VERSION",
+    "BaselineRecord",
+    "StoreError",
+    "find_baseline",
+    "load",
+    "lock_path",
+    "parse",
+    "save",
+]
 
 FORMAT_VERSION = 1
 """The ``format`` field written on every record."""
+
+BASELINE_DIR = ".pybench"
+"""The folder that marks where a project's baselines live."""
+
+BASELINE_NAME = "baselines.jsonl"
+"""The baseline file inside :data:`BASELINE_DIR`."""
+
+_CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |$)")
 
 _KNOWN = ("bench", "timestamp", "git_commit", "git_dirty", "seeds", "n", "scores", "format")
 
@@ -201,9 +221,17 @@ def parse(text: str, name: str) -> dict[str, BaselineRecord]:
         StoreError: naming the file and line of the first problem.
     """
     records: dict[str, BaselineRecord] = {}
+    lines = text.split("\n")
+    conflict = next((i for i, line in enumerate(lines, 1) if _CONFLICT_MARKER.match(line)), None)
+    if conflict is not None:
+        raise StoreError(
+            f"{name}:{conflict}: git merge-conflict marker; resolve the conflict (keep one line "
+            "per benchmark, or take either side and re-run `pybench update` for the benchmarks "
+            "it changed) — pybench does not overwrite a file it cannot read"
+        )
     # split on "\n" only: str.splitlines() also breaks at U+2028, U+0085, U+001C...,
     # which JSON allows raw inside strings
-    for lineno, line in enumerate(text.split("\n"), start=1):
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{name}:{lineno}"
@@ -233,11 +261,67 @@ def load(path: Path) -> dict[str, BaselineRecord]:
     return parse(text, str(path))
 
 
+def find_baseline(path: Path) -> Path:
+    """The default baseline file for benchmarks at ``path``, found the way git finds ``.git``.
+
+    Starting at ``path`` (its folder, if it is a file) and walking up, the first
+    folder holding a :data:`BASELINE_DIR` folder wins. The walk stops at the root
+    of the git repository ``path`` is in: a ``.pybench/`` above the repository
+    belongs to another project. When no folder has one, the file goes to the
+    root of that repository (outside git: the current directory), where
+    :func:`save` will create it.
+
+    The result is relative to the current directory when it lies below it.
+    """
+    cwd = Path.cwd()
+    start = (cwd / path).resolve()
+    if not start.is_dir():
+        start = start.parent
+    home: Path | None = None
+    for folder in (start, *start.parents):
+        if (folder / BASELINE_DIR).is_dir():
+            home = folder
+            break
+        if (folder / ".git").exists():  # a folder, or a file in worktrees and submodules
+            home = folder
+            break
+    found = (home or cwd) / BASELINE_DIR / BASELINE_NAME
+    try:
+        return found.relative_to(cwd.resolve())
+    except ValueError:
+        return found
+
+
+def lock_path(path: Path) -> Path:
+    """The sidecar file locked while ``path`` is rewritten."""
+    return path.with_name(path.name + ".lock")
+
+
+def _make_folder(folder: Path, baseline: Path) -> None:
+    """Create ``folder`` (and its parents); a new ``.pybench/`` gets a ``.gitignore``.
+
+    The baselines are meant to be committed but the lock file is not, so that
+    ``git add .pybench`` picks up the right files. A folder that already exists
+    (and so any ``.gitignore`` a user wrote) is left alone, and so is a folder
+    with another name (a custom ``--baseline``).
+    """
+    if folder.is_dir():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.name != BASELINE_DIR:
+        return
+    ignore = folder / ".gitignore"
+    with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as handle:
+        handle.write(
+            "# pybench's lock file and unfinished writes; commit the baselines themselves\n"
+            f"{lock_path(baseline).name}\n.{baseline.name}.*.tmp\n"
+        )
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive inter-process lock on ``path``'s sidecar ``.lock`` file."""
-    lock_path = path.with_name(path.name + ".lock")
-    with open(lock_path, "a+b") as handle:
+    with open(lock_path(path), "a+b") as handle:
         if fcntl is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
@@ -285,7 +369,7 @@ def save(path: Path, records: Iterable[BaselineRecord]) -> None:
     if not records:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(path.parent, path)
         with _locked(path):
             merged = load(path)
             for record in records:

@@ -13,10 +13,16 @@ __all__ = ["GitState", "HistoryEntry", "git_state", "history"]
 
 @dataclass(frozen=True)
 class GitState:
-    """The short commit hash and whether tracked files differ from it (``None``: no git)."""
+    """The short commit hash and whether the working tree differs from it (``None``: no git).
+
+    ``changed`` and ``untracked`` name the paths (relative to the repository
+    root) that make the tree dirty.
+    """
 
     commit: str | None
     dirty: bool | None
+    changed: tuple[str, ...] = ()
+    untracked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,24 +51,61 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+def _porcelain_paths(status: str) -> list[tuple[str, str]]:
+    """``(code, path)`` pairs from ``git status --porcelain -z`` (renames give the new path)."""
+    entries = status.split("\0")
+    pairs = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":  # the source path follows as its own entry
+            i += 1
+        pairs.append((code, path))
+    return pairs
+
+
+def _is_pybench_file(path: str, baseline: str | None) -> bool:
+    """The baseline file, its lock and temporary files, and anything under a ``.pybench/``."""
+    if ".pybench" in Path(path).parts:
+        return True
+    if baseline is None:
+        return False
+    folder, _, name = baseline.rpartition("/")
+    own = (name, f"{name}.lock")
+    head, _, tail = path.rstrip("/").rpartition("/")
+    temporary = tail.startswith(f".{name}.") and tail.endswith(".tmp")
+    return head == folder and (tail in own or temporary)
+
+
 def git_state(cwd: Path, ignore: Path | None = None) -> GitState:
     """Read the current commit and whether the working tree is dirty.
 
-    Untracked files and the baseline file itself (``ignore``) do not count.
+    Modified tracked files and untracked files that git does not ignore make
+    the tree dirty: a baseline made with them reflects code that no commit
+    holds. The baseline file itself (``ignore``), its lock and anything inside
+    a ``.pybench/`` folder do not count.
     """
     commit = _git(["rev-parse", "--short", "HEAD"], cwd)
     if commit is None:
         return GitState(None, None)
-    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd) or ""
+    status = _git(["status", "--porcelain", "-z", "--untracked-files=normal"], cwd) or ""
     top = _git(["rev-parse", "--show-toplevel"], cwd)
     ignored = None
     if ignore is not None and top:
         try:
-            ignored = str(ignore.resolve().relative_to(Path(top.strip()).resolve()))
+            ignored = ignore.resolve().relative_to(Path(top.strip()).resolve()).as_posix()
         except ValueError:
             ignored = None
-    dirty = any(line[3:].strip() != ignored for line in status.splitlines() if line.strip())
-    return GitState(commit.strip(), dirty)
+    changed, untracked = [], []
+    for code, path in _porcelain_paths(status):
+        if _is_pybench_file(path, ignored):
+            continue
+        (untracked if code == "??" else changed).append(path)
+    return GitState(commit.strip(), bool(changed or untracked), tuple(changed), tuple(untracked))
 
 
 def history(path: Path) -> list[HistoryEntry] | None:

@@ -1,1 +1,116 @@
-"""Front ends that render a run's outcomes; each module renders them in one format."""
+"""Reports: renderings of a run's outcomes, for people (terminal) and for machines (JSON, JUnit
+XML, Markdown).
+
+Every report reads the same :class:`pybench.session.Outcome` values plus a
+:class:`RunInfo` describing the run; none re-runs or re-judges anything.
+:func:`write_all` writes the files a command line asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import PybenchError
+
+if TYPE_CHECKING:
+    from ..session import Outcome
+    from ..vcs import GitState
+
+__all__ = ["ReportError", "RunInfo", "write_all", "write_text"]
+
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+"""The environment variable naming GitHub Actions' job-summary file; the Markdown is appended."""
+
+
+class ReportError(PybenchError):
+    """A report file that cannot be written."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the reports say about the run as a whole.
+
+    Attributes:
+        command: ``run`` or ``update``.
+        path: the PATH benchmarks were collected from.
+        baseline: the baseline file used.
+        n_records: how many records it held when the run started.
+        strict: whether ``--strict`` was on.
+        git: the working tree's state (``None`` when not read).
+        started: when the run started (UTC, ISO 8601).
+        elapsed: seconds the run took.
+        error: the one-line error that stopped the run before any verdict, if any.
+    """
+
+    command: str
+    path: Path
+    baseline: Path
+    n_records: int = 0
+    strict: bool = False
+    git: GitState | None = None
+    started: str = ""
+    elapsed: float = 0.0
+    error: str | None = None
+
+
+def write_text(target: str | Path, text: str, *, what: str, append: bool = False) -> None:
+    """Write ``text`` to ``target`` (``-``: stdout), creating missing folders.
+
+    Raises:
+        ReportError: naming the report and the file when it cannot be written.
+    """
+    if str(target) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(target)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a" if append else "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ReportError(
+            f"{path}: cannot write the {what} ({exc.strerror or exc}); choose another path"
+        ) from None
+
+
+def write_all(
+    outcomes: Sequence[Outcome],
+    info: RunInfo,
+    *,
+    json_path: str | Path | None = None,
+    junit_path: str | Path | None = None,
+    markdown_path: str | Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> None:
+    """Write every report asked for: ``--json`` (``-`` for stdout), ``--junit-xml``,
+    ``--markdown``, and the Markdown appended to ``$GITHUB_STEP_SUMMARY`` when it is set.
+
+    Raises:
+        ReportError: when a report file cannot be written.
+    """
+    writes: list[tuple[str | Path, str, str, bool]] = []  # target, what, text, append
+    if json_path is not None:
+        from . import json as json_report
+
+        writes.append((json_path, "JSON report", json_report.render(outcomes, info), False))
+    if junit_path is not None:
+        from . import junit
+
+        writes.append((junit_path, "JUnit XML report", junit.render(outcomes, info), False))
+    summary = environ.get(STEP_SUMMARY_ENV)
+    if markdown_path is not None or summary:
+        from . import markdown
+
+        text = markdown.render(outcomes, info)
+        if markdown_path is not None:
+            writes.append((markdown_path, "Markdown report", text, False))
+        if summary:
+            writes.append((summary, f"${STEP_SUMMARY_ENV} summary", text, True))
+    for target, what, text, append in writes:
+        write_text(target, text, what=what, append=append)

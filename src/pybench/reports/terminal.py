@@ -27,13 +27,21 @@ from rich.progress import (
 from rich.table import Table
 
 from ..compare import BenchComparison
-from ..normalize import Slot
 from ..session import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Status
 from ..stats import PLAN_MAX_SEEDS, SlotPlan
 from ..store import BaselineRecord
 from ..vcs import HistoryEntry
+from .text import format_p, mean_std, seed_list, shape, slot_rows, table_header
 
-__all__ = ["PLAN_ASSUMPTION", "Reporter", "format_flips", "format_plan", "format_table", "shape"]
+__all__ = [
+    "PLAN_ASSUMPTION",
+    "Reporter",
+    "format_flips",
+    "format_plan",
+    "format_table",
+    "shape",
+    "tally",
+]
 
 RULE_WIDTH = 62
 _STYLES = {
@@ -43,64 +51,6 @@ _STYLES = {
     "SAVED": "bold cyan",
     "ERROR": "bold magenta",
 }
-
-
-def shape(slots: Sequence[Slot]) -> str:
-    """``1 metrics × 3 steps``."""
-    n_metrics = len({metric for _, metric in slots})
-    n_steps = len({step for step, _ in slots})
-    return f"{n_metrics} metrics × {n_steps} steps"
-
-
-def _mean_std(mean: float, std: float) -> str:
-    if not math.isfinite(std):
-        return f"{mean:.2f}"
-    return f"{mean:.2f}±{std:.2f}"
-
-
-def _percent(value: float) -> str:
-    return f"{value * 100:+.1f}%"
-
-
-def _level(alpha: float) -> str:
-    """The confidence level of a ``1 - alpha`` interval: ``95%``."""
-    return f"{(1.0 - alpha) * 100:g}%"
-
-
-def _seed_list(seeds: Sequence[int], limit: int = 3) -> str:
-    """``12, 40, 77`` (``, …`` beyond ``limit``)."""
-    return ", ".join(str(s) for s in seeds[:limit]) + (", …" if len(seeds) > limit else "")
-
-
-def _table_rows(result: BenchComparison) -> list[tuple[Slot, tuple[str, ...]]]:
-    rows: list[tuple[Slot, tuple[str, ...]]] = []
-    for slot in result.stats.slots if result.stats else []:
-        reliable = slot.effect_reliable
-        cells = (
-            slot.metric,
-            str(slot.step),
-            _mean_std(slot.baseline_mean, slot.baseline_std),
-            _mean_std(slot.current_mean, slot.current_std),
-            _percent(slot.effect_size) if reliable else "n/a",
-            f"{slot.p_value:.3f}" + (" ✗" if slot.flagged else ""),
-            f"{slot.p_adj:.3f}" + (" ‼" if slot.flagged_adj else ""),
-            f"[{_percent(slot.delta_low)}, {_percent(slot.delta_high)}]" if reliable else "n/a",
-        )
-        rows.append(((slot.step, slot.metric), cells))
-    for div in result.diverged:
-        cells = (
-            div.metric,
-            str(div.step),
-            _mean_std(div.baseline_mean, div.baseline_std),
-            "non-finite",
-            "—",
-            "— ✗",
-            "—",
-            f"diverged on {len(div.seeds)}/{div.n_seeds} seeds ({_seed_list(div.seeds)})",
-        )
-        rows.append(((div.step, div.metric), cells))
-    rows.sort(key=lambda row: row[0])
-    return rows
 
 
 def _render(table: Table) -> list[str]:
@@ -120,17 +70,17 @@ def _plain_table(titles: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
     return _render(table)
 
 
-def format_table(result: BenchComparison) -> list[str]:
+def format_table(result: BenchComparison, alpha: float | None = None) -> list[str]:
     """The per-slot table as plain lines.
 
     Columns: metric, step, baseline and current mean±std, Δ, p (``✗``: flagged
     by the slot's own test), p_adj (``‼``: ``p_adj < alpha``, the family-wise
     localisation), and the ``1 - alpha`` confidence interval of Δ. The first six
     columns are the walkthrough's, unchanged; the new ones come after them.
+    ``alpha`` (default: the comparison's) decides how p-values are printed
+    (:func:`pybench.reports.text.format_p`).
     """
-    alpha = result.stats.alpha if result.stats else 0.05
-    titles = ("metric", "step", "baseline", "current", "Δ", "p", "p_adj", f"Δ {_level(alpha)} CI")
-    return _plain_table(titles, [cells for _, cells in _table_rows(result)])
+    return _plain_table(table_header(result), slot_rows(result, alpha))
 
 
 def format_flips(result: BenchComparison) -> str | None:
@@ -166,7 +116,7 @@ def format_plan(rows: Sequence[SlotPlan], n_seeds: int, effect: float) -> list[s
             (
                 row.metric,
                 str(row.step),
-                _mean_std(row.baseline_mean, row.baseline_std),
+                mean_std(row.baseline_mean, row.baseline_std),
                 f"{row.sd_diff:.3g}",
                 detectable,
                 needed,
@@ -192,12 +142,23 @@ class Reporter:
 
     Use it as the run stage's event callback: it draws the progress bar while
     a benchmark's seeds run and prints each benchmark's line when it finishes.
+    With ``to_stderr`` the report goes to stderr too, leaving stdout to a
+    machine-readable report (``--json -``). ``update_command`` is the command
+    hints name (with the run's PATH and ``--baseline`` when not the defaults).
     """
 
-    def __init__(self, *, verbose: bool = False, names: Sequence[str] = ()) -> None:
-        self.out = Console(highlight=False, soft_wrap=True)
+    def __init__(
+        self,
+        *,
+        verbose: bool = False,
+        names: Sequence[str] = (),
+        to_stderr: bool = False,
+        update_command: str = "pybench update",
+    ) -> None:
+        self.out = Console(highlight=False, soft_wrap=True, stderr=to_stderr)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.verbose = verbose
+        self.update_command = update_command
         self.width = max((len(n) for n in names), default=0)
         self._bar: Progress | None = None
         self._task: TaskID | None = None
@@ -278,25 +239,26 @@ class Reporter:
         assert result is not None
         parts = [self._lead(name, outcome.status.value), shape(outcome.slots)]
         parts.append(f"{result.n_flagged}/{result.n_slots} slots flagged")
+        alpha = outcome.settings.alpha
         if result.meta_p is not None:
-            parts.append(f"meta-p={result.meta_p:.3f}")
+            parts.append(f"meta-p={format_p(result.meta_p, alpha)}")
         if result.diverged:
             first = result.diverged[0]
             more = f" (+{len(result.diverged) - 1} more slots)" if len(result.diverged) > 1 else ""
             parts.append(
                 f"diverged: step {first.step} {escape(repr(first.metric))} non-finite on "
-                f"{len(first.seeds)}/{first.n_seeds} seeds ({_seed_list(first.seeds)}){more}"
+                f"{len(first.seeds)}/{first.n_seeds} seeds ({seed_list(first.seeds)}){more}"
             )
         self.out.print(" ".join(parts))
         stats = result.stats
         if outcome.status is Status.PASS and stats is not None and stats.improved:
             self.out.print(
-                f"  improved: meta-p={stats.improvement_p:.3f}, {stats.n_improved}/"
+                f"  improved: meta-p={format_p(stats.improvement_p, alpha)}, {stats.n_improved}/"
                 f"{result.n_slots} slots better; raise the bar with "
-                f"pybench update --bench {escape(name)}"
+                f"{escape(self.update_command)} --bench {escape(name)}"
             )
         if self.verbose:
-            for line in format_table(result):
+            for line in format_table(result, alpha):
                 self.out.print(escape(line))
             flips = format_flips(result)
             if flips:
@@ -354,6 +316,10 @@ class Reporter:
     def warn(self, message: str) -> None:
         self.err.print(f"[yellow]warning:[/] {escape(message)}")
 
+    def note(self, message: str) -> None:
+        """A plain line on stderr (e.g. which baseline file a run uses)."""
+        self.err.print(escape(message))
+
     # -- show ---------------------------------------------------------------
     def record(self, record: BaselineRecord) -> None:
         """One stored baseline: provenance, seeds and the mean of every slot."""
@@ -374,7 +340,7 @@ class Reporter:
                 else math.nan
             )
             self.out.print(
-                f"  {escape(metric.ljust(width))}  {step:>6}  {_mean_std(mean, math.sqrt(var))}"
+                f"  {escape(metric.ljust(width))}  {step:>6}  {mean_std(mean, math.sqrt(var))}"
             )
 
     def history(self, entries: Sequence[HistoryEntry], names: Sequence[str]) -> None:

@@ -1,0 +1,151 @@
+"""The JUnit XML report (``--junit-xml PATH``): one test case per benchmark, for CI dashboards.
+
+``<testsuites>`` holds one ``<testsuite name="pybench">``; each benchmark is a
+``<testcase>`` whose ``classname`` is its file's path (relative to the working
+directory, else to PATH) with dots, whose ``name`` is the benchmark and whose
+``time`` is its wall time. FAIL carries a ``<failure>`` holding the per-slot
+table, ERROR an ``<error>`` holding the traceback, NEW passes with a
+``<system-out>`` saying the baseline was saved.
+
+Text from user code is escaped by ``xml.etree``; characters XML 1.0 cannot
+hold at all (most control characters) are replaced with U+FFFD.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..session import Outcome, Status
+from . import RunInfo
+from .terminal import format_table
+from .text import display_path, format_p, shape
+
+__all__ = ["classname", "render", "xml_safe"]
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def classname(path: Path, root: Path) -> str:
+    """``benchmarks.sub.bench_x`` for ``benchmarks/sub/bench_x.py``.
+
+    The path is taken relative to the working directory, else to ``root``
+    (PATH, or its folder when PATH is a file), else the file's name alone.
+    """
+    path = path.resolve()
+    base = root.resolve()
+    if base.is_file():
+        base = base.parent
+    for folder in (Path.cwd().resolve(), base):
+        try:
+            relative = path.relative_to(folder)
+            break
+        except ValueError:
+            continue
+    else:
+        relative = Path(path.name)
+    return ".".join(relative.with_suffix("").parts)
+
+
+def _set(element: ET.Element, **attributes: str) -> None:
+    for key, value in attributes.items():
+        element.set(key, xml_safe(value))
+
+
+def _text(element: ET.Element, text: str) -> None:
+    element.text = xml_safe(text)
+
+
+def _failure_message(outcome: Outcome) -> str:
+    result = outcome.comparison
+    assert result is not None
+    parts = [f"{result.n_flagged}/{result.n_slots} slots flagged"]
+    if result.meta_p is not None:
+        alpha = outcome.settings.alpha
+        parts.append(f"meta-p={format_p(result.meta_p, alpha)} (alpha {alpha:g})")
+    if result.diverged:
+        parts.append(f"{len(result.diverged)} slots diverged (non-finite values)")
+    return ", ".join(parts)
+
+
+def _case(parent: ET.Element, outcome: Outcome, info: RunInfo) -> None:
+    case = ET.SubElement(parent, "testcase")
+    _set(
+        case,
+        classname=classname(outcome.bench.path, info.path),
+        name=outcome.name,
+        time=f"{outcome.timings.wall:.3f}",
+        file=display_path(outcome.bench.path),
+    )
+    if outcome.status is Status.FAIL:
+        failure = ET.SubElement(case, "failure")
+        _set(failure, message=_failure_message(outcome), type="regression")
+        assert outcome.comparison is not None
+        _text(failure, "\n".join(format_table(outcome.comparison, outcome.settings.alpha)))
+    elif outcome.status is Status.ERROR:
+        assert outcome.error is not None
+        error = ET.SubElement(case, "error")
+        _set(error, message=outcome.error.message, type="error")
+        _text(error, outcome.error.traceback or outcome.error.message)
+    elif outcome.status is Status.NEW:
+        note = "updated" if outcome.replaces else "saved"
+        out = ET.SubElement(case, "system-out")
+        _text(
+            out,
+            f"{shape(outcome.slots)} on {len(outcome.seeds)} seeds: baseline {note} "
+            f"in {display_path(info.baseline)}",
+        )
+    else:
+        result = outcome.comparison
+        assert result is not None
+        meta = "" if result.meta_p is None else f" meta-p={format_p(result.meta_p)}"
+        out = ET.SubElement(case, "system-out")
+        _text(out, f"{result.n_flagged}/{result.n_slots} slots flagged{meta}")
+
+
+def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
+    """The report as a JUnit XML document (UTF-8, with an XML declaration)."""
+    failures = sum(o.status is Status.FAIL for o in outcomes)
+    errors = sum(o.status is Status.ERROR for o in outcomes) + (1 if info.error else 0)
+    tests = len(outcomes) + (1 if info.error else 0)
+    counts = {
+        "tests": str(tests),
+        "failures": str(failures),
+        "errors": str(errors),
+        "skipped": "0",
+        "time": f"{info.elapsed:.3f}",
+    }
+    root = ET.Element("testsuites")
+    _set(root, name="pybench", **counts)
+    suite = ET.SubElement(root, "testsuite")
+    _set(suite, name="pybench", **counts, timestamp=info.started, hostname=socket.gethostname())
+    properties = ET.SubElement(suite, "properties")
+    provenance = {
+        "baseline": display_path(info.baseline),
+        "path": display_path(info.path),
+        "strict": str(info.strict).lower(),
+    }
+    if info.git is not None and info.git.commit is not None:
+        provenance["git_commit"] = info.git.commit
+        provenance["git_dirty"] = str(info.git.dirty).lower()
+    for key, value in provenance.items():
+        _set(ET.SubElement(properties, "property"), name=key, value=value)
+    if info.error:
+        case = ET.SubElement(suite, "testcase")
+        _set(case, classname="pybench", name="pybench", time="0.000")
+        error = ET.SubElement(case, "error")
+        _set(error, message=info.error, type="error")
+        _text(error, info.error)
+    for outcome in outcomes:
+        _case(suite, outcome, info)
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

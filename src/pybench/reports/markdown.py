@@ -1,0 +1,147 @@
+"""The Markdown report (``--markdown PATH``, and appended to ``$GITHUB_STEP_SUMMARY``).
+
+A GitHub-flavoured table with one row per benchmark (status, slots flagged,
+meta-p, the worst slot and its Δ, time), then a collapsed ``<details>`` section
+per FAIL with its per-slot table and per ERROR with its traceback.
+
+Names and messages from user code are data: in table cells every character
+that Markdown or HTML would read as structure (``|``, ``<``, ``>``, ``&``,
+backticks, backslashes, emphasis and link brackets) becomes a character
+reference and a line break becomes ``<br>``, so rows and columns stay intact.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from ..session import Outcome, Status
+from . import RunInfo
+from .terminal import tally
+from .text import display_path, format_p, percent, slot_rows, table_header
+
+__all__ = ["cell", "render"]
+
+_CELL = str.maketrans(
+    {c: f"&#{ord(c)};" for c in "&<>|`\\*_[]~"}
+    | {"\r": "", "\n": "<br>"}  # "\r\n" → "<br>"; a lone "\r" is dropped
+)
+_STATUS = {"PASS": "✅ PASS", "FAIL": "❌ FAIL", "NEW": "🆕 NEW", "ERROR": "⚠️ ERROR"}
+
+
+def cell(text: str) -> str:
+    """``text`` as the content of one table cell: literal, on one line, no ``|``."""
+    return text.translate(_CELL).strip()
+
+
+def _inline_html(text: str) -> str:
+    """``text`` inside an HTML element (a ``<summary>``), on one line."""
+    return html.escape(" ".join(text.splitlines()))
+
+
+def _fence(text: str) -> str:
+    """A fenced code block holding ``text`` verbatim (the fence outgrows its backticks)."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _worst(outcome: Outcome) -> tuple[str, str]:
+    """The worst slot (a diverged one, else the lowest t) and its Δ, as cell text."""
+    result = outcome.comparison
+    if result is None:
+        return "—", "—"
+    if result.diverged:
+        div = result.diverged[0]
+        return f"{div.metric} @ step {div.step}", "diverged"
+    if result.stats is None or not result.stats.slots:
+        return "—", "—"
+    slot = min(result.stats.slots, key=lambda s: s.t_stat)
+    delta = percent(slot.effect_size) if slot.effect_reliable else "n/a"
+    return f"{slot.metric} @ step {slot.step}", delta
+
+
+def _summary_row(outcome: Outcome) -> str:
+    result = outcome.comparison
+    flagged = f"{result.n_flagged}/{result.n_slots}" if result else "—"
+    meta_p = "—"
+    if result is not None and result.meta_p is not None:
+        meta_p = format_p(result.meta_p, outcome.settings.alpha)
+    worst, delta = _worst(outcome)
+    status = _STATUS[outcome.status.value]
+    if result is not None and result.stats is not None and result.stats.improved:
+        status += " (improved)"
+    return _row(
+        [
+            cell(outcome.name),
+            status,
+            flagged,
+            meta_p,
+            cell(worst),
+            cell(delta),
+            f"{outcome.timings.wall:.2f}s",
+        ]
+    )
+
+
+def _fail_details(outcome: Outcome) -> list[str]:
+    result = outcome.comparison
+    assert result is not None
+    head = f"{result.n_flagged}/{result.n_slots} slots flagged"
+    if result.meta_p is not None:
+        head += f", meta-p={format_p(result.meta_p, outcome.settings.alpha)}"
+    lines = [
+        f"<details><summary><code>{_inline_html(outcome.name)}</code> FAIL: {head}</summary>",
+        "",
+        _row(table_header(result)),
+        "|:--|--:|--:|--:|--:|:--|:--|:--|",
+    ]
+    lines += [_row([cell(c) for c in cells]) for cells in slot_rows(result, outcome.settings.alpha)]
+    return [*lines, "", "</details>", ""]
+
+
+def _error_details(outcome: Outcome) -> list[str]:
+    error = outcome.error
+    assert error is not None
+    summary = f"<code>{_inline_html(outcome.name)}</code> ERROR: {_inline_html(error.message)}"
+    body = error.traceback or error.message
+    return [f"<details><summary>{summary}</summary>", "", _fence(body), "", "</details>", ""]
+
+
+def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
+    """The report as Markdown text, ending in a newline."""
+    counts = tally(outcomes)
+    if info.command == "update":
+        text = f"{counts[Status.NEW]} updated"
+    else:
+        text = (
+            f"{counts[Status.FAIL]} failed, {counts[Status.PASS]} passed, {counts[Status.NEW]} new"
+        )
+    if counts[Status.ERROR]:
+        text += f", {counts[Status.ERROR]} error" + ("s" if counts[Status.ERROR] > 1 else "")
+    lines = [f"### pybench: {text} in {info.elapsed:.1f}s", ""]
+    where = f"Baseline <code>{_inline_html(display_path(info.baseline))}</code>"
+    if info.git is not None and info.git.commit is not None:
+        where += f", commit <code>{_inline_html(info.git.commit)}</code>"
+        where += " (dirty)" if info.git.dirty else ""
+    lines += [where + ".", ""]
+    if info.error:
+        lines += [f"**error:** {cell(info.error)}", ""]
+    if outcomes:
+        lines += [
+            _row(["benchmark", "status", "slots flagged", "meta-p", "worst slot", "Δ", "time"]),
+            "|:--|:--|--:|--:|:--|--:|--:|",
+            *(_summary_row(outcome) for outcome in outcomes),
+            "",
+        ]
+    for outcome in outcomes:
+        if outcome.status is Status.FAIL:
+            lines += _fail_details(outcome)
+        elif outcome.status is Status.ERROR:
+            lines += _error_details(outcome)
+    return "\n".join(lines).rstrip("\n") + "\n\n"
