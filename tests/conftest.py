@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from pybench import revisions
+from pybench import revisions, session
+from pybench.backends import Pool
 from pybench.cli import main
+from pybench.discover import Benchmark
+from pybench.reports import RunInfo
+from pybench.session import Outcome
+from pybench.settings import Settings
+from pybench.vcs import GitState
 from tests.toyrepo import ToyRepo, build_toy_repo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,6 +35,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "PYBENCH_DASK",
         "PYBENCH_SYNTHETIC_REGRESS",
         "PYBENCH_SYNTHETIC_RESAMPLE",
+        "PYBENCH_STRICT",
+        "GITHUB_STEP_SUMMARY",
     ):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
@@ -67,3 +77,72 @@ def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def toy_repo(tmp_path: Path, temp_root: Path) -> ToyRepo:
     """A src-layout git project with three commits: base (``v1``), a no-op, a regression."""
     return build_toy_repo(tmp_path / "toy")
+
+
+# -- outcomes for the report tests ---------------------------------------------
+NASTY_METRIC = "acc|top<1> & `x` *y* [z]"
+"""A metric name holding every character Markdown, HTML or XML could read as structure."""
+
+NASTY_MESSAGE = "line one\nline | two <b> & ]]> `tick` \x1b[31mred\x00"
+"""An exception message with newlines, pipes, markup, a CDATA end and XML-forbidden characters."""
+
+
+@dataclass
+class Zoo:
+    """One outcome of each kind from a real run: PASS, FAIL, FAIL by divergence, ERROR, NEW."""
+
+    outcomes: list[Outcome]
+    info: RunInfo
+
+    def by_name(self, name: str) -> Outcome:
+        return next(o for o in self.outcomes if o.name == name)
+
+
+@pytest.fixture
+def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Zoo:
+    """Run five benchmarks twice through the session (baseline, then a changed run)."""
+    monkeypatch.chdir(tmp_path)
+    changed = {"on": False}
+
+    def steady(seed: int) -> dict:
+        return {NASTY_METRIC: 0.5 + (seed % 7) / 100}
+
+    def regressing(seed: int) -> list[dict]:
+        value = 0.5 + (seed % 7) / 100 - (0.2 + (seed % 3) / 100 if changed["on"] else 0.0)
+        return [{"step": 1, NASTY_METRIC: value}, {"step": 2, "min:loss": 1.0 - value}]
+
+    def diverging(seed: int) -> dict:
+        value = 0.5 + (seed % 7) / 100
+        return {"acc": math.nan if changed["on"] and seed % 2 else value, "speed": 1.0 + seed % 3}
+
+    def raising(seed: int) -> float:
+        if changed["on"]:
+            raise ValueError(NASTY_MESSAGE)
+        return 1.0 + seed % 5
+
+    path = tmp_path / "benchmarks" / "sub" / "bench_zoo.py"
+
+    def bench(name: str, func: Callable) -> Benchmark:
+        return Benchmark(name, path, func, Settings(n_seeds=8))
+
+    first = [
+        bench("bench_pass", steady),
+        bench("bench_fail", regressing),
+        bench("bench_diverged", diverging),
+        bench("bench_error", raising),
+    ]
+    made = session.run(session.plan(first, {}, {}, base_seed=1), pool=Pool())
+    records = {o.name: o.record for o in made}
+    changed["on"] = True
+    second = [*first, bench("bench_new", steady)]
+    outcomes = session.run(session.plan(second, records, {}, base_seed=2), pool=Pool())
+    info = RunInfo(
+        command="run",
+        path=tmp_path / "benchmarks",
+        baseline=tmp_path / ".pybench" / "baselines.jsonl",
+        n_records=len(records),
+        git=GitState("abc1234", True),
+        started="2026-06-25T14:26:16Z",
+        elapsed=1.5,
+    )
+    return Zoo(outcomes, info)

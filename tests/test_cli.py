@@ -721,3 +721,252 @@ def test_compare_seed_failing_on_one_side_names_it(in_toy_repo, temp_root, cli):
     )
     assert "raise ValueError('odd seed')" in result.stdout  # the user's traceback with -v
     _no_checkout_left(root, temp_root)
+
+
+# -- CI: machine-readable reports, --strict, where the baseline lives -----------
+def _strict_json(text: str) -> dict:
+    def refuse(token: str) -> None:
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _valid(doc: dict) -> dict:
+    import jsonschema
+
+    from pybench.reports.json import schema
+
+    jsonschema.Draft202012Validator(schema()).validate(doc)
+    return doc
+
+
+def test_json_on_stdout_moves_the_report_to_stderr(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    result = cli("benchmarks", "--json", "-", "--seed", "1")
+    assert result.exit_code == 0
+    doc = _valid(_strict_json(result.stdout))
+    assert [b["status"] for b in doc["benchmarks"]] == ["NEW", "NEW"]
+    assert doc["baseline"] == {"path": ".pybench/baselines.jsonl", "records": 0}
+    assert "NEW" in _line(result.stderr, "bench_a") and SUMMARY.search(result.stderr)
+    again = cli("benchmarks", "--json", "-")
+    doc = _valid(_strict_json(again.stdout))
+    assert [b["status"] for b in doc["benchmarks"]] == ["PASS", "PASS"]
+    assert doc["exit_code"] == again.exit_code == 0 and doc["baseline"]["records"] == 2
+    assert (
+        doc["benchmarks"][0]["seeds"]
+        == store.load(Path(".pybench/baselines.jsonl"))["bench_a"].seeds
+    )
+
+
+def test_report_files_and_the_step_summary(project, write_bench, cli, monkeypatch):
+    from junitparser import JUnitXml
+
+    write_bench(BENCH_PAIR)
+    summary = project / "summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    for _ in range(2):
+        result = cli("benchmarks", "--junit-xml", "out/junit.xml", "--markdown", "out/summary.md")
+        assert result.exit_code == 0
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n") and text.count("### pybench:") == 2
+    assert text.endswith((project / "out" / "summary.md").read_text())
+    assert "### pybench: 0 failed, 2 passed, 0 new" in text
+    [suite] = list(JUnitXml.fromfile(str(project / "out" / "junit.xml")))
+    assert (suite.tests, suite.failures, suite.errors) == (2, 0, 0)
+    assert {case.classname for case in suite} == {"benchmarks.bench_test"}
+
+
+def test_a_failed_run_is_failed_in_every_report(project, write_bench, cli, monkeypatch):
+    from junitparser import Failure, JUnitXml
+
+    write_bench(RAISING, name="bench_boom.py")
+    write_bench(
+        """
+        import os
+        def bench_drop(seed, *, n_seeds=10):
+            return 1.0 + (seed % 7) / 100 - (0.1 if os.environ.get("DROP") else 0.0)
+        """
+    )
+    assert cli("benchmarks").exit_code == 0
+    monkeypatch.setenv("DROP", "1")
+    monkeypatch.setenv("BOOM", "1")
+    result = cli("benchmarks", "--json", "r.json", "--junit-xml", "r.xml", "--markdown", "r.md")
+    assert result.exit_code == 2
+    doc = _valid(_strict_json(Path("r.json").read_text()))
+    assert doc["exit_code"] == 2 and doc["counts"] == {"NEW": 0, "PASS": 0, "FAIL": 1, "ERROR": 1}
+    cases = {case.name: case for case in next(iter(JUnitXml.fromfile("r.xml")))}
+    assert isinstance(cases["bench_drop"].result[0], Failure)
+    assert "exploded on" in cases["bench_boom"].result[0].message
+    assert "<details><summary><code>bench_drop</code> FAIL" in Path("r.md").read_text()
+
+
+def test_an_error_before_any_verdict_still_writes_the_reports(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    result = cli("benchmarks", "--bench", "nope", "--json", "r.json", "--junit-xml", "r.xml")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    doc = _valid(_strict_json(Path("r.json").read_text()))
+    assert "--bench nope" in doc["error"] and doc["benchmarks"] == [] and doc["exit_code"] == 2
+    assert "--bench nope" in Path("r.xml").read_text()
+
+
+def test_unwritable_report_is_a_clear_error(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    Path("taken").write_text("")
+    result = cli("benchmarks", "--junit-xml", "taken/r.xml")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1].startswith("error: taken/r.xml: cannot write the JUnit")
+
+
+STRICT_BENCH = """
+    from pathlib import Path
+    def bench_s(seed, *, n_seeds=6):
+        Path("ran").touch()
+        return 1.0 + seed % 5
+"""
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_strict_without_a_baseline_is_an_error_and_writes_nothing(
+    project, write_bench, cli, monkeypatch, how
+):
+    write_bench(STRICT_BENCH)
+    args = ["benchmarks", "--json", "r.json"]
+    if how == "flag":
+        args.append("--strict")
+    else:
+        monkeypatch.setenv("PYBENCH_STRICT", "1")
+    result = cli(*args)
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_s")
+    assert "ERROR --strict: no stored baseline in .pybench/baselines.jsonl" in line
+    assert "`pybench update --bench bench_s`" in line
+    assert not Path("ran").exists() and not Path(".pybench").exists()
+    doc = _valid(_strict_json(Path("r.json").read_text()))
+    assert doc["strict"] is True and doc["benchmarks"][0]["error"]["seed"] is None
+
+
+def test_strict_with_a_baseline_compares_and_new_benchmarks_fail(project, write_bench, cli):
+    write_bench(STRICT_BENCH)
+    assert cli("benchmarks").exit_code == 0
+    path = project / ".pybench" / "baselines.jsonl"
+    before = path.read_bytes()
+    assert cli("benchmarks", "--strict").exit_code == 0
+    write_bench(BENCH_PAIR, name="bench_more.py")
+    result = cli("benchmarks", "--strict")
+    assert result.exit_code == 2
+    assert "PASS" in _line(result.stdout, "bench_s") and "ERROR" in _line(result.stdout, "bench_a")
+    assert path.read_bytes() == before
+
+
+def test_run_from_a_subdirectory_uses_the_projects_baseline(project, write_bench, cli, monkeypatch):
+    write_bench(BENCH_PAIR)
+    first = cli("benchmarks")
+    assert first.exit_code == 0
+    assert first.stderr.splitlines()[0] == "baseline: .pybench/baselines.jsonl (not created yet)"
+    monkeypatch.chdir(project / "benchmarks")
+    result = cli(".", "--strict")
+    assert result.exit_code == 0, result.output
+    assert "PASS" in _line(result.stdout, "bench_a")
+    root = project / ".pybench" / "baselines.jsonl"
+    assert result.stderr.splitlines()[0] == f"baseline: {root} (2 records)"
+    assert "baseline:" not in result.stdout
+    assert not (project / "benchmarks" / ".pybench").exists()
+    assert "bench_a" in cli("show").stdout  # show searches from the current directory up
+
+
+def test_a_new_baseline_goes_to_the_git_root(project, write_bench, cli, monkeypatch):
+    write_bench(BENCH_PAIR)
+    _git(project, "init", "-q")
+    (project / "benchmarks" / "deeper").mkdir()
+    monkeypatch.chdir(project / "benchmarks" / "deeper")
+    assert cli("..").exit_code == 0
+    assert set(store.load(project / ".pybench" / "baselines.jsonl")) == {"bench_a", "bench_b"}
+    assert not (project / "benchmarks" / "deeper" / ".pybench").exists()
+
+
+def test_baseline_option_still_overrides(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    (project / ".pybench").mkdir()
+    result = cli("benchmarks", "--baseline", "ci/b.jsonl")
+    assert result.exit_code == 0 and set(store.load(Path("ci/b.jsonl"))) == {"bench_a", "bench_b"}
+    assert result.stderr.splitlines()[0] == "baseline: ci/b.jsonl (not created yet)"
+    assert not (project / ".pybench" / "baselines.jsonl").exists()
+
+
+def test_help_lists_the_run_options(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "Run options" in text and text.index("Commands:") < text.index("Run options")
+    for option in ("--alpha", "--min-effect", "-v, --verbose", "--workers", "--json", "--strict"):
+        assert option in text
+
+
+def test_a_tight_alpha_prints_enough_digits(project, write_bench, cli, monkeypatch):
+    write_bench(
+        """
+        import os
+        def bench_tight(seed, *, n_seeds=12):
+            drop = 0.2 + (seed % 3) / 1000 if os.environ.get("DROP") else 0.0
+            return 1.0 + (seed % 7) / 100 - drop
+        """
+    )
+    assert cli("benchmarks", "--alpha", "0.001").exit_code == 0
+    monkeypatch.setenv("DROP", "1")
+    result = cli("benchmarks", "--alpha", "0.001", "-v")
+    assert result.exit_code == 1
+    line = _line(result.stdout, "bench_tight")
+    assert line.endswith("meta-p=0.000244")  # 1/4096: every sign vector enumerated
+    [row] = [r for r in result.stdout.splitlines() if r.startswith("score")]
+    p = row.split()[-2]
+    assert float(p) < 0.001 and p not in ("0.000", "0.001")
+
+
+def test_hints_name_a_custom_path_and_baseline(project, cli):
+    suite = project / "suite"
+    suite.mkdir()
+    bench = suite / "bench_x.py"
+    bench.write_text("def bench_x(seed, *, n_seeds=6):\n    return {'acc': seed % 7 / 100}\n")
+    assert cli("suite", "--baseline", "b.jsonl").exit_code == 0
+    bench.write_text("def bench_x(seed, *, n_seeds=6):\n    return {'auc': seed % 7 / 100}\n")
+    result = cli("suite", "--baseline", "b.jsonl")
+    assert result.exit_code == 2
+    assert "`pybench update suite --baseline b.jsonl --bench bench_x`" in result.stdout
+
+
+def test_merge_conflict_in_the_baseline_is_named(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    assert cli("benchmarks").exit_code == 0
+    path = project / ".pybench" / "baselines.jsonl"
+    first, second = path.read_text().splitlines()
+    path.write_text(f"<<<<<<< HEAD\n{first}\n=======\n{first}\n>>>>>>> other\n{second}\n")
+    result = cli("benchmarks")
+    assert result.exit_code == 2
+    assert ".pybench/baselines.jsonl:1: git merge-conflict marker" in result.stderr
+    assert "resolve the conflict" in result.stderr and "not valid JSON" not in result.stderr
+
+
+def test_untracked_files_make_a_new_baseline_dirty(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    _git(project, "init", "-q")
+    _git(project, "add", "benchmarks")
+    _git(project, "commit", "-qm", "benchmarks")
+    clean = cli("benchmarks", "--bench", "a")
+    assert clean.exit_code == 0 and "warning" not in clean.stderr  # .pybench/ does not count
+    (project / "helper.py").write_text("x = 1\n")
+    result = cli("benchmarks", "--bench", "b")
+    assert result.exit_code == 0
+    assert "warning" in result.stderr and "helper.py (untracked)" in result.stderr
+    records = store.load(project / ".pybench" / "baselines.jsonl")
+    assert records["bench_a"].git_dirty is False and records["bench_b"].git_dirty is True
+
+
+def test_update_json_says_the_baseline_was_replaced(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    cli("benchmarks")
+    result = cli("update", "benchmarks", "--bench", "a", "--yes", "--json", "-")
+    doc = _valid(_strict_json(result.stdout))
+    assert doc["command"] == "update"
+    [bench] = doc["benchmarks"]
+    assert bench["status"] == "NEW" and bench["saved"] and bench["replaced"]

@@ -144,3 +144,47 @@ def test_run_revisions_judges_head_against_base(toy_repo):
     assert isinstance(events[0], session.BenchStarted) and events[0].total == 12
     assert sum(isinstance(e, session.SeedDone) for e in events) == 12
     assert isinstance(events[-1], session.BenchFinished) and events[-1].outcome is outcome
+
+
+def test_strict_refuses_a_missing_baseline_without_running_it():
+    calls = []
+    bench = _bench(lambda s: calls.append(s) or 1.0, "bench_x", n_seeds=4)  # alpha unreachable
+    stored = _bench(_curve, "bench_y", n_seeds=6)
+    record = BaselineRecord(
+        "bench_y", [1, 2, 3, 4, 5, 6], {1: {"acc": [0.5] * 6}, 2: {"acc": [0.6] * 6}}
+    )
+    jobs = session.plan(
+        [bench, stored],
+        {"bench_y": record},
+        {},
+        strict=True,
+        baseline_file="ci/b.jsonl",
+        update_command="pybench update benchmarks/x --baseline ci/b.jsonl",
+    )
+    assert not jobs[0].makes_baseline and jobs[0].seeds == () and not jobs[1].makes_baseline
+    (refused, compared), events = _run(jobs)
+    assert calls == [] and refused.status is Status.ERROR and refused.record is None
+    assert refused.error.message == (
+        "--strict: no stored baseline in ci/b.jsonl; make one with "
+        "`pybench update benchmarks/x --baseline ci/b.jsonl --bench bench_x` and commit it"
+    )
+    assert compared.status in (Status.PASS, Status.FAIL)
+    assert [type(e).__name__ for e in events if getattr(e, "name", None) == "bench_x"] == []
+    assert session.exit_code([refused, compared]) == EXIT_ERROR
+    # update makes baselines on purpose: strict does not apply
+    [job] = session.plan([stored], {}, {}, update=True, strict=True, base_seed=1)
+    assert job.makes_baseline and job.refused is None
+
+
+def test_hints_name_the_update_command_given():
+    bench = _bench(_curve, n_seeds=4)
+    with pytest.raises(session.UnreachableAlphaError, match="then `pybench update b --bench"):
+        session.plan([bench], {}, {}, update_command="pybench update b")
+    record = BaselineRecord("bench_t", [1, 2, 3, 4, 5, 6], {1: {"other": [0.5] * 6}})
+    jobs = session.plan(
+        [_bench(_curve)], {"bench_t": record}, {}, update_command="pybench update b"
+    )
+    (outcome,), _ = _run(jobs)
+    assert (
+        "re-run `pybench update b --bench bench_t` to reset its baseline" in outcome.error.message
+    )

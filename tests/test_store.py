@@ -520,3 +520,101 @@ def test_first_write_failure_creates_no_file(
     monkeypatch.undo()
     assert not path.exists()
     assert _leftovers(tmp_path, path.name) == []
+
+
+# -- where the baseline lives --------------------------------------------------
+def test_find_baseline_walks_up_to_the_nearest_pybench_folder(tmp_path, monkeypatch) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "proj" / ".pybench").mkdir(parents=True)
+    deep = tmp_path / "proj" / "benchmarks" / "sub"
+    deep.mkdir(parents=True)
+    (deep / "bench_a.py").write_text("")
+    monkeypatch.chdir(deep)
+    found = tmp_path / "proj" / ".pybench" / "baselines.jsonl"
+    assert store.find_baseline(Path(".")) == found  # above the cwd: absolute
+    assert store.find_baseline(deep / "bench_a.py") == found  # a file: start at its folder
+    monkeypatch.chdir(tmp_path / "proj")
+    assert store.find_baseline(Path("benchmarks/sub")) == Path(".pybench/baselines.jsonl")
+    assert store.find_baseline(Path("no/such/dir")) == Path(".pybench/baselines.jsonl")
+
+
+def test_find_baseline_defaults_to_the_git_root_then_the_cwd(tmp_path, monkeypatch) -> None:
+    repo = tmp_path / "repo"
+    (repo / "benchmarks").mkdir(parents=True)
+    (repo / ".git").write_text("gitdir: elsewhere\n")  # a worktree's .git is a file
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert store.find_baseline(repo / "benchmarks") == repo / ".pybench" / "baselines.jsonl"
+    outside = tmp_path / "plain" / "benchmarks"
+    outside.mkdir(parents=True)
+    assert store.find_baseline(outside) == Path(".pybench/baselines.jsonl")
+
+
+def test_find_baseline_does_not_leave_the_repository(tmp_path, monkeypatch) -> None:
+    (tmp_path / ".pybench").mkdir()  # belongs to an enclosing project
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "benchmarks").mkdir()
+    monkeypatch.chdir(repo)
+    assert store.find_baseline(Path("benchmarks")) == Path(".pybench/baselines.jsonl")
+
+
+def test_new_pybench_folder_gets_a_gitignore_for_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / ".pybench" / "baselines.jsonl"
+    store.save(path, [_record()])
+    ignore = (tmp_path / ".pybench" / ".gitignore").read_text().splitlines()
+    assert "baselines.jsonl.lock" in ignore and "baselines.jsonl" not in ignore
+    assert (tmp_path / ".pybench" / "baselines.jsonl.lock").exists()
+
+
+def test_existing_folder_and_other_folders_get_no_gitignore(tmp_path: Path) -> None:
+    mine = tmp_path / ".pybench"
+    mine.mkdir()
+    (mine / ".gitignore").write_text("# mine\n")
+    store.save(mine / "baselines.jsonl", [_record()])
+    assert (mine / ".gitignore").read_text() == "# mine\n"
+    existing = tmp_path / "plain"
+    existing.mkdir()
+    store.save(existing / "b.jsonl", [_record()])
+    store.save(tmp_path / "ci" / "b.jsonl", [_record()])
+    assert not (existing / ".gitignore").exists() and not (tmp_path / "ci" / ".gitignore").exists()
+
+
+def test_lock_file_stays_out_of_git_add(tmp_path: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    store.save(tmp_path / ".pybench" / "baselines.jsonl", [_record()])
+    subprocess.run(["git", "add", ".pybench"], cwd=tmp_path, check=True)
+    staged = subprocess.run(
+        ["git", "diff", "--cached", "--name-only"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert staged == [".pybench/.gitignore", ".pybench/baselines.jsonl"]
+
+
+@pytest.mark.parametrize("marker", ["<<<<<<< HEAD", "=======", ">>>>>>> feature", "||||||| base"])
+def test_merge_conflict_markers_are_named_as_such(tmp_path: Path, marker: str) -> None:
+    good = _record().to_json()
+    path = tmp_path / "b.jsonl"
+    text = f"{good}\n{marker}\n{good}\n"
+    path.write_text(text)
+    with pytest.raises(StoreError) as caught:
+        store.load(path)
+    message = str(caught.value)
+    assert f"{path}:2:" in message and "merge-conflict" in message
+    assert "resolve the conflict" in message and "not valid JSON" not in message
+    with pytest.raises(StoreError):
+        store.save(path, [_record("bench_b")])
+    assert path.read_text() == text
+
+
+def test_marker_like_text_inside_a_record_is_not_a_conflict(tmp_path: Path) -> None:
+    rec = _record(scores={0: {"=======": [1.0, 2.0, 3.0]}})
+    path = tmp_path / "b.jsonl"
+    store.save(path, [rec])
+    assert store.load(path)["bench_a"].scores == rec.scores

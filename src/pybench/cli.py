@@ -74,9 +74,11 @@ class _DefaultGroup(click.Group):
         rows = [
             record
             for param in run.get_params(ctx)
-            if param.name != "help" and (record := param.get_help_record(ctx)) is not None
+            if isinstance(param, click.Option)
+            and "--help" not in param.opts
+            and (record := param.get_help_record(ctx)) is not None
         ]
-        with formatter.section("Run options (pybench [PATH] [OPTIONS] is pybench run)"):
+        with formatter.section("Run options (pybench [PATH] is short for pybench run [PATH])"):
             formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:

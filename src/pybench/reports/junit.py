@@ -42,16 +42,13 @@ def classname(path: Path, root: Path) -> str:
     """
     path = path.resolve()
     base = root.resolve()
-    if base.is_file():
+    if base.is_file() or base.suffix == ".py":
         base = base.parent
+    relative = Path(path.name)
     for folder in (Path.cwd().resolve(), base):
-        try:
+        if path.is_relative_to(folder):
             relative = path.relative_to(folder)
             break
-        except ValueError:
-            continue
-    else:
-        relative = Path(path.name)
     return ".".join(relative.with_suffix("").parts)
 
 
@@ -72,7 +69,8 @@ def _failure_message(outcome: Outcome) -> str:
         alpha = outcome.settings.alpha
         parts.append(f"meta-p={format_p(result.meta_p, alpha)} (alpha {alpha:g})")
     if result.diverged:
-        parts.append(f"{len(result.diverged)} slots diverged (non-finite values)")
+        n = len(result.diverged)
+        parts.append(f"{n} slot{'s' * (n != 1)} diverged (non-finite values)")
     return ", ".join(parts)
 
 
@@ -106,7 +104,8 @@ def _case(parent: ET.Element, outcome: Outcome, info: RunInfo) -> None:
     else:
         result = outcome.comparison
         assert result is not None
-        meta = "" if result.meta_p is None else f" meta-p={format_p(result.meta_p)}"
+        alpha = outcome.settings.alpha
+        meta = "" if result.meta_p is None else f" meta-p={format_p(result.meta_p, alpha)}"
         out = ET.SubElement(case, "system-out")
         _text(out, f"{result.n_flagged}/{result.n_slots} slots flagged{meta}")
 

@@ -23,16 +23,26 @@ from .text import display_path, format_p, percent, slot_rows, table_header
 
 __all__ = ["cell", "render"]
 
-_CELL = str.maketrans(
-    {c: f"&#{ord(c)};" for c in "&<>|`\\*_[]~"}
-    | {"\r": "", "\n": "<br>"}  # "\r\n" → "<br>"; a lone "\r" is dropped
-)
+_NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_STRUCTURE = re.compile(r"[&<>|`\\*\[\]~]|_+|\r\n|\r|\n")
 _STATUS = {"PASS": "✅ PASS", "FAIL": "❌ FAIL", "NEW": "🆕 NEW", "ERROR": "⚠️ ERROR"}
+
+
+def _reference(match: re.Match[str]) -> str:
+    text, where = match.group(), match.string
+    if text[0] == "_":
+        # a run of underscores inside a word (bench_x) can neither open nor close emphasis
+        before = where[match.start() - 1] if match.start() > 0 else " "
+        after = where[match.end()] if match.end() < len(where) else " "
+        return text if before.isalnum() and after.isalnum() else "&#95;" * len(text)
+    if text in ("\r\n", "\r", "\n"):
+        return "<br>"
+    return _NAMED.get(text) or f"&#{ord(text)};"
 
 
 def cell(text: str) -> str:
     """``text`` as the content of one table cell: literal, on one line, no ``|``."""
-    return text.translate(_CELL).strip()
+    return _STRUCTURE.sub(_reference, text).strip()
 
 
 def _inline_html(text: str) -> str:

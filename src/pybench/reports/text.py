@@ -65,7 +65,7 @@ def format_p(value: float, alpha: float | None = None) -> str:
     digits = exact.adjusted()  # the power of ten of the leading digit
     shown = exact.quantize(Decimal(1).scaleb(digits - 2), rounding=ROUND_FLOOR)
     if digits < -4:
-        return f"{shown:.2e}"
+        return f"{float(shown):.2e}"
     return f"{shown:f}"
 
 

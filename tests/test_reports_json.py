@@ -1,0 +1,183 @@
+"""The JSON report: valid against its schema, every number present, user text kept as data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import jsonschema
+import numpy as np
+import pytest
+
+from pybench.reports import json as json_report
+from pybench.session import Status
+
+from .conftest import NASTY_MESSAGE, NASTY_METRIC
+
+
+def _validate(doc: dict) -> None:
+    jsonschema.Draft202012Validator.check_schema(json_report.schema())
+    jsonschema.Draft202012Validator(json_report.schema()).validate(doc)
+
+
+def _strict_load(text: str) -> dict:
+    def refuse(token: str) -> None:
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_outcome_kind_validates_against_the_schema(zoo):
+    text = json_report.render(zoo.outcomes, zoo.info)
+    doc = _strict_load(text)
+    _validate(doc)
+    assert doc["format"] == json_report.FORMAT and doc["command"] == "run"
+    assert doc["exit_code"] == 2 and doc["error"] is None
+    assert doc["counts"] == {"NEW": 1, "PASS": 1, "FAIL": 2, "ERROR": 1}
+    assert doc["git"] == {"commit": "abc1234", "dirty": True}
+    assert doc["baseline"] == {"path": ".pybench/baselines.jsonl", "records": 4}
+    statuses = {b["name"]: b["status"] for b in doc["benchmarks"]}
+    assert statuses == {
+        "bench_pass": "PASS",
+        "bench_fail": "FAIL",
+        "bench_diverged": "FAIL",
+        "bench_error": "ERROR",
+        "bench_new": "NEW",
+    }
+
+
+def _bench(doc: dict, name: str) -> dict:
+    return next(b for b in doc["benchmarks"] if b["name"] == name)
+
+
+def test_numbers_match_the_outcomes(zoo):
+    doc = json_report.document(zoo.outcomes, zoo.info)
+    fail = _bench(doc, "bench_fail")
+    outcome = zoo.by_name("bench_fail")
+    stats = outcome.comparison.stats
+    assert fail["file"] == "benchmarks/sub/bench_zoo.py"
+    assert fail["seeds"] == list(outcome.seeds) and fail["n_seeds"] == 8
+    assert fail["settings"]["alpha"] == 0.05 and fail["settings"]["min_effect"] is None
+    assert fail["meta_p"] == stats.meta_p < 0.05
+    assert fail["severity"] == stats.severity > 0 and fail["t_crit"] == stats.t_crit
+    assert fail["n_perm"] == stats.n_perm and fail["exact"] is (stats.n_perm >= 2**8)
+    times = outcome.timings.per_seed
+    assert fail["time"]["wall"] == outcome.timings.wall
+    assert fail["time"]["per_seed"] == {
+        "min": min(times),
+        "median": float(np.median(times)),
+        "max": max(times),
+    }
+    first, second = fail["slots"]
+    assert (first["step"], first["metric"], first["direction"]) == (1, NASTY_METRIC, "higher")
+    assert (second["metric"], second["direction"]) == ("min:loss", "lower")
+    row = stats.slots[0]
+    assert first["baseline_mean"] == row.baseline_mean and first["current_std"] == row.current_std
+    assert first["delta"] == row.effect_size < 0 and first["t"] == row.t_stat
+    assert first["p"] == row.p_value and first["flagged"] is True
+    assert first["diverged_seeds"] is None
+
+
+def test_diverged_slot_names_its_seeds_and_has_no_current_numbers(zoo):
+    doc = json_report.document(zoo.outcomes, zoo.info)
+    diverged = _bench(doc, "bench_diverged")
+    acc, speed = diverged["slots"]
+    outcome = zoo.by_name("bench_diverged")
+    assert acc["metric"] == "acc" and acc["flagged"] is True
+    assert acc["diverged_seeds"] == [s for s in outcome.seeds if s % 2]
+    assert acc["current_mean"] is None and acc["p"] is None and acc["baseline_mean"] is not None
+    assert speed["diverged_seeds"] is None and speed["p"] == 1.0
+    assert diverged["n_flagged"] == 1 and diverged["n_slots"] == 2
+
+
+def test_error_keeps_seed_message_and_traceback_as_data(zoo):
+    text = json_report.render(zoo.outcomes, zoo.info)
+    error = _bench(_strict_load(text), "bench_error")["error"]
+    assert error["seed"] in zoo.by_name("bench_error").seeds
+    assert "\n" not in error["message"] and "raised ValueError: line one" in error["message"]
+    assert NASTY_MESSAGE in error["traceback"]  # newlines, ]]>, ESC and NUL survive exactly
+    assert _bench(_strict_load(text), "bench_error")["slots"] == []
+
+
+def test_new_says_a_baseline_was_saved(zoo):
+    doc = json_report.document(zoo.outcomes, zoo.info)
+    new = _bench(doc, "bench_new")
+    assert new["saved"] is True and new["replaced"] is False and new["meta_p"] is None
+    [slot] = new["slots"]
+    assert slot["metric"] == NASTY_METRIC and slot["baseline_mean"] is None
+    values = zoo.by_name("bench_new").values[:, 0]
+    assert slot["current_mean"] == pytest.approx(values.mean())
+    assert slot["current_std"] == pytest.approx(values.std(ddof=1))
+    assert _bench(doc, "bench_pass")["saved"] is False
+
+
+def test_non_finite_numbers_become_null_not_invalid_json(zoo):
+    outcome = zoo.by_name("bench_pass")
+    stats = outcome.comparison.stats
+    slot = dataclasses.replace(
+        stats.slots[0], t_stat=math.nan, effect_size=math.inf, baseline_std=-math.inf
+    )
+    comparison = dataclasses.replace(
+        outcome.comparison, stats=dataclasses.replace(stats, slots=[slot], severity=math.nan)
+    )
+    broken = dataclasses.replace(outcome, comparison=comparison)
+    info = dataclasses.replace(zoo.info, elapsed=math.inf)
+    doc = _strict_load(json_report.render([broken], info))
+    _validate(doc)
+    [row] = doc["benchmarks"][0]["slots"]
+    assert row["t"] is None and row["delta"] is None and row["baseline_std"] is None
+    assert doc["benchmarks"][0]["severity"] is None and doc["elapsed"] is None
+
+
+def test_optional_slot_statistics_are_written_when_the_comparison_has_them(zoo):
+    @dataclasses.dataclass(frozen=True)
+    class Extended:  # what a comparison with adjusted p-values and intervals carries
+        step: int
+        metric: str
+        baseline_mean: float
+        baseline_std: float
+        current_mean: float
+        current_std: float
+        effect_size: float
+        effect_reliable: bool
+        t_stat: float
+        p_value: float
+        flagged: bool
+        p_adj: float
+        ci_low: float
+        ci_high: float
+        delta_low: float
+        delta_high: float
+
+    outcome = zoo.by_name("bench_pass")
+    stats = outcome.comparison.stats
+    base = dataclasses.asdict(stats.slots[0])
+    slot = Extended(**base, p_adj=1.0, ci_low=-0.1, ci_high=0.1, delta_low=math.nan, delta_high=0.2)
+    comparison = dataclasses.replace(
+        outcome.comparison, stats=dataclasses.replace(stats, slots=[slot])
+    )
+    doc = json_report.document([dataclasses.replace(outcome, comparison=comparison)], zoo.info)
+    _validate(doc)
+    [row] = doc["benchmarks"][0]["slots"]
+    assert (row["p_adj"], row["ci_low"], row["ci_high"]) == (1.0, -0.1, 0.1)
+    assert row["delta_low"] is None and row["delta_high"] == 0.2
+
+
+def test_a_run_stopped_before_any_verdict_is_still_a_document(zoo):
+    info = dataclasses.replace(zoo.info, error="--bench nope: no such benchmark")
+    doc = _strict_load(json_report.render([], info))
+    _validate(doc)
+    assert doc["exit_code"] == 2 and doc["error"].startswith("--bench nope")
+    assert doc["benchmarks"] == [] and doc["counts"]["ERROR"] == 0
+
+
+def test_schema_rejects_what_it_does_not_describe(zoo):
+    doc = json_report.document(zoo.outcomes, zoo.info)
+    _bench(doc, "bench_pass")["slots"][0]["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(doc)
+    doc = json_report.document(zoo.outcomes, zoo.info)
+    _bench(doc, "bench_pass")["status"] = Status.NEW.value.lower()
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(doc)
