@@ -487,7 +487,8 @@ def test_dask_missing_is_a_clear_error(project, bench_dir, cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
     result = cli(str(folder), "--dask", "local:2", "--baseline", "b.jsonl")
     assert result.exit_code == 2
-    assert "pip install 'pybench[dask]'" in result.output
+    assert "uv pip install distributed" in result.output
+    assert "pip install 'pybench[dask]'" not in result.output  # not on PyPI under that name
     assert not (project / "b.jsonl").exists()
 
 

@@ -394,7 +394,7 @@ def _import_distributed() -> Any:
     except ImportError as exc:
         raise DaskMissingError(
             f"--dask needs the optional Dask dependency ({exc}); "
-            "install it with: pip install 'pybench[dask]'"
+            "install it with `uv pip install distributed` (what pybench's `dask` extra installs)"
         ) from None
     return distributed
 

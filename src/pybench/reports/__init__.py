@@ -33,29 +33,26 @@ class ReportError(PybenchError):
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What the reports say about the run as a whole.
-
-    Attributes:
-        command: ``run`` or ``update``.
-        path: the PATH benchmarks were collected from.
-        baseline: the baseline file used.
-        n_records: how many records it held when the run started.
-        strict: whether ``--strict`` was on.
-        git: the working tree's state (``None`` when not read).
-        started: when the run started (UTC, ISO 8601).
-        elapsed: seconds the run took.
-        error: the one-line error that stopped the run before any verdict, if any.
-    """
+    """What the reports say about the run as a whole."""
 
     command: str
+    """``run`` or ``update``."""
     path: Path
+    """The PATH benchmarks were collected from."""
     baseline: Path
+    """The baseline file used."""
     n_records: int = 0
+    """How many records the baseline file held when the run started."""
     strict: bool = False
+    """Whether ``--strict`` was on."""
     git: GitState | None = None
+    """The working tree's state (``None`` when not read)."""
     started: str = ""
+    """When the run started (UTC, ISO 8601)."""
     elapsed: float = 0.0
+    """Seconds the run took."""
     error: str | None = None
+    """The one-line error that stopped the run before any verdict, if any."""
 
 
 def write_text(target: str | Path, text: str, *, what: str, append: bool = False) -> None:
