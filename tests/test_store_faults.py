@@ -124,11 +124,10 @@ class Project:
         )
 
     def leftovers(self) -> list[str]:
-        """Files beside the baseline other than itself and its lock."""
+        """Files beside the baseline other than itself, its lock and the folder's .gitignore."""
         name = self.baseline.name
-        return sorted(
-            p.name for p in self.baseline.parent.iterdir() if p.name not in (name, name + ".lock")
-        )
+        own = (name, name + ".lock", ".gitignore")
+        return sorted(p.name for p in self.baseline.parent.iterdir() if p.name not in own)
 
 
 @pytest.fixture
