@@ -490,7 +490,8 @@ def test_tiny_alpha_is_reachable_with_enough_flips(project, write_bench, cli, mo
     monkeypatch.setenv("DROP", "0.85")
     result = cli("benchmarks", "--alpha", "0.0001", "-v")
     assert result.exit_code == 1
-    assert "FAIL 1 metrics × 1 steps 1/1 slots flagged meta-p=0.000" in result.stdout
+    # 1/200001, printed with three significant digits (rounded down) at such an alpha
+    assert "FAIL 1 metrics × 1 steps 1/1 slots flagged meta-p=4.99e-06" in result.stdout
     assert "sign flips: 200000 (Monte-Carlo)" in result.stdout.splitlines()
     header = next(line for line in result.stdout.splitlines() if line.startswith("metric"))
     assert header.split()[-3:] == ["Δ", "99.99%", "CI"]
@@ -919,8 +920,11 @@ def test_a_tight_alpha_prints_enough_digits(project, write_bench, cli, monkeypat
     line = _line(result.stdout, "bench_tight")
     assert line.endswith("meta-p=0.000244")  # 1/4096: every sign vector enumerated
     [row] = [r for r in result.stdout.splitlines() if r.startswith("score")]
-    p = row.split()[-2]
-    assert float(p) < 0.001 and p not in ("0.000", "0.001")
+    cells = row.split()  # score 0 base current Δ p ✗ p_adj ‼ [low, high]
+    p, p_adj = cells[5], cells[7]
+    assert cells[6] == "✗" and cells[8] == "‼"
+    assert float(p) < 0.001 and float(p_adj) < 0.001
+    assert {p, p_adj}.isdisjoint({"0.000", "0.001"})
 
 
 def test_hints_name_a_custom_path_and_baseline(project, cli):

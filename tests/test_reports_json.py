@@ -130,38 +130,24 @@ def test_non_finite_numbers_become_null_not_invalid_json(zoo):
     assert doc["benchmarks"][0]["severity"] is None and doc["elapsed"] is None
 
 
-def test_optional_slot_statistics_are_written_when_the_comparison_has_them(zoo):
-    @dataclasses.dataclass(frozen=True)
-    class Extended:  # what a comparison with adjusted p-values and intervals carries
-        step: int
-        metric: str
-        baseline_mean: float
-        baseline_std: float
-        current_mean: float
-        current_std: float
-        effect_size: float
-        effect_reliable: bool
-        t_stat: float
-        p_value: float
-        flagged: bool
-        p_adj: float
-        ci_low: float
-        ci_high: float
-        delta_low: float
-        delta_high: float
-
-    outcome = zoo.by_name("bench_pass")
-    stats = outcome.comparison.stats
-    base = dataclasses.asdict(stats.slots[0])
-    slot = Extended(**base, p_adj=1.0, ci_low=-0.1, ci_high=0.1, delta_low=math.nan, delta_high=0.2)
-    comparison = dataclasses.replace(
-        outcome.comparison, stats=dataclasses.replace(stats, slots=[slot])
-    )
-    doc = json_report.document([dataclasses.replace(outcome, comparison=comparison)], zoo.info)
-    _validate(doc)
-    [row] = doc["benchmarks"][0]["slots"]
-    assert (row["p_adj"], row["ci_low"], row["ci_high"]) == (1.0, -0.1, 0.1)
-    assert row["delta_low"] is None and row["delta_high"] == 0.2
+def test_localisation_intervals_and_improvement_are_written(zoo):
+    doc = json_report.document(zoo.outcomes, zoo.info)
+    fail = _bench(doc, "bench_fail")
+    stats = zoo.by_name("bench_fail").comparison.stats
+    for row, slot in zip(fail["slots"], stats.slots, strict=True):
+        assert row["p_adj"] == slot.p_adj and row["flagged_adj"] is slot.flagged_adj
+        assert (row["ci_low"], row["ci_high"]) == (slot.ci_low, slot.ci_high)
+        assert (row["delta_low"], row["delta_high"]) == (slot.delta_low, slot.delta_high)
+        assert row["delta_low"] <= row["delta"] <= row["delta_high"]
+        assert row["improved"] is slot.improved is False
+    assert fail["n_flagged_adj"] == stats.n_flagged_adj
+    assert fail["improvement_p"] == stats.improvement_p and fail["improved"] is False
+    assert fail["improvement_severity"] == stats.improvement_severity
+    assert fail["n_improved"] == stats.n_improved == 0
+    diverged = _bench(doc, "bench_diverged")["slots"][0]
+    assert diverged["p_adj"] is None and diverged["ci_low"] is None
+    assert _bench(doc, "bench_new")["improvement_p"] is None
+    assert _bench(doc, "bench_pass")["dask"] is None  # not run on Dask
 
 
 def test_a_run_stopped_before_any_verdict_is_still_a_document(zoo):

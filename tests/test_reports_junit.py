@@ -45,8 +45,12 @@ def test_outcomes_map_to_results(zoo, tmp_path):
     assert isinstance(failure, Failure)
     assert failure.message.startswith("2/2 slots flagged, meta-p=")
     table = failure.text.splitlines()
-    assert table[0].split() == ["metric", "step", "baseline", "current", "Δ", "p"]
-    assert table[1].startswith(NASTY_METRIC + " ") and table[1].endswith("✗")  # text intact
+    assert table[0].split() == ["metric", "step", "baseline", "current", "Δ", "p", "p_adj"] + [
+        "Δ",
+        "95%",
+        "CI",
+    ]
+    assert table[1].startswith(NASTY_METRIC + " ") and " ✗ " in table[1]  # text intact
     [diverged] = cases["bench_diverged"].result
     assert isinstance(diverged, Failure) and "1 slot diverged" in diverged.message
     n_odd = sum(seed % 2 for seed in zoo.by_name("bench_diverged").seeds)

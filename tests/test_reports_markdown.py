@@ -70,10 +70,13 @@ def test_summary_table_has_one_intact_row_per_benchmark(zoo):
 def test_fail_details_hold_the_per_slot_table(zoo):
     source = markdown.render(zoo.outcomes, zoo.info)
     _, fail_table, diverged_table = _tables(source)[:3]
-    assert fail_table[0] == ["metric", "step", "baseline", "current", "Δ", "p"]
+    header = ["metric", "step", "baseline", "current", "Δ", "p", "p_adj", "Δ 95% CI"]
+    assert fail_table[0] == header
+    assert all(len(row) == len(header) for table in (fail_table, diverged_table) for row in table)
     assert [row[0] for row in fail_table[1:]] == [NASTY_METRIC, "min:loss"]
     assert all(row[5].endswith("✗") for row in fail_table[1:])
-    assert diverged_table[1][3] == "non-finite" and "diverged on" in diverged_table[1][5]
+    assert all(row[7].startswith("[-") and row[7].endswith("%]") for row in fail_table[1:])
+    assert diverged_table[1][3] == "non-finite" and "diverged on" in diverged_table[1][7]
 
 
 def test_error_details_keep_the_traceback_verbatim(zoo):
