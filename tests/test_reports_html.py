@@ -1,0 +1,152 @@
+"""The HTML report: self-contained, escaped, and checked in a real headless browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pybench.reports import html as html_report
+from tests.conftest import SYNTHETIC
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+MIXED = f"""
+    import math
+    import os
+
+    def bench_curve(seed, *, n_seeds=10):
+        bump = float(os.environ.get("BUMP", 0))
+        out = []
+        for step in (1, 5, 10):
+            loss = 1.0 / step + (seed % 13) / 200
+            if step == 10:
+                loss += bump
+            out.append({{"step": step, "min:loss": loss, {EVIL!r}: 0.5 + (seed % 7) / 100}})
+        return out
+
+    def bench_single(seed, *, n_seeds=10):
+        value = 0.8 + (seed % 11) / 100
+        if os.environ.get("NAN") and seed % 3 == 0:
+            value = math.nan
+        return {{"accuracy": value}}
+
+    def bench_broken(seed, *, n_seeds=10):
+        if os.environ.get("BREAK"):
+            raise ValueError("broken <b>&</b> ]]> |")
+        return 1.0
+"""
+
+
+def _run_json(cli, *args: str) -> dict:
+    result = cli("benchmarks", "--json", "run.json", *args)
+    assert result.exit_code in (0, 1, 2), result.output
+    return json.loads(Path("run.json").read_text())
+
+
+@pytest.fixture
+def mixed_report(project, write_bench, cli, monkeypatch) -> Path:
+    """A run with NEW → then FAIL (curve), diverged single-step slot and an ERROR, as HTML."""
+    write_bench(MIXED)
+    assert cli("benchmarks", "--seed", "1").exit_code == 0
+    monkeypatch.setenv("BUMP", "0.3")
+    monkeypatch.setenv("NAN", "1")
+    monkeypatch.setenv("BREAK", "1")
+    result = cli("benchmarks", "--html", "report.html", "--json", "run.json", "-v")
+    assert result.exit_code == 2, result.output
+    return project / "report.html"
+
+
+def test_page_is_self_contained_and_escapes_user_data(mixed_report):
+    page = mixed_report.read_text()
+    assert "<script" not in page.lower()
+    assert EVIL not in page and html_report.html.escape(EVIL) in page
+    assert "broken &lt;b&gt;&amp;&lt;/b&gt; ]]&gt; |" in page
+    assert re.search(r"Content-Security-Policy\" content=\"default-src 'none'", page)
+    # nothing is fetched: every image is inline and no stylesheet or font is linked
+    assert not re.search(r"(src|href)=\"(?!data:|#)", page)
+    assert len(page.encode()) < 2_000_000
+    figures = re.findall(r'<figure data-plot="([^"]+)"', page)
+    assert any(label.startswith("curve:") for label in figures)
+    assert "flagged-differences" in figures
+    assert "Diverged: step 0 accuracy" in page
+    assert "FAIL" in page and "ERROR" in page
+
+
+def test_report_command_renders_a_saved_json_report(project, write_bench, cli):
+    write_bench(MIXED)
+    assert cli("benchmarks", "--seed", "1").exit_code == 0
+    doc = _run_json(cli)
+    assert doc["benchmarks"][0]["slots"][0]["baseline_values"]
+    result = cli("report", "run.json", "--html", "again.html")
+    assert result.exit_code == 0, result.output
+    page = Path("again.html").read_text()
+    assert page.count("<section") == 3 and "PASS" in page
+
+
+@pytest.mark.parametrize("text", ["not json", '{"format": 1}', "[1, 2]"])
+def test_report_command_refuses_what_is_not_a_run_report(project, cli, text):
+    Path("bad.json").write_text(text)
+    result = cli("report", "bad.json", "--html", "x.html")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: bad.json") and result.stderr.count("\n") == 1
+    assert not Path("x.html").exists()
+
+
+# -- in a real browser ------------------------------------------------------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no chromium on PATH (install Debian's 'chromium' package; .ci/run does)",
+)
+def test_report_renders_in_headless_chromium(project, cli, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shutil.copytree(SYNTHETIC, project / "benchmarks", dirs_exist_ok=True)
+    assert cli("benchmarks", "--seed", "1").exit_code == 0
+    result = cli("benchmarks", "--html", "report.html", "-v")
+    assert result.exit_code == 0, result.output
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on(
+                "request",
+                lambda r: None if r.url.startswith(("file:", "data:")) else requests.append(r.url),
+            )
+            page.goto((project / "report.html").as_uri())
+            page.wait_for_load_state("load")
+            images = page.locator("figure img")
+            assert images.count() >= 2
+            for i in range(images.count()):
+                image = images.nth(i)
+                size = image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+                assert size[0] and size[1] > 100 and size[2] > 100, size
+                shot = tmp_path / f"plot{i}.png"
+                image.screenshot(path=str(shot))
+                assert _not_blank(shot), f"plot {i} is blank"
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert requests == []
+
+
+def _not_blank(png: Path) -> bool:
+    """Whether a screenshot holds more than one colour (a drawn plot, not an empty box)."""
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(str(png))
+    return float(pixels[..., :3].std()) > 0.02
