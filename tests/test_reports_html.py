@@ -104,13 +104,14 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
     CHROMIUM is None,
     reason="no chromium on PATH (install Debian's 'chromium' package; .ci/run does)",
 )
-def test_report_renders_in_headless_chromium(project, cli, tmp_path):
+def test_report_renders_in_headless_chromium(project, cli, tmp_path, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     shutil.copytree(SYNTHETIC, project / "benchmarks", dirs_exist_ok=True)
     assert cli("benchmarks", "--seed", "1").exit_code == 0
+    monkeypatch.setenv("PYBENCH_SYNTHETIC_REGRESS", "local")
     result = cli("benchmarks", "--html", "report.html", "-v")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     errors: list[str] = []
     requests: list[str] = []
     with sync_playwright() as playwright:

@@ -227,6 +227,13 @@ _RUN_OPTIONS = [
         metavar="PATH",
         help="Write a Markdown summary to PATH (also appended to $GITHUB_STEP_SUMMARY when set).",
     ),
+    click.option(
+        "--html",
+        "html_path",
+        default=None,
+        metavar="PATH",
+        help="Write a self-contained HTML report with plots to PATH (needs matplotlib).",
+    ),
 ]
 """The options shared by the commands that run benchmarks."""
 
@@ -488,7 +495,7 @@ def _compare(options: dict[str, Any]) -> int:
 SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env")
 """The command-line options that override a benchmark's keyword settings."""
 
-REPORT_OPTIONS = ("json_path", "junit_path", "markdown_path")
+REPORT_OPTIONS = ("json_path", "junit_path", "markdown_path", "html_path")
 """The command-line options naming machine-readable reports (:func:`pybench.reports.write_all`)."""
 
 
@@ -608,6 +615,36 @@ def compare_command(**options: Any) -> int:
     written to the baseline file.
     """
     return _compare(options)
+
+
+@main.command("report")
+@click.argument("run_json", metavar="RUN.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    metavar="PATH",
+    help="Write the self-contained HTML report to PATH.",
+)
+def report_command(run_json: Path, html_path: str) -> int:
+    """Render a saved JSON report (from --json) as an HTML page, without re-running anything."""
+    import json
+
+    from .reports import ReportError, html_page, write_text
+
+    try:
+        document = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ReportError(f"{run_json}: cannot be read as a JSON report ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list):
+        raise ReportError(
+            f"{run_json}: not a pybench run report (no 'benchmarks' list); "
+            "write one with `pybench --json PATH`"
+        )
+    baseline = (document.get("baseline") or {}).get("path")
+    page = html_page(document, Path(baseline) if isinstance(baseline, str) else None)
+    write_text(html_path, page, what="HTML report")
+    return EXIT_OK
 
 
 @main.command("show")

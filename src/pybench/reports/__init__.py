@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PybenchError
 
@@ -83,10 +83,12 @@ def write_all(
     json_path: str | Path | None = None,
     junit_path: str | Path | None = None,
     markdown_path: str | Path | None = None,
+    html_path: str | Path | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> None:
     """Write every report asked for: ``--json`` (``-`` for stdout), ``--junit-xml``,
-    ``--markdown``, and the Markdown appended to ``$GITHUB_STEP_SUMMARY`` when it is set.
+    ``--markdown``, ``--html``, and the Markdown appended to ``$GITHUB_STEP_SUMMARY``
+    when it is set.
 
     Raises:
         ReportError: when a report file cannot be written.
@@ -109,5 +111,26 @@ def write_all(
             writes.append((markdown_path, "Markdown report", text, False))
         if summary:
             writes.append((summary, f"${STEP_SUMMARY_ENV} summary", text, True))
+    if html_path is not None:
+        from . import json as json_report
+
+        page = html_page(json_report.document(outcomes, info), info.baseline)
+        writes.append((html_path, "HTML report", page, False))
     for target, what, text, append in writes:
         write_text(target, text, what=what, append=append)
+
+
+def html_page(document: Mapping[str, Any], baseline: Path | None) -> str:
+    """The HTML report of a JSON ``document``, with the history of the ``baseline`` file.
+
+    Raises:
+        pybench.reports.html.HtmlError: if matplotlib is missing or the document is
+            not a run report.
+    """
+    from ..vcs import history
+    from . import html
+
+    entries = history(baseline) if baseline is not None and baseline.exists() else None
+    names = [bench.get("name") for bench in document.get("benchmarks") or []]
+    series = {name: html.history_series(entries, name) for name in names} if entries else {}
+    return html.render(document, series)

@@ -91,6 +91,22 @@ def _slot(step: int, metric: str, **fields: Any) -> dict[str, Any]:
     return row
 
 
+def _column(matrix: Any, slots: Sequence[tuple[int, str]], step: int, metric: str) -> Any:
+    """The per-seed values of one slot (``null`` for a non-finite one), or ``None``."""
+    if matrix is None:
+        return None
+    k = list(slots).index((step, metric))
+    return [_number(v) for v in matrix[:, k].tolist()]
+
+
+def _per_seed(outcome: Outcome, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with the baseline's and this run's value on every seed, in seed order."""
+    step, metric = row["step"], row["metric"]
+    row["baseline_values"] = _column(outcome.baseline, outcome.slots, step, metric)
+    row["current_values"] = _column(outcome.values, outcome.slots, step, metric)
+    return row
+
+
 def _compared_slots(outcome: Outcome) -> list[dict[str, Any]]:
     result = outcome.comparison
     assert result is not None
@@ -129,7 +145,7 @@ def _compared_slots(outcome: Outcome) -> list[dict[str, Any]]:
             )
         )
     rows.sort(key=lambda row: (row["step"], row["metric"]))
-    return rows
+    return [_per_seed(outcome, row) for row in rows]
 
 
 def _new_slots(outcome: Outcome) -> list[dict[str, Any]]:
@@ -142,7 +158,8 @@ def _new_slots(outcome: Outcome) -> list[dict[str, Any]]:
         column = [float(v) for v in values[:, k]]
         mean = math.fsum(column) / n
         std = math.sqrt(math.fsum((v - mean) ** 2 for v in column) / (n - 1)) if n > 1 else None
-        rows.append(_slot(step, metric, current_mean=_number(mean), current_std=_number(std)))
+        row = _slot(step, metric, current_mean=_number(mean), current_std=_number(std))
+        rows.append(_per_seed(outcome, row))
     return rows
 
 
