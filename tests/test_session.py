@@ -188,3 +188,31 @@ def test_hints_name_the_update_command_given():
     assert (
         "re-run `pybench update b --bench bench_t` to reset its baseline" in outcome.error.message
     )
+
+
+class _MismatchedPool(Pool):
+    """A local pool that reports the workers running another numpy (as a Dask pool would)."""
+
+    def version_mismatches(self, bench):
+        from pybench.versions import VersionMismatch
+
+        return [VersionMismatch("numpy", "tcp://10.0.0.2:4000", "2.1.0", "1.26.4")]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_version_mismatch_is_a_warning_or_under_strict_an_error(strict):
+    calls: list[int] = []
+    bench = _bench(lambda s: calls.append(s) or 1.0, n_seeds=6)
+    record = BaselineRecord(
+        bench="bench_t", seeds=[1, 2, 3, 4, 5, 6], scores={0: {"score": [1.0] * 6}}
+    )
+    jobs = session.plan([bench], {"bench_t": record}, {}, strict=strict)
+    [outcome] = session.run(jobs, pool=_MismatchedPool())
+    assert [str(m) for m in outcome.version_mismatches] == [
+        "numpy is 2.1.0 here but 1.26.4 on worker tcp://10.0.0.2:4000"
+    ]
+    if strict:
+        assert outcome.status is Status.ERROR and calls == []
+        assert outcome.error.message.startswith("--strict: numpy is 2.1.0 here but 1.26.4")
+    else:
+        assert outcome.status is Status.PASS and len(calls) == 6

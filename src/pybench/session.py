@@ -93,6 +93,8 @@ class Job:
     """Set when the job must end as an ERROR without running (``--strict``, no baseline)."""
     update_command: str = "pybench update"
     """The command that hints name to reset a baseline (this run's PATH and ``--baseline``)."""
+    strict: bool = False
+    """``--strict``: a version mismatch on the Dask workers is an ERROR, not a warning."""
 
     @property
     def makes_baseline(self) -> bool:
@@ -248,7 +250,15 @@ def plan(
             seeds = sample_seeds(settings.n_seeds, base_seed=base_seed, name=bench.name)
         _check_reachable(bench.name, settings.alpha, len(seeds), update_command=update_command)
         jobs.append(
-            Job(bench, settings, tuple(seeds), record, update, update_command=update_command)
+            Job(
+                bench,
+                settings,
+                tuple(seeds),
+                record,
+                update,
+                update_command=update_command,
+                strict=strict,
+            )
         )
     return jobs
 
@@ -339,6 +349,8 @@ def _run_one(
 
     started = time.perf_counter()
     mismatches = tuple(pool.version_mismatches(job.bench))
+    if mismatches and job.strict:
+        return _version_error(job, mismatches)
     settings = job.settings
     backend = pool.backend_for(
         job.bench, workers=settings.workers, gpus=settings.gpus, env=settings.env
@@ -367,6 +379,23 @@ def _run_one(
         backend.close()
     cluster = getattr(backend, "notes", None)
     return dataclasses.replace(outcome, version_mismatches=mismatches, cluster=cluster)
+
+
+def _version_error(job: Job, mismatches: tuple[VersionMismatch, ...]) -> Outcome:
+    """``--strict``: the workers run other versions than this process; nothing runs."""
+    more = f" (and {len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+    message = (
+        f"--strict: {mismatches[0]}{more}; run the workers from the same environment "
+        "as pybench, or drop --strict to go on with a warning"
+    )
+    return Outcome(
+        Status.ERROR,
+        job.bench,
+        job.settings,
+        job.seeds,
+        error=Failure(message),
+        version_mismatches=mismatches,
+    )
 
 
 def run(
