@@ -17,7 +17,15 @@ from . import settings
 from .errors import PybenchError
 from .settings import KEYWORDS, Settings
 
-__all__ = ["Benchmark", "DiscoveryError", "bench_name", "discover", "load_benchmark", "select"]
+__all__ = [
+    "Benchmark",
+    "DiscoveryError",
+    "bench_name",
+    "benchmarks_in",
+    "discover",
+    "load_benchmark",
+    "select",
+]
 
 
 class DiscoveryError(PybenchError):
@@ -138,6 +146,27 @@ def load_benchmark(path: Path, name: str) -> Callable[[int], Any]:
     return func
 
 
+def benchmarks_in(path: Path) -> list[Benchmark]:
+    """Import the Python file ``path`` and collect the ``bench_*`` functions it defines.
+
+    A function imported from elsewhere is left to the file that defines it.
+
+    Raises:
+        DiscoveryError: if the file fails to import or a configuration is invalid.
+    """
+    module = load_module(path)
+    found = []
+    for attr, func in vars(module).items():
+        if not attr.startswith("bench_") or not inspect.isfunction(func):
+            continue
+        if func.__module__ != module.__name__:
+            continue  # imported from elsewhere, collected where it is defined
+        found.append(
+            Benchmark(name=attr, path=path.resolve(), func=func, defaults=_config(attr, func))
+        )
+    return found
+
+
 def discover(root: Path) -> list[Benchmark]:
     """Collect every ``bench_*`` function defined in the Python files under ``root``.
 
@@ -159,19 +188,13 @@ def discover(root: Path) -> list[Benchmark]:
         raise DiscoveryError(f"{root}: not a Python file; pass a .py file or a folder")
     found: dict[str, Benchmark] = {}
     for path in _benchmark_files(root):
-        module = load_module(path)
-        for attr, func in vars(module).items():
-            if not attr.startswith("bench_") or not inspect.isfunction(func):
-                continue
-            if func.__module__ != module.__name__:
-                continue  # imported from elsewhere, collected where it is defined
-            if attr in found:
+        for bench in benchmarks_in(path):
+            if bench.name in found:
                 raise DiscoveryError(
-                    f"{attr}: defined in both {found[attr].path} and {path}; rename one of them"
+                    f"{bench.name}: defined in both {found[bench.name].path} and {path}; "
+                    "rename one of them"
                 )
-            found[attr] = Benchmark(
-                name=attr, path=path.resolve(), func=func, defaults=_config(attr, func)
-            )
+            found[bench.name] = bench
     if not found:
         raise DiscoveryError(f"{root}: no bench_* functions found")
     return [found[name] for name in sorted(found)]

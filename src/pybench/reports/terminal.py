@@ -31,7 +31,15 @@ from ..session import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Sta
 from ..stats import PLAN_MAX_SEEDS, SlotPlan
 from ..store import BaselineRecord
 from ..vcs import HistoryEntry
-from .text import format_p, mean_std, seed_list, shape, slot_rows, table_header
+from .text import (
+    details,
+    improvement,
+    mean_std,
+    shape,
+    slot_rows,
+    status_word,
+    table_header,
+)
 
 __all__ = [
     "PLAN_ASSUMPTION",
@@ -225,38 +233,19 @@ class Reporter:
 
     def _verdict(self, outcome: Outcome) -> None:
         name = outcome.name
+        self.out.print(f"{self._lead(name, status_word(outcome))} {escape(details(outcome))}")
         if outcome.status is Status.ERROR:
             assert outcome.error is not None
-            self.out.print(f"{self._lead(name, 'ERROR')} {escape(outcome.error.message)}")
             if self.verbose and outcome.error.traceback:
                 self.out.print(escape(outcome.error.traceback))
             return
-        if outcome.status is Status.NEW:
-            status, note = ("SAVED", "updated") if outcome.replaces else ("NEW", "saved")
-            self.out.print(f"{self._lead(name, status)} {shape(outcome.slots)} (baseline {note})")
-            return
         result = outcome.comparison
-        assert result is not None
-        parts = [self._lead(name, outcome.status.value), shape(outcome.slots)]
-        parts.append(f"{result.n_flagged}/{result.n_slots} slots flagged")
+        if result is None:  # NEW
+            return
         alpha = outcome.settings.alpha
-        if result.meta_p is not None:
-            parts.append(f"meta-p={format_p(result.meta_p, alpha)}")
-        if result.diverged:
-            first = result.diverged[0]
-            more = f" (+{len(result.diverged) - 1} more slots)" if len(result.diverged) > 1 else ""
-            parts.append(
-                f"diverged: step {first.step} {escape(repr(first.metric))} non-finite on "
-                f"{len(first.seeds)}/{first.n_seeds} seeds ({seed_list(first.seeds)}){more}"
-            )
-        self.out.print(" ".join(parts))
-        stats = result.stats
-        if outcome.status is Status.PASS and stats is not None and stats.improved:
-            self.out.print(
-                f"  improved: meta-p={format_p(stats.improvement_p, alpha)}, {stats.n_improved}/"
-                f"{result.n_slots} slots better; raise the bar with "
-                f"{escape(self.update_command)} --bench {escape(name)}"
-            )
+        note = improvement(outcome, f"{self.update_command} --bench {name}")
+        if note is not None:
+            self.out.print(f"  {escape(note)}")
         if self.verbose:
             for line in format_table(result, alpha):
                 self.out.print(escape(line))

@@ -13,17 +13,21 @@ from pathlib import Path
 
 from ..compare import BenchComparison
 from ..normalize import Slot
+from ..session import Outcome, Status
 
 __all__ = [
     "FINE_ALPHA",
+    "details",
     "display_path",
     "format_p",
+    "improvement",
     "level",
     "mean_std",
     "percent",
     "seed_list",
     "shape",
     "slot_rows",
+    "status_word",
     "table_header",
 ]
 
@@ -138,3 +142,52 @@ def display_path(path: Path) -> str:
         return absolute.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return str(absolute.resolve())
+
+
+def status_word(outcome: Outcome) -> str:
+    """The word a benchmark's line shows: its status, or SAVED for a re-made baseline."""
+    if outcome.status is Status.NEW and outcome.replaces:
+        return "SAVED"
+    return outcome.status.value
+
+
+def details(outcome: Outcome) -> str:
+    """What follows the status word on a benchmark's line.
+
+    ``1 metrics × 3 steps 1/3 slots flagged meta-p=0.000`` for a verdict (plus
+    the first diverged slot), ``1 metrics × 3 steps (baseline saved)`` for a new
+    baseline, and the one-line message of an error.
+    """
+    if outcome.status is Status.ERROR:
+        assert outcome.error is not None
+        return outcome.error.message
+    if outcome.status is Status.NEW:
+        return f"{shape(outcome.slots)} (baseline {'updated' if outcome.replaces else 'saved'})"
+    result = outcome.comparison
+    assert result is not None
+    parts = [shape(outcome.slots), f"{result.n_flagged}/{result.n_slots} slots flagged"]
+    if result.meta_p is not None:
+        parts.append(f"meta-p={format_p(result.meta_p, outcome.settings.alpha)}")
+    if result.diverged:
+        first = result.diverged[0]
+        more = f" (+{len(result.diverged) - 1} more slots)" if len(result.diverged) > 1 else ""
+        parts.append(
+            f"diverged: step {first.step} {first.metric!r} non-finite on "
+            f"{len(first.seeds)}/{first.n_seeds} seeds ({seed_list(first.seeds)}){more}"
+        )
+    return " ".join(parts)
+
+
+def improvement(outcome: Outcome, update: str) -> str | None:
+    """The note under a PASS that is significantly better than its baseline, else ``None``.
+
+    ``update`` is the command that re-baselines this benchmark.
+    """
+    result = outcome.comparison
+    stats = result.stats if result is not None else None
+    if outcome.status is not Status.PASS or result is None or stats is None or not stats.improved:
+        return None
+    return (
+        f"improved: meta-p={format_p(stats.improvement_p, outcome.settings.alpha)}, "
+        f"{stats.n_improved}/{result.n_slots} slots better; raise the bar with {update}"
+    )
