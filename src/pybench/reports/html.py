@@ -297,7 +297,11 @@ def _slot_table(bench: Mapping[str, Any]) -> str:
         delta = "—" if row.get("delta") is None else f"{row['delta'] * 100:+.1f}%"
         if row.get("delta_low") is not None and row.get("delta_high") is not None:
             delta += f" [{row['delta_low'] * 100:.1f}, {row['delta_high'] * 100:.1f}]"
-        mark = "✗" if row.get("flagged") else ""
+        mark = " ".join(
+            symbol
+            for symbol, key in (("✗", "flagged"), ("‼", "flagged_adj"), ("↑", "improved"))
+            if row.get(key)
+        )
         if row.get("diverged_seeds"):
             seeds = ", ".join(str(s) for s in row["diverged_seeds"][:5])
             mark = f"✗ diverged on {len(row['diverged_seeds'])} seeds ({seeds})"
@@ -315,7 +319,12 @@ def _slot_table(bench: Mapping[str, Any]) -> str:
             + "".join(f"<td>{c}</td>" for c in cells)
             + f'<td class="flag">{_esc(mark)}</td></tr>'
         )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    legend = (
+        '<p class="note">✗ p &lt; α (the slot\'s own test) · ‼ p_adj &lt; α (family-wise) · '
+        "↑ significantly better · Δ: relative change (negative is worse) with its "
+        "interval</p>"
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{legend}"
 
 
 def _plots(bench: Mapping[str, Any]) -> list[str]:
