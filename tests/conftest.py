@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
 from collections.abc import Callable
@@ -144,5 +145,26 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Zoo:
         git=GitState("abc1234", True),
         started="2026-06-25T14:26:16Z",
         elapsed=1.5,
+    )
+    return Zoo(outcomes, info)
+
+
+@pytest.fixture
+def compare_zoo(zoo: Zoo) -> Zoo:
+    """The zoo as ``pybench compare`` reports it: ``main`` against the dirty working tree,
+    ``bench_new`` only in HEAD (NEW, nothing saved) and a ``bench_gone`` only in BASE."""
+    bench = Benchmark("bench_gone", zoo.outcomes[0].bench.path, float, Settings(n_seeds=8))
+    gone = Outcome(session.Status.GONE, bench, bench.defaults, (), note=session.ONLY_IN_BASE)
+    new = dataclasses.replace(zoo.by_name("bench_new"), record=None, note=session.ONLY_IN_HEAD)
+    outcomes = [new if o.name == "bench_new" else o for o in zoo.outcomes] + [gone]
+    base = revisions.Revision("main", "a" * 40, "aaaaaaa")
+    head = revisions.Revision("working tree", "b" * 40, "bbbbbbb", is_checkout=False, dirty=True)
+    info = dataclasses.replace(
+        zoo.info,
+        command="compare",
+        baseline=None,
+        n_records=0,
+        revisions=(base, head),
+        git=GitState("bbbbbbb", True),
     )
     return Zoo(outcomes, info)

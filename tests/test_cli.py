@@ -22,6 +22,11 @@ from .toyrepo import worktrees
 SUMMARY = re.compile(
     r"^(\d+) failed, (\d+) passed, (\d+) new(?:, (\d+) errors?)? in \d+\.\ds$", re.M
 )
+COMPARE_SUMMARY = re.compile(
+    r"^(\d+) failed, (\d+) passed(?:, (\d+) only in HEAD)?(?:, (\d+) only in BASE)?"
+    r"(?:, (\d+) errors?)? in \d+\.\ds$",
+    re.M,
+)
 RULE = "─" * 62
 
 
@@ -605,7 +610,8 @@ def test_compare_noop_change_passes(in_toy_repo, temp_root, cli):
     )
     line = _line(result.stdout, "bench_toy")
     assert "PASS 2 metrics × 1 steps 0/2 slots flagged meta-p=1.000" in line
-    assert SUMMARY.search(result.stdout).groups()[:3] == ("0", "1", "0")
+    assert result.stdout.splitlines()[-1].startswith("0 failed, 1 passed in ")
+    assert not SUMMARY.search(result.stdout)  # no "new" count: nothing is saved by compare
     assert not (in_toy_repo.root / ".pybench").exists()
     _no_checkout_left(in_toy_repo.root, temp_root)
 
@@ -617,13 +623,13 @@ def test_compare_regression_fails_with_the_slot_flagged(in_toy_repo, temp_root, 
     assert "FAIL 2 metrics × 1 steps 1/2 slots flagged" in line
     rows = {r.split()[0]: r for r in result.stdout.splitlines() if r.startswith(("value", "min:"))}
     assert "0.000 ✗" in rows["value"] and "✗" not in rows["min:cost"]
-    assert SUMMARY.search(result.stdout).groups()[:3] == ("1", "0", "0")
+    assert COMPARE_SUMMARY.search(result.stdout).groups() == ("1", "0", None, None, None)
     assert not (in_toy_repo.root / ".pybench").exists()
     _no_checkout_left(in_toy_repo.root, temp_root)
 
 
 def test_compare_against_the_dirty_working_tree(in_toy_repo, temp_root, cli):
-    from tests.toyrepo import BENCH, PACKAGE
+    from tests.toyrepo import BENCH, PACKAGE, git
 
     root = in_toy_repo.root
     (root / "src" / "toypkg" / "__init__.py").write_text(
@@ -635,14 +641,18 @@ def test_compare_against_the_dirty_working_tree(in_toy_repo, temp_root, cli):
     short = in_toy_repo.regression[:7]
     assert result.stdout.splitlines()[0].endswith(f"→ head working tree ({short}, dirty)")
     assert "PASS" in _line(result.stdout, "bench_toy")
-    assert "bench_extra" not in result.stdout
-    assert "bench_extra: only in head working tree" in result.stderr
-    assert "not compared" in result.stderr
+    assert _line(result.stdout, "bench_extra").endswith(
+        "NEW 2 metrics × 1 steps (only in HEAD; nothing to compare)"
+    )
+    assert result.stderr == ""
     _no_checkout_left(root, temp_root)
     (root / "src" / "toypkg" / "__init__.py").unlink()  # the working tree itself is untouched…
     assert (root / "benchmarks" / "bench_extra.py").exists()  # …and so are untracked files
+    git(root, "checkout", "--", "src/toypkg/__init__.py")
     result = cli("compare", "v1", "--bench", "extra")
     assert result.exit_code == 0  # nothing to compare is not a failure
+    assert COMPARE_SUMMARY.search(result.stdout).groups() == ("0", "0", "1", None, None)
+    assert not (root / ".pybench").exists()
 
 
 @pytest.mark.parametrize(
@@ -722,6 +732,138 @@ def test_compare_seed_failing_on_one_side_names_it(in_toy_repo, temp_root, cli):
     )
     assert "raise ValueError('odd seed')" in result.stdout  # the user's traceback with -v
     _no_checkout_left(root, temp_root)
+
+
+BENCH_EXTRA = "def bench_extra(seed, *, n_seeds=6):\n    return {'score': 1.0 + seed % 4}\n"
+
+
+def _one_sided(toy_repo, *, package: str, extra: str = BENCH_EXTRA) -> str:
+    """Commit a ``bench_gone`` on top of the toy project, then (uncommitted) remove it, add
+    ``bench_extra`` with ``extra`` as its body and write ``package``; the new commit's hash."""
+    from tests.toyrepo import BENCH, git
+
+    root = toy_repo.root
+    (root / "benchmarks" / "bench_gone.py").write_text(BENCH.replace("bench_toy", "bench_gone"))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "a benchmark that HEAD removes")
+    (root / "benchmarks" / "bench_gone.py").unlink()
+    (root / "benchmarks" / "bench_extra.py").write_text(extra)
+    (root / "src" / "toypkg" / "__init__.py").write_text(package)
+    return git(root, "rev-parse", "HEAD")
+
+
+def test_compare_reports_benchmarks_only_one_revision_has(in_toy_repo, temp_root, cli, monkeypatch):
+    from junitparser import Failure, JUnitXml, Skipped
+
+    from tests.toyrepo import REGRESSION, expected
+
+    root = in_toy_repo.root
+    base = _one_sided(in_toy_repo, package=REGRESSION.replace("- 1.0", "- 2.0"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(root / "summary.md"))
+    result = cli(
+        "compare", "HEAD", "--seed", "3", "--json", "-", "--junit-xml", "out/pybench.xml",
+        "--html", "out/pybench.html",
+    )  # fmt: skip
+    assert result.exit_code == 1  # bench_toy regressed; the one-sided benchmarks change nothing
+    head_label = f"working tree ({base[:7]}, dirty)"
+    # the terminal report goes to stderr, the JSON document to stdout
+    assert result.stderr.splitlines()[0] == f"base HEAD ({base[:7]}) → head {head_label}"
+    assert _line(result.stderr, "bench_gone").endswith("GONE (only in BASE; nothing to compare)")
+    assert "NEW 1 metrics × 1 steps (only in HEAD" in _line(result.stderr, "bench_extra")
+    assert "FAIL 2 metrics × 1 steps 1/2 slots flagged" in _line(result.stderr, "bench_toy")
+    assert COMPARE_SUMMARY.search(result.stderr).groups() == ("1", "0", "1", "1", None)
+    doc = _valid(_strict_json(result.stdout))
+    assert (doc["command"], doc["baseline"], doc["exit_code"]) == ("compare", None, 1)
+    assert doc["counts"] == {"NEW": 1, "PASS": 0, "FAIL": 1, "ERROR": 0, "GONE": 1}
+    assert doc["revisions"]["base"] == {
+        "name": "HEAD", "label": f"HEAD ({base[:7]})", "commit": base, "working_tree": False,
+        "dirty": False,
+    }  # fmt: skip
+    assert doc["revisions"]["head"] == {
+        "name": "working tree", "label": head_label, "commit": base, "working_tree": True,
+        "dirty": True,
+    }  # fmt: skip
+    assert doc["git"] == {"commit": base[:7], "dirty": True}
+    benches = {b["name"]: b for b in doc["benchmarks"]}
+    assert list(benches) == ["bench_extra", "bench_gone", "bench_toy"]
+    assert [benches[n]["status"] for n in benches] == ["NEW", "GONE", "FAIL"]
+    assert benches["bench_extra"]["note"] == "only in HEAD; nothing to compare"
+    assert benches["bench_gone"]["note"] == "only in BASE; nothing to compare"
+    assert benches["bench_toy"]["note"] is None
+    assert not any(b["saved"] for b in benches.values())
+    assert benches["bench_gone"]["file"] == "benchmarks/bench_gone.py"  # not the checkout's
+    assert benches["bench_gone"]["n_seeds"] == 0 and benches["bench_gone"]["slots"] == []
+    extra = benches["bench_extra"]["slots"][0]
+    assert extra["baseline_values"] is None
+    assert extra["current_values"] == [1.0 + s % 4 for s in benches["bench_extra"]["seeds"]]
+    value = next(row for row in benches["bench_toy"]["slots"] if row["metric"] == "value")
+    seeds = benches["bench_toy"]["seeds"]
+    assert value["baseline_values"] == pytest.approx([expected(s) - 1.0 for s in seeds])  # BASE
+    assert value["current_values"] == pytest.approx([expected(s) - 2.0 for s in seeds])  # HEAD
+    [suite] = list(JUnitXml.fromfile(str(root / "out" / "pybench.xml")))
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (3, 1, 0, 1)
+    cases = {case.name: case for case in suite}
+    [skipped] = cases["bench_gone"].result
+    assert isinstance(skipped, Skipped) and skipped.message == "only in BASE; nothing to compare"
+    assert cases["bench_extra"].is_passed and "only in HEAD" in cases["bench_extra"].system_out
+    assert isinstance(cases["bench_toy"].result[0], Failure)
+    properties = {p.name: p.value for p in suite.properties()}
+    assert properties["base_commit"] == base and properties["head"] == head_label
+    assert "baseline" not in properties
+    page = (root / "out" / "pybench.html").read_text()
+    assert f"base HEAD ({base[:7]}) → head {head_label}" in page
+    assert "<th>base</th><th>head</th>" in page and "only in BASE; nothing to compare" in page
+    summary = (root / "summary.md").read_text()
+    assert summary.startswith("### pybench: 1 failed, 0 passed, 1 only in HEAD, 1 only in BASE")
+    assert f"Base <code>HEAD ({base[:7]})</code> → head <code>{head_label}</code>" in summary
+    Path("run.json").write_text(result.stdout)  # the saved document renders on its own
+    assert cli("report", "run.json", "--html", "again.html").exit_code == 0
+    assert f"→ head {head_label}" in Path("again.html").read_text()
+    assert not (root / ".pybench").exists()
+    _no_checkout_left(root, temp_root)
+
+
+def test_compare_one_sided_benchmarks_keep_the_exit_code(in_toy_repo, temp_root, cli):
+    from junitparser import Error, JUnitXml
+
+    from tests.toyrepo import REGRESSION
+
+    nan_on_odd = (
+        "def bench_extra(seed, *, n_seeds=6):\n    return float('nan') if seed % 2 else 1.0\n"
+    )
+    _one_sided(in_toy_repo, package=REGRESSION, extra=nan_on_odd)
+    result = cli("compare", "HEAD", "--seed", "3", "--bench", "toy", "--bench", "gone")
+    assert result.exit_code == 0  # a removed benchmark is not a failure
+    assert COMPARE_SUMMARY.search(result.stdout).groups() == ("0", "1", None, "1", None)
+    result = cli("compare", "HEAD", "--seed", "3", "--junit-xml", "j.xml")
+    assert result.exit_code == 2  # HEAD's new benchmark returns NaN: it could never be compared
+    line = _line(result.stdout, "bench_extra")
+    assert re.search(
+        r"ERROR head working tree \(\w+, dirty\): step 0 'score' is NaN on seeds? "
+        r".*; it must be finite to be compared once both revisions have it$",
+        line,
+    ), line
+    assert "PASS" in _line(result.stdout, "bench_toy") and "GONE" in _line(
+        result.stdout, "bench_gone"
+    )
+    assert COMPARE_SUMMARY.search(result.stdout).groups() == ("0", "1", None, "1", "1")
+    [suite] = list(JUnitXml.fromfile("j.xml"))
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (3, 0, 1, 1)
+    assert isinstance({c.name: c for c in suite}["bench_extra"].result[0], Error)
+    _no_checkout_left(in_toy_repo.root, temp_root)
+
+
+def test_compare_error_before_any_verdict_is_written_to_the_reports(in_toy_repo, temp_root, cli):
+    result = cli(
+        "compare", "nope", "--json", "r.json", "--junit-xml", "r.xml", "--markdown", "r.md"
+    )
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    doc = _valid(_strict_json(Path("r.json").read_text()))
+    assert (doc["command"], doc["exit_code"], doc["revisions"]) == ("compare", 2, None)
+    assert "unknown revision 'nope'" in doc["error"] and doc["benchmarks"] == []
+    assert "unknown revision 'nope'" in Path("r.xml").read_text()
+    assert "unknown revision" in Path("r.md").read_text()
+    _no_checkout_left(in_toy_repo.root, temp_root)
 
 
 # -- CI: machine-readable reports, --strict, where the baseline lives -----------

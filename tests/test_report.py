@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from pybench import session
 from pybench.backends import Pool
 from pybench.compare import compare_run
 from pybench.discover import Benchmark
-from pybench.reports.terminal import Reporter, format_flips, format_table, shape
+from pybench.reports.terminal import Reporter, format_flips, format_table, shape, summary_text
 from pybench.settings import Settings
 
 
@@ -178,3 +179,26 @@ def test_cluster_notes_and_version_warnings(capsys):
     )
     assert capsys.readouterr() == (f"{outcome.name} .......... NEW 1 metrics × 1 steps"
                                    " (baseline saved)\n", "")  # fmt: skip
+
+
+def test_compare_lines_and_summary_count_the_benchmarks_one_revision_lacks(capsys):
+    jobs = session.plan([_bench("bench_a", float), _bench("bench_b", float)], {}, {}, base_seed=1)
+    made = session.run(jobs, pool=Pool())
+    new = dataclasses.replace(made[0], record=None, note=session.ONLY_IN_HEAD)
+    gone = session.Outcome(
+        session.Status.GONE, made[1].bench, made[1].settings, (), note=session.ONLY_IN_BASE
+    )
+    reporter = Reporter(names=["bench_a", "bench_b"])
+    reporter.revisions("main (1a2b3c4)", "working tree (5d6e7f8, dirty)")
+    for outcome in (new, gone):
+        reporter.outcome(outcome)
+    reporter.summary([new, gone], 2.04, command="compare")
+    assert capsys.readouterr().out.splitlines() == [
+        "base main (1a2b3c4) → head working tree (5d6e7f8, dirty)",
+        "bench_a .......... NEW 1 metrics × 1 steps (only in HEAD; nothing to compare)",
+        "bench_b .......... GONE (only in BASE; nothing to compare)",
+        "─" * 62,
+        "0 failed, 0 passed, 1 only in HEAD, 1 only in BASE in 2.0s",
+    ]
+    assert summary_text([], "compare") == "0 failed, 0 passed"
+    assert summary_text([new, new], "run") == "0 failed, 0 passed, 2 new"

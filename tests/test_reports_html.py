@@ -151,3 +151,19 @@ def _not_blank(png: Path) -> bool:
 
     pixels = matplotlib.image.imread(str(png))
     return float(pixels[..., :3].std()) > 0.02
+
+
+def test_a_compare_page_shows_base_and_head_in_place_of_a_baseline(compare_zoo):
+    from pybench.reports import json as json_report
+
+    doc = json_report.document(compare_zoo.outcomes, compare_zoo.info)
+    page = html_report.render(doc)
+    assert "base main (aaaaaaa) → head working tree (bbbbbbb, dirty)" in page
+    assert "baseline" not in re.search(r'<p class="meta">[^<]*</p>', page).group()
+    assert page.count("<th>base</th><th>head</th>") == 3  # the PASS and the two FAILs
+    gone = re.search(r'<section class="bench" id="bench_gone">.*?</section>', page).group()
+    assert "not run" in gone and "(only in BASE; nothing to compare)" in gone
+    new = re.search(r'<section class="bench" id="bench_new">.*?</section>', page).group()
+    assert "(only in HEAD; nothing to compare)" in new and "baseline saved" not in new
+    unresolved = {**doc, "revisions": None, "benchmarks": [], "error": "unknown revision 'x'"}
+    assert "error: unknown revision &#x27;x&#x27;" in html_report.render(unresolved)

@@ -10,6 +10,7 @@ import jsonschema
 import numpy as np
 import pytest
 
+from pybench import session
 from pybench.reports import json as json_report
 from pybench.session import Status
 
@@ -167,3 +168,58 @@ def test_schema_rejects_what_it_does_not_describe(zoo):
     _bench(doc, "bench_pass")["status"] = Status.NEW.value.lower()
     with pytest.raises(jsonschema.ValidationError):
         _validate(doc)
+
+
+def test_a_compare_document_names_both_revisions_and_the_one_sided_benchmarks(compare_zoo):
+    outcomes, info = compare_zoo.outcomes, compare_zoo.info
+    doc = _strict_load(json_report.render(outcomes, info))
+    _validate(doc)
+    assert doc["command"] == "compare" and doc["baseline"] is None
+    assert list(doc)[list(doc).index("baseline") + 1] == "revisions"
+    assert doc["revisions"] == {
+        "base": {
+            "name": "main",
+            "label": "main (aaaaaaa)",
+            "commit": "a" * 40,
+            "working_tree": False,
+            "dirty": False,
+        },
+        "head": {
+            "name": "working tree",
+            "label": "working tree (bbbbbbb, dirty)",
+            "commit": "b" * 40,
+            "working_tree": True,
+            "dirty": True,
+        },
+    }
+    assert doc["counts"] == {"NEW": 1, "PASS": 1, "FAIL": 2, "ERROR": 1, "GONE": 1}
+    assert doc["exit_code"] == 2  # from the ERROR; NEW and GONE count for nothing
+    new, gone = _bench(doc, "bench_new"), doc["benchmarks"][-1]
+    assert (new["status"], new["saved"], new["note"]) == ("NEW", False, session.ONLY_IN_HEAD)
+    assert (gone["status"], gone["saved"], gone["note"]) == ("GONE", False, session.ONLY_IN_BASE)
+    assert gone["n_seeds"] == 0 and gone["slots"] == [] and gone["time"]["per_seed"] is None
+    assert _bench(doc, "bench_pass")["note"] is None
+
+
+def test_run_documents_are_unchanged_and_the_schema_tells_the_commands_apart(zoo, compare_zoo):
+    run = json_report.document(zoo.outcomes, zoo.info)
+    assert "revisions" not in run and "GONE" not in run["counts"]
+    assert not any("note" in bench for bench in run["benchmarks"])
+    compare = json_report.document(compare_zoo.outcomes, compare_zoo.info)
+    broken = [
+        {**run, "revisions": compare["revisions"]},  # a run has no revisions
+        {**run, "counts": {**run["counts"], "GONE": 0}},  # …and no GONE
+        {**run, "baseline": None},  # …but a baseline file
+        {**compare, "baseline": run["baseline"]},  # a compare has none
+        {k: v for k, v in compare.items() if k != "revisions"},
+        {**compare, "benchmarks": [{**compare["benchmarks"][0], "note": 1}]},
+        {
+            **compare,
+            "benchmarks": [{k: v for k, v in compare["benchmarks"][0].items() if k != "note"}],
+        },
+        {**compare, "revisions": {"base": compare["revisions"]["base"]}},
+    ]
+    for doc in broken:
+        with pytest.raises(jsonschema.ValidationError):
+            _validate(doc)
+    _validate({**compare, "revisions": None, "benchmarks": [], "error": "unknown revision"})

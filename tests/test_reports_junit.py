@@ -6,7 +6,7 @@ import dataclasses
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from junitparser import Error, Failure, JUnitXml
+from junitparser import Error, Failure, JUnitXml, Skipped
 
 from pybench.reports import junit
 
@@ -93,3 +93,27 @@ def test_a_run_stopped_before_any_verdict_is_one_error(zoo, tmp_path):
     cases = _cases(_parse(tmp_path, junit.render([], info)))
     [error] = cases["pybench"].result
     assert isinstance(error, Error) and error.message == "no/such/dir: no such file <or> folder"
+
+
+def test_a_compare_names_both_revisions_and_skips_what_head_removed(compare_zoo, tmp_path):
+    xml = _parse(tmp_path, junit.render(compare_zoo.outcomes, compare_zoo.info))
+    [suite] = list(xml)
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (6, 2, 1, 1)
+    properties = {p.name: p.value for p in suite.properties()}
+    assert properties == {
+        "path": "benchmarks",
+        "base": "main (aaaaaaa)",
+        "base_commit": "a" * 40,
+        "head": "working tree (bbbbbbb, dirty)",
+        "head_commit": "b" * 40,
+        "head_dirty": "true",
+        "git_commit": "bbbbbbb",
+        "git_dirty": "true",
+    }
+    cases = _cases(xml)
+    [skipped] = cases["bench_gone"].result
+    assert isinstance(skipped, Skipped) and skipped.message == "only in BASE; nothing to compare"
+    assert cases["bench_new"].is_passed
+    assert cases["bench_new"].system_out == (
+        "1 metrics × 1 steps on 8 seeds: only in HEAD; nothing to compare"
+    )

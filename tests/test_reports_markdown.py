@@ -129,3 +129,22 @@ def test_update_runs_count_updated_baselines(zoo):
     info = dataclasses.replace(zoo.info, command="update")
     first = markdown.render([zoo.by_name("bench_new")], info).splitlines()[0]
     assert first.startswith("### pybench: 1 updated in ")
+
+
+def test_a_compare_names_both_revisions_and_the_one_sided_benchmarks(compare_zoo):
+    source = markdown.render(compare_zoo.outcomes, compare_zoo.info)
+    lines = source.splitlines()
+    assert (
+        lines[0]
+        == "### pybench: 2 failed, 1 passed, 1 only in HEAD, 1 only in BASE, 1 error in 1.5s"
+    )
+    assert lines[2] == (
+        "Base <code>main (aaaaaaa)</code> → head <code>working tree (bbbbbbb, dirty)</code>."
+    )
+    table = _tables(source)[0]  # then the FAIL details
+    statuses = {row[0]: row[1] for row in table[1:]}
+    assert statuses["bench_new"] == "🆕 NEW (only in HEAD; nothing to compare)"
+    assert statuses["bench_gone"] == "➖ GONE (only in BASE; nothing to compare)"
+    assert statuses["bench_pass"] == "✅ PASS"
+    unresolved = dataclasses.replace(compare_zoo.info, revisions=None, error="unknown revision")
+    assert "Comparing two revisions of <code>benchmarks</code>" in markdown.render([], unresolved)

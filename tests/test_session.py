@@ -216,3 +216,26 @@ def test_version_mismatch_is_a_warning_or_under_strict_an_error(strict):
         assert outcome.error.message.startswith("--strict: numpy is 2.1.0 here but 1.26.4")
     else:
         assert outcome.status is Status.PASS and len(calls) == 6
+
+
+def test_plan_revisions_orders_by_name_and_marks_the_one_sided():
+    from pybench.revisions import Pairing
+
+    both = (_bench(_curve, "bench_b", n_seeds=6), _bench(_curve, "bench_b", n_seeds=8))
+    added = _bench(_curve, "bench_c", n_seeds=6, alpha=0.1)
+    removed = _bench(_curve, "bench_a", n_seeds=4)  # unreachable alpha: never checked, never run
+    pairing = Pairing(pairs=[both], only_base=[removed], only_head=[added])
+    jobs = session.plan_revisions(pairing, {"min_effect": 0.01}, base_seed=2)
+    assert [(job.bench.name, job.only_in) for job in jobs] == [
+        ("bench_a", "base"),
+        ("bench_b", None),
+        ("bench_c", "head"),
+    ]
+    assert jobs[0].seeds == () and jobs[0].bench is removed
+    assert jobs[1].bench is both[1] and len(jobs[1].seeds) == 8  # HEAD's settings
+    assert jobs[2].settings == Settings(n_seeds=6, alpha=0.1, min_effect=0.01)
+    assert all(job.baseline is None and not job.update for job in jobs)
+    with pytest.raises(session.UnreachableAlphaError, match="bench_c"):
+        session.plan_revisions(
+            Pairing([], [], [_bench(_curve, "bench_c", n_seeds=4)]), {}, base_seed=2
+        )

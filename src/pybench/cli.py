@@ -12,9 +12,9 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -24,6 +24,7 @@ from .errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
 if TYPE_CHECKING:
     from .reports import RunInfo
     from .reports.terminal import Reporter
+    from .revisions import RevisionPair
     from .session import Job, Outcome
     from .vcs import GitState
 
@@ -195,17 +196,7 @@ _env_option = click.option(
     "adds to the 'env' keyword; every PYBENCH_* variable is always forwarded).",
 )
 
-_RUN_OPTIONS = [
-    click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)),
-    _bench_option,
-    _baseline_option,
-    click.option("--yes", "-y", is_flag=True, help="Answer yes to every prompt."),
-    _seed_option,
-    _workers_option,
-    _gpus_option,
-    _dask_option,
-    _env_option,
-    _verbose_option,
+_REPORT_FLAGS = [
     click.option(
         "--json",
         "json_path",
@@ -235,14 +226,37 @@ _RUN_OPTIONS = [
         help="Write a self-contained HTML report with plots to PATH (needs matplotlib).",
     ),
 ]
-"""The options shared by the commands that run benchmarks."""
+"""The options naming machine-readable reports (``run``, ``update`` and ``compare``)."""
+
+_RUN_OPTIONS = [
+    click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)),
+    _bench_option,
+    _baseline_option,
+    click.option("--yes", "-y", is_flag=True, help="Answer yes to every prompt."),
+    _seed_option,
+    _workers_option,
+    _gpus_option,
+    _dask_option,
+    _env_option,
+    _verbose_option,
+    *_REPORT_FLAGS,
+]
+"""The options shared by the commands that run benchmarks against the baseline file."""
 
 
-def _common(func: Any) -> Any:
-    """Apply :data:`_RUN_OPTIONS` to a command."""
-    for option in reversed(_RUN_OPTIONS):
-        func = option(func)
-    return func
+def _apply(options: Sequence[Any]) -> Callable[[Any], Any]:
+    """A decorator applying ``options`` to a command, in the order given."""
+
+    def decorate(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+_common = _apply(_RUN_OPTIONS)
+_reports = _apply(_REPORT_FLAGS)
 
 
 def _interactive() -> bool:
@@ -412,38 +426,60 @@ def _wants_reports(options: dict[str, Any]) -> bool:
     return given or bool(os.environ.get(STEP_SUMMARY_ENV))
 
 
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_T = TypeVar("_T")
+
+
+def _reporting_errors(options: dict[str, Any], info: RunInfo, stage: Callable[[], _T]) -> _T:
+    """Run ``stage``; an error that stops it is written to the reports (``error`` set), then
+    raised as usual. Ctrl-C writes nothing."""
+    from .reports import write_all
+
+    try:
+        return stage()
+    except Interrupted:
+        raise
+    except PybenchError as exc:
+        reports = {key: options[key] for key in REPORT_OPTIONS}
+        write_all([], dataclasses.replace(info, error=str(exc)), **reports)
+        raise
+
+
+def _finish(options: dict[str, Any], outcomes: Sequence[Outcome], info: RunInfo) -> int:
+    """Write the machine-readable reports; the exit code."""
+    from . import session
+    from .reports import write_all
+
+    write_all(outcomes, info, **{key: options[key] for key in REPORT_OPTIONS})
+    return session.exit_code(outcomes)
+
+
 def _execute(options: dict[str, Any], *, update: bool = False) -> int:
     """Run the session, then write the machine-readable reports; return the exit code.
 
     An error that stops the run before any verdict is still written to the
     reports (a document with ``error`` set), then reported as usual.
     """
-    from . import session, store
-    from .reports import RunInfo, write_all
+    from . import store
+    from .reports import RunInfo
 
     info = RunInfo(
         command="update" if update else "run",
         path=options["path"],
         baseline=options["baseline"] or store.find_baseline(options["path"]),
         strict=bool(options.get("strict")),
-        started=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        started=_now(),
     )
-    reports = {key: options[key] for key in REPORT_OPTIONS}
-    try:
-        outcomes, info = _session(options, info, update)
-    except Interrupted:
-        raise
-    except PybenchError as exc:
-        write_all([], dataclasses.replace(info, error=str(exc)), **reports)
-        raise
-    write_all(outcomes, info, **reports)
-    return session.exit_code(outcomes)
+    outcomes, info = _reporting_errors(options, info, lambda: _session(options, info, update))
+    return _finish(options, outcomes, info)
 
 
-def _compare(options: dict[str, Any]) -> int:
-    """Resolve → check out both revisions → discover → plan → run interleaved → report."""
-    from . import revisions, session
-    from .reports.terminal import Reporter
+def _resolve_revisions(options: dict[str, Any]) -> RevisionPair:
+    """Refuse ``--dask`` (ignore ``PYBENCH_DASK``), then resolve BASE, HEAD and ``--path``."""
+    from . import revisions
 
     if options["dask"]:
         source = click.get_current_context().get_parameter_source("dask")
@@ -453,11 +489,40 @@ def _compare(options: dict[str, Any]) -> int:
                 " processes that import its own checkout; use --workers N instead"
             )
         options["dask"] = None  # PYBENCH_DASK is meant for the other commands
+    return revisions.resolve_pair(options["path"], options["base"], options["head"])
+
+
+def _compare(options: dict[str, Any]) -> int:
+    """Resolve both revisions → run them (:func:`_compare_session`) → reports → exit code.
+
+    As for a run, an error that stops the command before any verdict is still
+    written to the reports.
+    """
+    from .reports import RunInfo
+    from .vcs import GitState
+
+    info = RunInfo(command="compare", path=options["path"], baseline=None, started=_now())
+    pair = _reporting_errors(options, info, lambda: _resolve_revisions(options))
+    head = pair.head
+    info = dataclasses.replace(
+        info,
+        revisions=(pair.base, head),
+        git=GitState(head.short or None, bool(head.dirty) and not head.is_checkout),
+    )
+    outcomes, info = _reporting_errors(options, info, lambda: _compare_session(options, pair, info))
+    return _finish(options, outcomes, info)
+
+
+def _compare_session(
+    options: dict[str, Any], pair: RevisionPair, info: RunInfo
+) -> tuple[list[Outcome], RunInfo]:
+    """Check out both revisions → discover → plan → run interleaved → terminal report."""
+    from . import revisions, session
+    from .reports.terminal import Reporter
+
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
-    pair = revisions.resolve_pair(options["path"], options["base"], options["head"])
-    reporter = Reporter(verbose=options["verbose"])
-    outcomes: list[session.Outcome] = []
-    started = time.perf_counter()
+    to_stderr = "-" in (options[key] for key in REPORT_OPTIONS)
+    reporter = Reporter(verbose=options["verbose"], to_stderr=to_stderr)
     try:
         with (
             revisions.open_tree(pair.repo, pair.base, pair.path) as base_tree,
@@ -468,28 +533,20 @@ def _compare(options: dict[str, Any]) -> int:
                 revisions.discover_tree(head_tree),
                 options["benches"],
             )
-            heads = [head for _, head in pairing.pairs]
-            jobs = session.plan_fresh(heads, overrides, base_seed=options["seed"])
-            reporter = Reporter(verbose=options["verbose"], names=[b.name for b in heads])
-            reporter.revisions(
-                pair.base.label,
-                pair.head.label,
-                [b.name for b in pairing.only_base],
-                [b.name for b in pairing.only_head],
-            )
+            jobs = session.plan_revisions(pairing, overrides, base_seed=options["seed"])
+            names = [job.bench.name for job in jobs]
+            reporter = Reporter(verbose=options["verbose"], names=names, to_stderr=to_stderr)
+            reporter.revisions(pair.base.label, pair.head.label)
             started = time.perf_counter()
-            outcomes = session.run_revisions(
-                jobs,
-                {base.name: base for base, _ in pairing.pairs},
-                (base_tree, head_tree),
-                on_event=reporter,
-            )
+            base = {bench.name: bench for bench, _ in pairing.pairs}
+            outcomes = session.run_revisions(jobs, base, (base_tree, head_tree), on_event=reporter)
     except KeyboardInterrupt:
         raise Interrupted("interrupted: nothing was saved") from None
     finally:
         reporter.close()
-    reporter.summary(outcomes, time.perf_counter() - started)
-    return session.exit_code(outcomes)
+    elapsed = time.perf_counter() - started
+    reporter.summary(outcomes, elapsed, command="compare")
+    return outcomes, dataclasses.replace(info, elapsed=elapsed)
 
 
 SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env")
@@ -605,6 +662,7 @@ def plan_command(
 @_gpus_option
 @_dask_option
 @_env_option
+@_reports
 def compare_command(**options: Any) -> int:
     """Compare two git revisions on the same fresh seeds: BASE against HEAD.
 
@@ -612,7 +670,8 @@ def compare_command(**options: Any) -> int:
     the working tree as it is) and its benchmarks run with that revision's
     Python sources, seed by seed, alternating between the two. BASE takes the
     place of the stored baseline: same verdicts, same exit codes; nothing is
-    written to the baseline file.
+    written to the baseline file. A benchmark only HEAD has runs on HEAD alone
+    (NEW); one only BASE has is listed as GONE; neither changes the exit code.
     """
     return _compare(options)
 

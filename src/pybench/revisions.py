@@ -62,6 +62,7 @@ __all__ = [
     "prune_stale",
     "resolve",
     "resolve_pair",
+    "run_alone",
     "run_interleaved",
     "shadow_imports",
     "side_backend",
@@ -543,6 +544,22 @@ class Tree:
     path: Path
     """The benchmarks (folder or file) inside ``root``."""
     source_roots: tuple[Path, ...]
+    repo: Path | None = None
+    """The repository the checkout was made from."""
+
+    def in_repo(self, path: Path) -> Path:
+        """Where ``path``, a file of this tree, lies in the repository's own working tree.
+
+        A checkout is removed when the command ends, so reports name a
+        benchmark's file by this path (``benchmarks/bench_x.py`` in the project),
+        whether or not the working tree still has it.
+        """
+        if self.repo is None:
+            return path
+        try:
+            return self.repo / path.relative_to(self.root)
+        except ValueError:
+            return path
 
 
 @contextlib.contextmanager
@@ -554,6 +571,7 @@ def open_tree(repo: Path, revision: Revision, path: Path) -> Iterator[Tree]:
             root=root,
             path=root / path,
             source_roots=tuple(source_roots(root, path)),
+            repo=repo,
         )
 
 
@@ -586,9 +604,9 @@ class Pairing:
     pairs: list[tuple[Benchmark, Benchmark]]
     """``(base, head)`` for each benchmark present on both sides, by name."""
     only_base: list[Benchmark]
-    """Benchmarks removed by the head revision (not compared)."""
+    """Benchmarks removed by the head revision (reported GONE, not run)."""
     only_head: list[Benchmark]
-    """Benchmarks added by the head revision (not compared)."""
+    """Benchmarks added by the head revision (run on HEAD alone, reported NEW)."""
 
 
 def pair_benchmarks(
@@ -749,6 +767,37 @@ def run_interleaved(
             " both revisions must return the same steps and metrics to be compared",
         )
     return base_result, head_result
+
+
+def run_alone(
+    bench: Benchmark,
+    seeds: Sequence[int],
+    *,
+    backend: Backend,
+    label: str = "head",
+    on_seed_done: Callable[[], None] | None = None,
+) -> RunResult:
+    """Run a benchmark that only one side has, on that side alone (nothing to compare with).
+
+    Its values must be finite all the same: once both revisions have the
+    benchmark, this run's side will be compared against.
+
+    Raises:
+        BenchmarkError: as :func:`pybench.run.run_benchmark`, or a value is not
+            finite; the message starts with ``label`` (e.g. ``head main (1a2b3c4)``).
+    """
+    try:
+        result = run_benchmark(bench, seeds, backend=backend, on_seed_done=on_seed_done)
+        check_finite(bench.name, result)
+    except BenchmarkError as exc:
+        message = str(exc).replace(
+            "a baseline must be finite, fix the benchmark and re-run",
+            "it must be finite to be compared once both revisions have it",
+        )
+        raise BenchmarkError(
+            bench.name, f"{label}: {message}", seed=exc.seed, detail=exc.detail
+        ) from exc
+    return result
 
 
 def as_baseline(name: str, result: RunResult, revision: Revision) -> BaselineRecord:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .backends import ClusterNotes, Pool
-    from .revisions import Tree
+    from .revisions import Pairing, Tree
     from .vcs import GitState
     from .versions import VersionMismatch
 
@@ -49,6 +49,7 @@ __all__ = [
     "exit_code",
     "plan",
     "plan_fresh",
+    "plan_revisions",
     "run",
     "run_revisions",
 ]
@@ -63,6 +64,18 @@ class Status(str, enum.Enum):
     FAIL = "FAIL"
     ERROR = "ERROR"
     """No verdict: the benchmark raised, returned a bad value, or its worker died."""
+    GONE = "GONE"
+    """``pybench compare`` only: the benchmark is in BASE but not in HEAD; nothing ran.
+
+    Like NEW, it is neither a pass nor a failure: removing a benchmark is a
+    change to review, not a regression, so it leaves the exit code alone.
+    """
+
+
+ONLY_IN_HEAD = "only in HEAD; nothing to compare"
+"""The note of a ``pybench compare`` benchmark that HEAD added (NEW, never saved)."""
+ONLY_IN_BASE = "only in BASE; nothing to compare"
+"""The note of a ``pybench compare`` benchmark that HEAD removed (GONE, not run)."""
 
 
 class UnreachableAlphaError(PybenchError):
@@ -95,6 +108,9 @@ class Job:
     """The command that hints name to reset a baseline (this run's PATH and ``--baseline``)."""
     strict: bool = False
     """``--strict``: a version mismatch on the Dask workers is an ERROR, not a warning."""
+    only_in: str | None = None
+    """``pybench compare``: ``"head"`` (run on HEAD alone) or ``"base"`` (not run) for a
+    benchmark that one revision lacks; ``None`` for one both revisions have."""
 
     @property
     def makes_baseline(self) -> bool:
@@ -115,7 +131,7 @@ class Outcome:
     """The result of one benchmark in one run (numpy matrices are read-only)."""
 
     status: Status
-    """NEW, PASS, FAIL or ERROR."""
+    """NEW, PASS, FAIL, ERROR, or GONE (``pybench compare`` only)."""
     bench: Benchmark
     """The benchmark."""
     settings: Settings
@@ -143,6 +159,9 @@ class Outcome:
     the seeds ran (a warning, or an error under a strict mode)."""
     cluster: ClusterNotes | None = None
     """What the Dask cluster did while the seeds ran (``None`` off Dask)."""
+    note: str | None = None
+    """Why a NEW or GONE outcome of ``pybench compare`` has nothing to compare
+    (:data:`ONLY_IN_HEAD`, :data:`ONLY_IN_BASE`); ``None`` otherwise."""
 
     @property
     def name(self) -> str:
@@ -286,6 +305,28 @@ def plan_fresh(
     return jobs
 
 
+def plan_revisions(
+    pairing: Pairing, overrides: Mapping[str, Any], *, base_seed: int | None = None
+) -> list[Job]:
+    """The jobs of ``pybench compare``, in name order, for the benchmarks of both revisions.
+
+    A benchmark both revisions have gets fresh seeds (:func:`plan_fresh`,
+    settings from HEAD's version); one only HEAD has gets them too and runs on
+    HEAD alone (``only_in="head"``); one only BASE has is not run
+    (``only_in="base"``, no seeds, settings from BASE's version).
+
+    Raises:
+        UnreachableAlphaError: as for :func:`plan`, for a benchmark that will run.
+    """
+    heads = [head for _, head in pairing.pairs]
+    jobs = plan_fresh([*heads, *pairing.only_head], overrides, base_seed=base_seed)
+    added = {bench.name for bench in pairing.only_head}
+    jobs = [dataclasses.replace(j, only_in="head") if j.bench.name in added else j for j in jobs]
+    for bench in pairing.only_base:
+        jobs.append(Job(bench, resolve(bench.defaults, overrides), (), None, only_in="base"))
+    return sorted(jobs, key=lambda job: job.bench.name)
+
+
 def _timestamp() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -338,15 +379,7 @@ def _run_one(
 ) -> Outcome:
     if job.refused is not None:
         return Outcome(Status.ERROR, job.bench, job.settings, job.seeds, error=job.refused)
-    name, total = job.bench.name, len(job.seeds)
-    on_event(BenchStarted(name, total))
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        on_event(SeedDone(name, done, total))
-
+    tick = _ticker(job.bench.name, len(job.seeds), on_event)
     started = time.perf_counter()
     mismatches = tuple(pool.version_mismatches(job.bench))
     if mismatches and job.strict:
@@ -367,14 +400,7 @@ def _run_one(
         timings = Timings(time.perf_counter() - started, result.seed_times)
         outcome = _judge(job, result, timings, git)
     except BenchmarkError as exc:
-        outcome = Outcome(
-            Status.ERROR,
-            job.bench,
-            job.settings,
-            job.seeds,
-            error=Failure(str(exc), exc.seed, exc.detail),
-            timings=Timings(time.perf_counter() - started),
-        )
+        outcome = _failed(job, exc, started)
     finally:
         backend.close()
     cluster = getattr(backend, "notes", None)
@@ -423,13 +449,8 @@ def run(
     return outcomes
 
 
-def _run_revisions_one(
-    job: Job, base: Benchmark, trees: tuple[Tree, Tree], on_event: Callable[[Event], None]
-) -> Outcome:
-    from .revisions import as_baseline, run_interleaved, side_backend
-
-    base_tree, head_tree = trees
-    name, total = job.bench.name, 2 * len(job.seeds)
+def _ticker(name: str, total: int, on_event: Callable[[Event], None]) -> Callable[[], None]:
+    """Announce a benchmark's ``total`` seed calls; the callback to call after each one."""
     on_event(BenchStarted(name, total))
     done = 0
 
@@ -438,6 +459,27 @@ def _run_revisions_one(
         done += 1
         on_event(SeedDone(name, done, total))
 
+    return tick
+
+
+def _failed(job: Job, exc: BenchmarkError, started: float) -> Outcome:
+    return Outcome(
+        Status.ERROR,
+        job.bench,
+        job.settings,
+        job.seeds,
+        error=Failure(str(exc), exc.seed, exc.detail),
+        timings=Timings(time.perf_counter() - started),
+    )
+
+
+def _run_paired(
+    job: Job, base: Benchmark, trees: tuple[Tree, Tree], on_event: Callable[[Event], None]
+) -> Outcome:
+    from .revisions import as_baseline, run_interleaved, side_backend
+
+    base_tree, head_tree = trees
+    tick = _ticker(job.bench.name, 2 * len(job.seeds), on_event)
     started = time.perf_counter()
     workers, gpus, env = job.settings.workers, job.settings.gpus, job.settings.env
     try:
@@ -455,18 +497,41 @@ def _run_revisions_one(
                 labels=(f"base {base_tree.revision.label}", f"head {head_tree.revision.label}"),
                 on_seed_done=tick,
             )
-        record = as_baseline(name, base_result, base_tree.revision)
+        record = as_baseline(job.bench.name, base_result, base_tree.revision)
         timings = Timings(time.perf_counter() - started, head_result.seed_times)
         return _judge(dataclasses.replace(job, baseline=record), head_result, timings, None)
     except BenchmarkError as exc:
-        return Outcome(
-            Status.ERROR,
-            job.bench,
-            job.settings,
-            job.seeds,
-            error=Failure(str(exc), exc.seed, exc.detail),
-            timings=Timings(time.perf_counter() - started),
-        )
+        return _failed(job, exc, started)
+
+
+def _run_head_only(job: Job, head_tree: Tree, on_event: Callable[[Event], None]) -> Outcome:
+    """A benchmark only HEAD has: run on HEAD alone, NEW with a note, nothing saved."""
+    from .revisions import run_alone, side_backend
+
+    tick = _ticker(job.bench.name, len(job.seeds), on_event)
+    started = time.perf_counter()
+    workers, gpus, env = job.settings.workers, job.settings.gpus, job.settings.env
+    try:
+        with side_backend(head_tree, workers=workers, gpus=gpus, env=env) as backend:
+            result = run_alone(
+                job.bench,
+                job.seeds,
+                backend=backend,
+                label=f"head {head_tree.revision.label}",
+                on_seed_done=tick,
+            )
+    except BenchmarkError as exc:
+        return _failed(job, exc, started)
+    return Outcome(
+        Status.NEW,
+        job.bench,
+        job.settings,
+        job.seeds,
+        slots=tuple(result.slots),
+        values=_frozen(result.values),
+        timings=Timings(time.perf_counter() - started, result.seed_times),
+        note=ONLY_IN_HEAD,
+    )
 
 
 def run_revisions(
@@ -482,24 +547,42 @@ def run_revisions(
     PASS, FAIL or ERROR exactly as for :func:`run`, with ``baseline`` holding
     the base side's matrix. Both sides run in local worker processes that
     import their own tree's code (:func:`pybench.revisions.run_interleaved`).
+    A job only HEAD has (``only_in="head"``) runs on HEAD alone and ends NEW
+    (or ERROR), with :data:`ONLY_IN_HEAD` as its note and nothing to save; one
+    only BASE has (``only_in="base"``) does not run and ends GONE.
+
+    Each outcome's benchmark names its file where it lies in the repository
+    (:meth:`pybench.revisions.Tree.in_repo`), not in the checkout, which is
+    removed when the command ends.
 
     Args:
-        jobs: from :func:`plan_fresh`, for the head side's benchmarks.
-        base: the base side's benchmark of each job, by name.
+        jobs: from :func:`plan_revisions` (or :func:`plan_fresh`, for the head side's
+            benchmarks).
+        base: the base side's benchmark of each job both revisions have, by name.
         trees: the ``(base, head)`` checkouts (:func:`pybench.revisions.open_tree`).
-        on_event: as for :func:`run`; each job counts ``2 * n_seeds`` seeds.
+        on_event: as for :func:`run`; a job both sides have counts ``2 * n_seeds``
+            seeds, one HEAD alone has ``n_seeds``; a GONE job only finishes.
     """
     emit = on_event or (lambda event: None)
+    base_tree, head_tree = trees
     outcomes = []
     for job in jobs:
-        outcome = _run_revisions_one(job, base[job.bench.name], trees, emit)
+        if job.only_in == "base":
+            outcome = Outcome(Status.GONE, job.bench, job.settings, (), note=ONLY_IN_BASE)
+            tree = base_tree
+        elif job.only_in == "head":
+            outcome, tree = _run_head_only(job, head_tree, emit), head_tree
+        else:
+            outcome, tree = _run_paired(job, base[job.bench.name], trees, emit), head_tree
+        bench = dataclasses.replace(outcome.bench, path=tree.in_repo(outcome.bench.path))
+        outcome = dataclasses.replace(outcome, bench=bench)
         outcomes.append(outcome)
         emit(BenchFinished(outcome))
     return outcomes
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:
-    """2 if any benchmark ended in ERROR, else 1 if any FAILed, else 0."""
+    """2 if any benchmark ended in ERROR, else 1 if any FAILed, else 0 (NEW and GONE pass)."""
     statuses = {o.status for o in outcomes}
     if Status.ERROR in statuses:
         return EXIT_ERROR

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PybenchError
 
 if TYPE_CHECKING:
+    from ..revisions import Revision
     from ..session import Outcome
     from ..vcs import GitState
 
@@ -36,23 +37,31 @@ class RunInfo:
     """What the reports say about the run as a whole."""
 
     command: str
-    """``run`` or ``update``."""
+    """``run``, ``update`` or ``compare``."""
     path: Path
     """The PATH benchmarks were collected from."""
-    baseline: Path
-    """The baseline file used."""
+    baseline: Path | None
+    """The baseline file used; ``None`` for ``compare`` (BASE takes its place)."""
     n_records: int = 0
     """How many records the baseline file held when the run started."""
     strict: bool = False
     """Whether ``--strict`` was on."""
     git: GitState | None = None
-    """The working tree's state (``None`` when not read)."""
+    """The working tree's state (``None`` when not read); for ``compare``, HEAD's commit
+    and whether HEAD is the working tree with uncommitted changes."""
     started: str = ""
     """When the run started (UTC, ISO 8601)."""
     elapsed: float = 0.0
     """Seconds the run took."""
     error: str | None = None
     """The one-line error that stopped the run before any verdict, if any."""
+    revisions: tuple[Revision, Revision] | None = None
+    """``compare``: the ``(base, head)`` revisions (``None`` until they are resolved)."""
+
+    @property
+    def compare(self) -> bool:
+        """Whether the run is a ``pybench compare`` of two revisions."""
+        return self.command == "compare"
 
 
 def write_text(target: str | Path, text: str, *, what: str, append: bool = False) -> None:

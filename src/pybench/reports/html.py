@@ -7,6 +7,10 @@ as a CI artifact cannot run anything, whatever the benchmark and metric names
 or error messages hold (all of them are escaped as text).
 
 Plots need matplotlib (``pybench[html]``), imported only here.
+
+A ``pybench compare`` document is shown the same way, with BASE in the place
+of the baseline and HEAD in the place of the current run: the header names
+``base → head``, and tables and plots say "base" and "head".
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ NEUTRAL = "#555555"
 _STATUS_COLOURS = {"PASS": "#009E73", "FAIL": FLAGGED, "NEW": "#0072B2", "ERROR": "#CC79A7"}
 _DPI = 90
 _MAX_HISTORY_LINES = 8
+_RUN_SIDES = ("baseline", "current")
+_COMPARE_SIDES = ("base", "head")
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;
@@ -130,15 +136,20 @@ def _band(values: Sequence[float | None] | None, level: float) -> tuple[float, f
 
 
 # -- plots -----------------------------------------------------------------------------
-def _curve_plot(bench: Mapping[str, Any], metric: str, rows: list[dict[str, Any]]) -> str:
+def _curve_plot(
+    bench: Mapping[str, Any],
+    metric: str,
+    rows: list[dict[str, Any]],
+    sides: tuple[str, str] = _RUN_SIDES,
+) -> str:
     plt = _pyplot()
     alpha = bench["settings"].get("alpha") or 0.05
     level = 1.0 - alpha
     steps = [row["step"] for row in rows]
     fig, ax = plt.subplots(figsize=(7.0, 3.4))
     for key, colour, label in (
-        ("baseline_values", BASELINE, "baseline"),
-        ("current_values", CURRENT, "current"),
+        ("baseline_values", BASELINE, sides[0]),
+        ("current_values", CURRENT, sides[1]),
     ):
         if not any(row.get(key) for row in rows):
             continue
@@ -168,13 +179,15 @@ def _curve_plot(bench: Mapping[str, Any], metric: str, rows: list[dict[str, Any]
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     caption = (
-        f"{metric} over steps: baseline and current mean with {level:.0%} confidence bands "
+        f"{metric} over steps: {sides[0]} and {sides[1]} mean with {level:.0%} confidence bands "
         "of the mean; flagged slots marked."
     )
     return _figure(fig, caption, f"curve:{metric}")
 
 
-def _paired_plot(bench: Mapping[str, Any], row: dict[str, Any]) -> str:
+def _paired_plot(
+    bench: Mapping[str, Any], row: dict[str, Any], sides: tuple[str, str] = _RUN_SIDES
+) -> str:
     """Paired per-seed values (baseline → current) and the differences with their interval."""
     plt = _pyplot()
     alpha = bench["settings"].get("alpha") or 0.05
@@ -187,9 +200,9 @@ def _paired_plot(bench: Mapping[str, Any], row: dict[str, Any]) -> str:
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.6, 3.2))
     for b, c in pairs:
         left.plot([0, 1], [b, c], color=NEUTRAL, alpha=0.35, lw=1)
-    left.scatter([0] * len(pairs), [b for b, _ in pairs], color=BASELINE, s=18, label="baseline")
-    left.scatter([1] * len(pairs), [c for _, c in pairs], color=CURRENT, s=18, label="current")
-    left.set_xticks([0, 1], ["baseline", "current"])
+    left.scatter([0] * len(pairs), [b for b, _ in pairs], color=BASELINE, s=18, label=sides[0])
+    left.scatter([1] * len(pairs), [c for _, c in pairs], color=CURRENT, s=18, label=sides[1])
+    left.set_xticks([0, 1], list(sides))
     left.set_xlim(-0.4, 1.4)
     metric = row["metric"]
     left.set_ylabel(f"{metric} ({_direction_word(row.get('direction', 'higher'))})")
@@ -206,18 +219,20 @@ def _paired_plot(bench: Mapping[str, Any], row: dict[str, Any]) -> str:
         )  # fmt: skip
     right.axvline(0.0, color="black", lw=1, ls="--")
     right.set_yticks([])
-    right.set_xlabel(f"current − baseline ({metric})")
+    right.set_xlabel(f"{sides[1]} − {sides[0]} ({metric})")
     right.set_title("paired differences", fontsize=10)
     right.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     caption = (
-        f"{metric} at step {row['step']}: each seed's baseline and current value, and the "
+        f"{metric} at step {row['step']}: each seed's {sides[0]} and {sides[1]} value, and the "
         f"distribution of the paired differences with its {1 - alpha:.0%} interval."
     )
     return _figure(fig, caption, f"paired:{metric}@{row['step']}")
 
 
-def _flagged_differences_plot(bench: Mapping[str, Any], rows: list[dict[str, Any]]) -> str:
+def _flagged_differences_plot(
+    bench: Mapping[str, Any], rows: list[dict[str, Any]], sides: tuple[str, str] = _RUN_SIDES
+) -> str:
     """Per-seed paired differences at the flagged steps of a curve."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.45 * len(rows)))
@@ -234,10 +249,12 @@ def _flagged_differences_plot(bench: Mapping[str, Any], rows: list[dict[str, Any
         labels.append(f"{row['metric']} @ {row['step']}")
     ax.axvline(0.0, color="black", lw=1, ls="--")
     ax.set_yticks(range(len(rows)), labels)
-    ax.set_xlabel("current − baseline, per seed (metric units)")
+    ax.set_xlabel(f"{sides[1]} − {sides[0]}, per seed (metric units)")
     ax.set_title("paired differences at the flagged steps", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    caption = "Each dot is one seed's current value minus its baseline value at a flagged slot."
+    caption = (
+        f"Each dot is one seed's {sides[1]} value minus its {sides[0]} value at a flagged slot."
+    )
     return _figure(fig, caption, "flagged-differences")
 
 
@@ -278,20 +295,20 @@ def _verdict_line(bench: Mapping[str, Any]) -> str:
         parts.append(f"{bench.get('n_flagged')}/{bench.get('n_slots')} slots flagged")
         if bench.get("meta_p") is not None:
             parts.append(f"meta-p={_fmt(bench['meta_p'], '.3g')}")
-    if status == "NEW":
+    if bench.get("note"):
+        parts.append(f"({_esc(bench['note'])})")
+    elif status == "NEW" and bench.get("saved"):
         parts.append("(baseline updated)" if bench.get("replaced") else "(baseline saved)")
     if status == "ERROR" and bench.get("error"):
         parts.append(_esc(bench["error"].get("message", "")))
     return f'<div class="verdict">{" ".join(parts)}</div>'
 
 
-def _slot_table(bench: Mapping[str, Any]) -> str:
+def _slot_table(bench: Mapping[str, Any], sides: tuple[str, str] = _RUN_SIDES) -> str:
     slots = bench.get("slots") or []
     if not slots or bench["status"] not in ("PASS", "FAIL"):
         return ""
-    head = "".join(
-        f"<th>{h}</th>" for h in ("metric", "step", "baseline", "current", "Δ", "p", "p_adj", "")
-    )
+    head = "".join(f"<th>{h}</th>" for h in ("metric", "step", *sides, "Δ", "p", "p_adj", ""))
     body = []
     for row in slots:
         delta = "—" if row.get("delta") is None else f"{row['delta'] * 100:+.1f}%"
@@ -327,7 +344,7 @@ def _slot_table(bench: Mapping[str, Any]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{legend}"
 
 
-def _plots(bench: Mapping[str, Any]) -> list[str]:
+def _plots(bench: Mapping[str, Any], sides: tuple[str, str] = _RUN_SIDES) -> list[str]:
     slots = [row for row in bench.get("slots") or [] if not row.get("diverged_seeds")]
     by_metric: dict[str, list[dict[str, Any]]] = {}
     for row in slots:
@@ -337,12 +354,12 @@ def _plots(bench: Mapping[str, Any]) -> list[str]:
     for metric, rows in by_metric.items():
         rows.sort(key=lambda row: row["step"])
         if len(rows) > 1:
-            figures.append(_curve_plot(bench, metric, rows))
+            figures.append(_curve_plot(bench, metric, rows, sides))
             flagged_curve_rows += [row for row in rows if row.get("flagged")]
         elif bench["status"] in ("PASS", "FAIL"):
-            figures.append(_paired_plot(bench, rows[0]))
+            figures.append(_paired_plot(bench, rows[0], sides))
     if flagged_curve_rows and bench["status"] in ("PASS", "FAIL"):
-        figures.append(_flagged_differences_plot(bench, flagged_curve_rows[:12]))
+        figures.append(_flagged_differences_plot(bench, flagged_curve_rows[:12], sides))
     return figures
 
 
@@ -377,13 +394,18 @@ def history_series(
     return {label: series[label] for label in chosen}
 
 
-def _section(bench: Mapping[str, Any], history: Mapping[str, Any]) -> str:
+def _section(
+    bench: Mapping[str, Any], history: Mapping[str, Any], sides: tuple[str, str] = _RUN_SIDES
+) -> str:
     parts = [f'<section class="bench" id="{_esc(bench["name"])}">']
     parts.append(f"<h2>{_esc(bench['name'])}</h2>")
-    parts.append(f'<p class="meta">{_esc(bench.get("file", ""))} · {bench.get("n_seeds")} seeds')
+    parts.append(f'<p class="meta">{_esc(bench.get("file", ""))}')
     wall = (bench.get("time") or {}).get("wall")
-    if wall is not None:
-        parts.append(f" · {wall:.1f}s")
+    if bench["status"] == "GONE":
+        parts.append(" · not run")
+    else:
+        parts.append(f" · {_esc(bench.get('n_seeds'))} seeds")
+        parts.append(f" · {wall:.1f}s" if wall is not None else "")
     parts.append("</p>")
     parts.append(_verdict_line(bench))
     error = bench.get("error")
@@ -396,15 +418,30 @@ def _section(bench: Mapping[str, Any], history: Mapping[str, Any]) -> str:
         seeds = ", ".join(str(s) for s in row["diverged_seeds"])
         parts.append(
             f'<p class="note">Diverged: step {_esc(row["step"])} {_esc(row["metric"])} is NaN or '
-            f"infinite on seeds {_esc(seeds)} (the baseline is finite there).</p>"
+            f"infinite on seeds {_esc(seeds)} (the {sides[0]} is finite there).</p>"
         )
-    parts.append(_slot_table(bench))
-    parts.extend(_plots(bench))
+    parts.append(_slot_table(bench, sides))
+    parts.extend(_plots(bench, sides))
     series = history.get(bench["name"])
     if series:
         parts.append(_history_plot(bench["name"], series))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _against(document: Mapping[str, Any]) -> str:
+    """What the run was compared with, escaped: the baseline file and commit, or BASE → HEAD."""
+    if document.get("command") == "compare":
+        revisions = document.get("revisions") or {}
+        labels = [(revisions.get(side) or {}).get("label") for side in ("base", "head")]
+        if not all(labels):
+            return "compare"
+        return f"base {_esc(labels[0])} → head {_esc(labels[1])}"
+    git = document.get("git") or {}
+    commit = git.get("commit") or "no commit"
+    dirty = " (dirty)" if git.get("dirty") else ""
+    baseline = (document.get("baseline") or {}).get("path", "")
+    return f"baseline {_esc(baseline)} · {_esc(commit)}{dirty}"
 
 
 def render(
@@ -424,18 +461,19 @@ def render(
         raise HtmlError("not a pybench JSON report (no 'benchmarks' field)")
     history = history or {}
     counts = document.get("counts") or {}
-    git = document.get("git") or {}
-    commit = git.get("commit") or "no commit"
-    dirty = " (dirty)" if git.get("dirty") else ""
+    compare = document.get("command") == "compare"
+    error = document.get("error")
     head = (
-        f'<h1>pybench report</h1><p class="meta">{_esc(document.get("path", ""))} · baseline '
-        f"{_esc((document.get('baseline') or {}).get('path', ''))} · {_esc(commit)}{dirty} · "
-        f"{_esc(document.get('started') or '')} · pybench {_esc(document.get('pybench', ''))}</p>"
-        '<p class="counts">'
+        f'<h1>pybench report</h1><p class="meta">{_esc(document.get("path", ""))} · '
+        f"{_against(document)} · {_esc(document.get('started') or '')} · "
+        f"pybench {_esc(document.get('pybench', ''))}</p>"
+        + (f'<p class="note">error: {_esc(error)}</p>' if error else "")
+        + '<p class="counts">'
         + "".join(f"<span>{_esc(k)}: {_esc(v)}</span>" for k, v in counts.items())
         + "</p>"
     )
-    sections = "".join(_section(bench, history) for bench in document["benchmarks"])
+    sides = _COMPARE_SIDES if compare else _RUN_SIDES
+    sections = "".join(_section(bench, history, sides) for bench in document["benchmarks"])
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'

@@ -4,6 +4,12 @@ The document follows ``run.schema.json`` (shipped beside this module; see
 :func:`schema`). Names and messages from user code are plain JSON strings;
 a number that is not finite (NaN, ±inf) is written as ``null``, so the output
 is always strict JSON.
+
+A ``pybench compare`` document says ``"command": "compare"``, has ``"baseline":
+null`` and a ``revisions`` object (BASE and HEAD) instead, counts ``GONE``
+benchmarks and gives every benchmark a ``note``; the per-slot ``baseline_*``
+numbers are BASE's and the ``current_*`` ones HEAD's. Run and update documents
+have none of these fields.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..errors import EXIT_ERROR
@@ -22,6 +28,9 @@ from ..session import Outcome, Status, exit_code
 from ..stats import goodness_sign
 from . import RunInfo
 from .text import display_path
+
+if TYPE_CHECKING:
+    from ..revisions import Revision
 
 __all__ = ["FORMAT", "document", "render", "schema"]
 
@@ -210,13 +219,14 @@ def _dask(outcome: Outcome) -> dict[str, Any] | None:
     }
 
 
-def _benchmark(outcome: Outcome) -> dict[str, Any]:
+def _benchmark(outcome: Outcome, compare: bool) -> dict[str, Any]:
     error = outcome.error
     if outcome.status in (Status.PASS, Status.FAIL):
         slots = _compared_slots(outcome)
     else:
         slots = _new_slots(outcome)
-    return {
+    saved = outcome.status is Status.NEW and not compare
+    row = {
         "name": outcome.name,
         "status": outcome.status.value,
         "file": display_path(outcome.bench.path),
@@ -225,8 +235,8 @@ def _benchmark(outcome: Outcome) -> dict[str, Any]:
         "seeds": list(outcome.seeds),
         "time": _timings(outcome),
         **_verdict(outcome),
-        "saved": outcome.status is Status.NEW,
-        "replaced": outcome.status is Status.NEW and outcome.replaces,
+        "saved": saved,
+        "replaced": saved and outcome.replaces,
         "error": (
             None
             if error is None
@@ -235,11 +245,35 @@ def _benchmark(outcome: Outcome) -> dict[str, Any]:
         "dask": _dask(outcome),
         "slots": slots,
     }
+    if compare:
+        row["note"] = outcome.note
+    return row
+
+
+def _revision(revision: Revision) -> dict[str, Any]:
+    return {
+        "name": revision.name,
+        "label": revision.label,
+        "commit": revision.commit,
+        "working_tree": not revision.is_checkout,
+        "dirty": bool(revision.dirty) if not revision.is_checkout else False,
+    }
+
+
+def _revisions(info: RunInfo) -> dict[str, Any]:
+    """A ``compare`` document's ``revisions`` field, which takes the baseline file's place."""
+    if not info.compare:
+        return {}
+    if info.revisions is None:
+        return {"revisions": None}
+    base, head = info.revisions
+    return {"revisions": {"base": _revision(base), "head": _revision(head)}}
 
 
 def document(outcomes: Sequence[Outcome], info: RunInfo) -> dict[str, Any]:
     """The report as a JSON-ready dictionary (see ``run.schema.json``)."""
-    counts = {status.value: 0 for status in Status}
+    compare = info.compare
+    counts = {status.value: 0 for status in Status if compare or status is not Status.GONE}
     for outcome in outcomes:
         counts[outcome.status.value] += 1
     git = info.git
@@ -250,7 +284,12 @@ def document(outcomes: Sequence[Outcome], info: RunInfo) -> dict[str, Any]:
         "started": info.started or None,
         "elapsed": _number(info.elapsed),
         "path": display_path(info.path),
-        "baseline": {"path": display_path(info.baseline), "records": info.n_records},
+        "baseline": (
+            None
+            if info.baseline is None
+            else {"path": display_path(info.baseline), "records": info.n_records}
+        ),
+        **_revisions(info),
         "strict": info.strict,
         "git": {
             "commit": git.commit if git else None,
@@ -259,7 +298,7 @@ def document(outcomes: Sequence[Outcome], info: RunInfo) -> dict[str, Any]:
         "exit_code": EXIT_ERROR if info.error else exit_code(outcomes),
         "error": info.error,
         "counts": counts,
-        "benchmarks": [_benchmark(outcome) for outcome in outcomes],
+        "benchmarks": [_benchmark(outcome, compare) for outcome in outcomes],
     }
 
 

@@ -7,6 +7,10 @@ directory, else to PATH) with dots, whose ``name`` is the benchmark and whose
 table, ERROR an ``<error>`` holding the traceback, NEW passes with a
 ``<system-out>`` saying the baseline was saved.
 
+For ``pybench compare`` the suite's properties name the two revisions instead
+of a baseline file; a benchmark only HEAD has passes (NEW, its ``<system-out>``
+says so) and one only BASE has is ``<skipped>`` (GONE: nothing ran).
+
 Text from user code is escaped by ``xml.etree``; characters XML 1.0 cannot
 hold at all (most control characters) are replaced with U+FFFD.
 """
@@ -93,14 +97,16 @@ def _case(parent: ET.Element, outcome: Outcome, info: RunInfo) -> None:
         error = ET.SubElement(case, "error")
         _set(error, message=outcome.error.message, type="error")
         _text(error, outcome.error.traceback or outcome.error.message)
+    elif outcome.status is Status.GONE:
+        _set(ET.SubElement(case, "skipped"), message=outcome.note or "not run")
     elif outcome.status is Status.NEW:
-        note = "updated" if outcome.replaces else "saved"
+        if outcome.note is not None or info.baseline is None:
+            note = outcome.note or "nothing saved"
+        else:
+            verb = "updated" if outcome.replaces else "saved"
+            note = f"baseline {verb} in {display_path(info.baseline)}"
         out = ET.SubElement(case, "system-out")
-        _text(
-            out,
-            f"{shape(outcome.slots)} on {len(outcome.seeds)} seeds: baseline {note} "
-            f"in {display_path(info.baseline)}",
-        )
+        _text(out, f"{shape(outcome.slots)} on {len(outcome.seeds)} seeds: {note}")
     else:
         result = outcome.comparison
         assert result is not None
@@ -110,16 +116,37 @@ def _case(parent: ET.Element, outcome: Outcome, info: RunInfo) -> None:
         _text(out, f"{result.n_flagged}/{result.n_slots} slots flagged{meta}")
 
 
+def _provenance(info: RunInfo) -> dict[str, str]:
+    """The suite's properties: what the run compared against, and where."""
+    provenance = {}
+    if info.baseline is not None:
+        provenance["baseline"] = display_path(info.baseline)
+    provenance["path"] = display_path(info.path)
+    if info.baseline is not None:
+        provenance["strict"] = str(info.strict).lower()
+    for side, revision in zip(("base", "head"), info.revisions or (), strict=False):
+        provenance[side] = revision.label
+        if revision.commit is not None:
+            provenance[f"{side}_commit"] = revision.commit
+        if not revision.is_checkout:
+            provenance[f"{side}_dirty"] = str(bool(revision.dirty)).lower()
+    if info.git is not None and info.git.commit is not None:
+        provenance["git_commit"] = info.git.commit
+        provenance["git_dirty"] = str(info.git.dirty).lower()
+    return provenance
+
+
 def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
     """The report as a JUnit XML document (UTF-8, with an XML declaration)."""
     failures = sum(o.status is Status.FAIL for o in outcomes)
     errors = sum(o.status is Status.ERROR for o in outcomes) + (1 if info.error else 0)
+    skipped = sum(o.status is Status.GONE for o in outcomes)
     tests = len(outcomes) + (1 if info.error else 0)
     counts = {
         "tests": str(tests),
         "failures": str(failures),
         "errors": str(errors),
-        "skipped": "0",
+        "skipped": str(skipped),
         "time": f"{info.elapsed:.3f}",
     }
     root = ET.Element("testsuites")
@@ -127,15 +154,7 @@ def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
     suite = ET.SubElement(root, "testsuite")
     _set(suite, name="pybench", **counts, timestamp=info.started, hostname=socket.gethostname())
     properties = ET.SubElement(suite, "properties")
-    provenance = {
-        "baseline": display_path(info.baseline),
-        "path": display_path(info.path),
-        "strict": str(info.strict).lower(),
-    }
-    if info.git is not None and info.git.commit is not None:
-        provenance["git_commit"] = info.git.commit
-        provenance["git_dirty"] = str(info.git.dirty).lower()
-    for key, value in provenance.items():
+    for key, value in _provenance(info).items():
         _set(ET.SubElement(properties, "property"), name=key, value=value)
     if info.error:
         case = ET.SubElement(suite, "testcase")

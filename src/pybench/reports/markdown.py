@@ -2,7 +2,9 @@
 
 A GitHub-flavoured table with one row per benchmark (status, slots flagged,
 meta-p, the worst slot and its Δ, time), then a collapsed ``<details>`` section
-per FAIL with its per-slot table and per ERROR with its traceback.
+per FAIL with its per-slot table and per ERROR with its traceback. For
+``pybench compare`` the header names the two revisions instead of a baseline
+file, and a benchmark only one of them has says so in its status cell.
 
 Names and messages from user code are data: in table cells every character
 that Markdown or HTML would read as structure (``|``, ``<``, ``>``, ``&``,
@@ -18,14 +20,20 @@ from collections.abc import Sequence
 
 from ..session import Outcome, Status
 from . import RunInfo
-from .terminal import tally
+from .terminal import summary_text
 from .text import display_path, format_p, percent, slot_rows, table_header
 
 __all__ = ["cell", "render"]
 
 _NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _STRUCTURE = re.compile(r"[&<>|`\\*\[\]~]|_+|\r\n|\r|\n")
-_STATUS = {"PASS": "✅ PASS", "FAIL": "❌ FAIL", "NEW": "🆕 NEW", "ERROR": "⚠️ ERROR"}
+_STATUS = {
+    "PASS": "✅ PASS",
+    "FAIL": "❌ FAIL",
+    "NEW": "🆕 NEW",
+    "ERROR": "⚠️ ERROR",
+    "GONE": "➖ GONE",
+}
 
 
 def _reference(match: re.Match[str]) -> str:
@@ -86,6 +94,8 @@ def _summary_row(outcome: Outcome) -> str:
     status = _STATUS[outcome.status.value]
     if result is not None and result.stats is not None and result.stats.improved:
         status += " (improved)"
+    if outcome.note:
+        status += f" ({cell(outcome.note)})"
     return _row(
         [
             cell(outcome.name),
@@ -123,23 +133,24 @@ def _error_details(outcome: Outcome) -> list[str]:
     return [f"<details><summary>{summary}</summary>", "", _fence(body), "", "</details>", ""]
 
 
-def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
-    """The report as Markdown text, ending in a newline."""
-    counts = tally(outcomes)
-    if info.command == "update":
-        text = f"{counts[Status.NEW]} updated"
-    else:
-        text = (
-            f"{counts[Status.FAIL]} failed, {counts[Status.PASS]} passed, {counts[Status.NEW]} new"
-        )
-    if counts[Status.ERROR]:
-        text += f", {counts[Status.ERROR]} error" + ("s" if counts[Status.ERROR] > 1 else "")
-    lines = [f"### pybench: {text} in {info.elapsed:.1f}s", ""]
+def _where(info: RunInfo) -> str:
+    """What the run compared against: the baseline file and commit, or BASE → HEAD."""
+    if info.revisions is not None:
+        base, head = (_inline_html(revision.label) for revision in info.revisions)
+        return f"Base <code>{base}</code> → head <code>{head}</code>"
+    if info.baseline is None:
+        return f"Comparing two revisions of <code>{_inline_html(display_path(info.path))}</code>"
     where = f"Baseline <code>{_inline_html(display_path(info.baseline))}</code>"
     if info.git is not None and info.git.commit is not None:
         where += f", commit <code>{_inline_html(info.git.commit)}</code>"
         where += " (dirty)" if info.git.dirty else ""
-    lines += [where + ".", ""]
+    return where
+
+
+def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
+    """The report as Markdown text, ending in a newline."""
+    text = summary_text(outcomes, info.command)
+    lines = [f"### pybench: {text} in {info.elapsed:.1f}s", "", _where(info) + ".", ""]
     if info.error:
         lines += [f"**error:** {cell(info.error)}", ""]
     if outcomes:

@@ -48,6 +48,7 @@ __all__ = [
     "format_plan",
     "format_table",
     "shape",
+    "summary_text",
     "tally",
 ]
 
@@ -58,6 +59,7 @@ _STYLES = {
     "NEW": "bold cyan",
     "SAVED": "bold cyan",
     "ERROR": "bold magenta",
+    "GONE": "bold yellow",
 }
 
 
@@ -143,6 +145,32 @@ PLAN_ASSUMPTION = (
 def tally(outcomes: Sequence[Outcome]) -> Counter[Status]:
     """How many outcomes ended in each status."""
     return Counter(o.status for o in outcomes)
+
+
+def summary_text(outcomes: Sequence[Outcome], command: str = "run") -> str:
+    """The counts of the summary line, without its time: ``0 failed, 2 passed, 1 new``.
+
+    ``update`` counts updated baselines; ``compare`` counts the benchmarks only
+    one revision has instead of new ones (``1 only in HEAD``, ``1 only in BASE``,
+    each shown only when there are some). Errors are added when there are some.
+    """
+    counts = tally(outcomes)
+    if command == "update":
+        text = f"{counts[Status.NEW]} updated"
+    elif command == "compare":
+        text = f"{counts[Status.FAIL]} failed, {counts[Status.PASS]} passed"
+        if counts[Status.NEW]:
+            text += f", {counts[Status.NEW]} only in HEAD"
+        if counts[Status.GONE]:
+            text += f", {counts[Status.GONE]} only in BASE"
+    else:
+        text = (
+            f"{counts[Status.FAIL]} failed, {counts[Status.PASS]} passed, {counts[Status.NEW]} new"
+        )
+    errors = counts[Status.ERROR]
+    if errors:
+        text += f", {errors} error" + ("s" if errors > 1 else "")
+    return text
 
 
 class Reporter:
@@ -275,31 +303,22 @@ class Reporter:
         for line in format_plan(rows, n_seeds, effect):
             self.out.print(f"  {escape(line)}")
 
-    def summary(self, outcomes: Sequence[Outcome], elapsed: float, *, update: bool = False) -> None:
-        """The rule and the counts line."""
-        counts = tally(outcomes)
-        if update:
-            text = f"{counts[Status.NEW]} updated"
-        else:
-            text = (
-                f"{counts[Status.FAIL]} failed, {counts[Status.PASS]} passed, "
-                f"{counts[Status.NEW]} new"
-            )
-        errors = counts[Status.ERROR]
-        if errors:
-            text += f", {errors} error" + ("s" if errors > 1 else "")
-        self.out.print("─" * RULE_WIDTH)
-        self.out.print(f"{text} in {elapsed:.1f}s")
-
-    def revisions(
-        self, base: str, head: str, only_base: Sequence[str], only_head: Sequence[str]
+    def summary(
+        self,
+        outcomes: Sequence[Outcome],
+        elapsed: float,
+        *,
+        update: bool = False,
+        command: str | None = None,
     ) -> None:
-        """The two sides of ``pybench compare``, and the benchmarks only one side has."""
+        """The rule and the counts line (:func:`summary_text`; ``command`` wins over ``update``)."""
+        text = summary_text(outcomes, command or ("update" if update else "run"))
+        self.out.print("─" * RULE_WIDTH)
+        self.out.print(f"{escape(text)} in {elapsed:.1f}s")
+
+    def revisions(self, base: str, head: str) -> None:
+        """The first line of ``pybench compare``: its two sides."""
         self.out.print(f"base {escape(base)} → head {escape(head)}")
-        for name in only_base:
-            self.warn(f"{name}: only in base {base}; not compared")
-        for name in only_head:
-            self.warn(f"{name}: only in head {head}; not compared")
 
     # -- messages -----------------------------------------------------------
     def warn(self, message: str) -> None:

@@ -161,8 +161,11 @@ def details(outcome: Outcome) -> str:
     if outcome.status is Status.ERROR:
         assert outcome.error is not None
         return outcome.error.message
+    if outcome.status is Status.GONE:
+        return f"({outcome.note or ''})"
     if outcome.status is Status.NEW:
-        return f"{shape(outcome.slots)} (baseline {'updated' if outcome.replaces else 'saved'})"
+        note = outcome.note or f"baseline {'updated' if outcome.replaces else 'saved'}"
+        return f"{shape(outcome.slots)} ({note})"
     result = outcome.comparison
     assert result is not None
     parts = [shape(outcome.slots), f"{result.n_flagged}/{result.n_slots} slots flagged"]
