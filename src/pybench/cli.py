@@ -549,7 +549,7 @@ def _compare_session(
     return outcomes, dataclasses.replace(info, elapsed=elapsed)
 
 
-SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env")
+SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env", "adaptive")
 """The command-line options that override a benchmark's keyword settings."""
 
 REPORT_OPTIONS = ("json_path", "junit_path", "markdown_path", "html_path")
@@ -583,6 +583,13 @@ def main() -> None:
         "A benchmark without a stored baseline is an ERROR (exit 2) instead of a NEW one; "
         "nothing is saved [env: PYBENCH_STRICT=1]."
     ),
+)
+@click.option(
+    "--adaptive",
+    is_flag=True,
+    default=None,
+    help="Run the stored seeds in stages and stop once the verdict is clear "
+    "(overrides the 'adaptive' keyword).",
 )
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""

@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import stats
+from . import adaptive, stats
 from .compare import BenchComparison, compare_run
 from .discover import Benchmark
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, PybenchError
 from .normalize import Slot
-from .run import BenchmarkError, RunResult, check_finite, run_benchmark, sample_seeds
+from .run import Backend, BenchmarkError, RunResult, check_finite, run_benchmark, sample_seeds
 from .settings import Settings, resolve
 from .store import BaselineRecord
 
@@ -162,10 +162,25 @@ class Outcome:
     note: str | None = None
     """Why a NEW or GONE outcome of ``pybench compare`` has nothing to compare
     (:data:`ONLY_IN_HEAD`, :data:`ONLY_IN_BASE`); ``None`` otherwise."""
+    seeds_run: int | None = None
+    """With ``adaptive``: how many of the stored seeds ran. ``seeds``, ``values``,
+    ``baseline`` and ``comparison`` then cover those first ``seeds_run`` seeds only
+    (``None`` without ``adaptive``)."""
+    seeds_stored: int | None = None
+    """With ``adaptive``: how many seeds the baseline stores."""
+    stopped_at_look: int | None = None
+    """With ``adaptive``: the look (1-based) whose decision ended the run."""
+    stop_reason: adaptive.StopReason | None = None
+    """With ``adaptive``: why the run stopped at that look."""
 
     @property
     def name(self) -> str:
         return self.bench.name
+
+    @property
+    def stopped_early(self) -> bool:
+        """An adaptive comparison reached its verdict before running every stored seed."""
+        return self.seeds_run is not None and self.seeds_run < (self.seeds_stored or 0)
 
 
 @dataclass(frozen=True)
@@ -371,6 +386,56 @@ def _judge(job: Job, result: RunResult, timings: Timings, git: GitState | None) 
     return Outcome(status, baseline=baseline, comparison=comparison, **common)
 
 
+def _run_staged(job: Job, backend: Backend, tick: Callable[[], None], started: float) -> Outcome:
+    """An adaptive comparison: the stored seeds in stages, a decision after each stage."""
+    import numpy as np
+
+    assert job.baseline is not None
+    looks = adaptive.schedule(len(job.seeds), job.settings.alpha)
+    stages: list[RunResult] = []
+    for index, look in enumerate(looks):
+        start = looks[index - 1].n if index else 0
+        stage = run_benchmark(
+            job.bench,
+            job.seeds[start : look.n],
+            backend=backend,
+            expected_slots=job.baseline.slots(),
+            on_seed_done=tick,
+            update_command=job.update_command,
+        )
+        stages.append(stage)
+        values = _frozen(np.concatenate([s.values for s in stages]))
+        baseline = _frozen(job.baseline.matrix(stage.slots)[: look.n])
+        decision = adaptive.decide(
+            looks,
+            index,
+            stage.slots,
+            job.seeds[: look.n],
+            baseline,
+            values,
+            alpha=job.settings.alpha,
+            min_effect=job.settings.min_effect,
+        )
+        if decision.reason is not None:
+            break
+    per_seed = tuple(t for s in stages for t in s.seed_times)
+    return Outcome(
+        Status.PASS if decision.passed else Status.FAIL,
+        job.bench,
+        job.settings,
+        job.seeds[: look.n],
+        slots=tuple(stage.slots),
+        values=values,
+        baseline=baseline,
+        comparison=decision.comparison,
+        timings=Timings(time.perf_counter() - started, per_seed),
+        seeds_run=look.n,
+        seeds_stored=len(job.seeds),
+        stopped_at_look=index + 1,
+        stop_reason=decision.reason,
+    )
+
+
 def _run_one(
     job: Job,
     pool: Pool,
@@ -389,16 +454,19 @@ def _run_one(
         job.bench, workers=settings.workers, gpus=settings.gpus, env=settings.env
     )
     try:
-        result = run_benchmark(
-            job.bench,
-            job.seeds,
-            backend=backend,
-            expected_slots=job.baseline.slots() if job.baseline is not None else None,
-            on_seed_done=tick,
-            update_command=job.update_command,
-        )
-        timings = Timings(time.perf_counter() - started, result.seed_times)
-        outcome = _judge(job, result, timings, git)
+        if job.baseline is not None and settings.adaptive:
+            outcome = _run_staged(job, backend, tick, started)
+        else:
+            result = run_benchmark(
+                job.bench,
+                job.seeds,
+                backend=backend,
+                expected_slots=job.baseline.slots() if job.baseline is not None else None,
+                on_seed_done=tick,
+                update_command=job.update_command,
+            )
+            timings = Timings(time.perf_counter() - started, result.seed_times)
+            outcome = _judge(job, result, timings, git)
     except BenchmarkError as exc:
         outcome = _failed(job, exc, started)
     finally:

@@ -40,6 +40,9 @@ class Settings:
     env: tuple[str, ...] = ()
     """Environment variables set for each seed's call in a worker as they are here
     (every ``PYBENCH_*`` one travels without being named)."""
+    adaptive: bool = False
+    """A comparison runs its stored seeds in stages and stops as soon as the verdict
+    is clear (:mod:`pybench.adaptive`); new baselines and ``update`` run every seed."""
 
 
 KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
@@ -87,6 +90,7 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
     merged = {**dataclasses.asdict(Settings()), **values}
     n_seeds, alpha = merged["n_seeds"], merged["alpha"]
     min_effect, workers, gpus = merged["min_effect"], merged["workers"], merged["gpus"]
+    adaptive = merged["adaptive"]
     if not _is_int(n_seeds) or n_seeds < 2:
         raise SettingsError(f"{name}: n_seeds={n_seeds!r} must be an int >= 2")
     if not _is_number(alpha) or not 0.0 < float(alpha) < 1.0:
@@ -103,6 +107,8 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
         gpus = tuple(gpus)
         if not gpus or not all(_is_int(g) and g >= 0 for g in gpus):
             raise SettingsError(f"{name}: gpus={gpus!r} must be a non-empty list of ints >= 0")
+    if not isinstance(adaptive, bool):
+        raise SettingsError(f"{name}: adaptive={adaptive!r} must be True or False")
     return Settings(
         n_seeds=n_seeds,
         alpha=float(alpha),
@@ -110,6 +116,7 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
         workers=workers,
         gpus=gpus,
         env=_check_env(name, merged["env"]),
+        adaptive=adaptive,
     )
 
 

@@ -155,7 +155,8 @@ def details(outcome: Outcome) -> str:
     """What follows the status word on a benchmark's line.
 
     ``1 metrics × 3 steps 1/3 slots flagged meta-p=0.000`` for a verdict (plus
-    the first diverged slot), ``1 metrics × 3 steps (baseline saved)`` for a new
+    the first diverged slot, and ``(stopped after 9/30 seeds)`` for an adaptive
+    comparison that stopped early), ``1 metrics × 3 steps (baseline saved)`` for a new
     baseline, and the one-line message of an error.
     """
     if outcome.status is Status.ERROR:
@@ -178,6 +179,8 @@ def details(outcome: Outcome) -> str:
             f"diverged: step {first.step} {first.metric!r} non-finite on "
             f"{len(first.seeds)}/{first.n_seeds} seeds ({seed_list(first.seeds)}){more}"
         )
+    if outcome.stopped_early:
+        parts.append(f"(stopped after {outcome.seeds_run}/{outcome.seeds_stored} seeds)")
     return " ".join(parts)
 
 

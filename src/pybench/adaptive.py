@@ -1,0 +1,271 @@
+"""Adaptive seeds: judge a comparison at a few looks and stop as soon as the verdict is clear.
+
+With ``adaptive=True`` (``--adaptive``) a comparison runs its stored seeds in
+their stored order, in stages, and looks at the data after each stage:
+
+* **FAIL** at look ``j`` when the sign-flip meta p-value of the first ``n_j``
+  seeds is below that look's share ``alpha_j`` of ``alpha``. The shares sum to
+  ``alpha`` (Bonferroni spending), so the chance of a false FAIL at *any* look
+  is at most ``alpha``.
+* **PASS** at look ``j`` (futility) when even an optimistic projection of the
+  remaining seeds leaves the final meta p-value at or above the last look's
+  share. Stopping to accept never adds a FAIL, so it cannot raise the false
+  alarm rate; it only costs power, and the projection's optimism is calibrated
+  to keep that cost small.
+* Otherwise the next stage runs; the last look judges all seeds.
+
+Everything here is a pure function of numpy arrays; :mod:`pybench.session`
+runs the stages and calls :func:`decide` after each. The design and the reason
+the false-alarm rate stays below ``alpha`` are on the "How it works" page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import stats
+from .compare import BenchComparison, compare_run
+from .normalize import Slot
+
+__all__ = [
+    "INTERIM_SHARE",
+    "MAX_LOOKS",
+    "OPTIMISM",
+    "Decision",
+    "Look",
+    "StopReason",
+    "decide",
+    "permutation_budget",
+    "projected_meta_p",
+    "schedule",
+]
+
+MAX_LOOKS = 4
+"""Looks at most, the last one on all seeds."""
+
+INTERIM_SHARE = 0.05
+"""The share of ``alpha`` each look before the last may spend on a FAIL."""
+
+OPTIMISM = 1.0
+"""How far (in standard deviations of the prediction) the futility rule lets the
+remaining seeds push every slot towards a regression before it calls the run
+futile; larger is more cautious (fewer early PASSes, less power lost)."""
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look: after the first ``n`` stored seeds, FAIL if the meta p-value is below ``alpha``."""
+
+    n: int
+    alpha: float
+
+
+class StopReason(str, enum.Enum):
+    """Why an adaptive comparison stopped where it did."""
+
+    REGRESSION = "regression"
+    """FAIL: the meta p-value fell below the look's share of alpha."""
+    DIVERGED = "diverged"
+    """FAIL: a slot went non-finite."""
+    FUTILITY = "futility"
+    """PASS: even the remaining seeds could almost surely not produce a FAIL."""
+    LAST_LOOK = "last look"
+    """PASS: every stored seed ran and the meta p-value stayed at or above the last share."""
+
+
+def schedule(n_seeds: int, alpha: float) -> tuple[Look, ...]:
+    """The looks of an adaptive comparison over ``n_seeds`` stored seeds at level ``alpha``.
+
+    Each look before the last spends ``INTERIM_SHARE * alpha``; the first comes
+    after the fewest seeds that can reach that share (the sign-flip p-value
+    cannot fall below ``1 / 2**n``); the others are spread evenly up to
+    ``n_seeds``, at most :data:`MAX_LOOKS` in all and at least two seeds apart.
+    The last look gets the rest of ``alpha``. When no interim look fits, the
+    schedule is the single look ``(n_seeds, alpha)``: the ordinary comparison.
+    """
+    interim = alpha * INTERIM_SHARE
+    first = stats.min_seeds(interim)
+    n_stages = min(MAX_LOOKS - 1, (n_seeds - first) // 2)
+    if n_stages < 1:
+        return (Look(n_seeds, alpha),)
+    last_alpha = alpha - n_stages * interim
+    if not stats.reachable(last_alpha, n_seeds):
+        return (Look(n_seeds, alpha),)
+    sizes = [first + round(i * (n_seeds - first) / n_stages) for i in range(n_stages)]
+    return (*(Look(n, interim) for n in sizes), Look(n_seeds, last_alpha))
+
+
+def permutation_budget(alpha: float) -> int:
+    """Sign flips for a look at level ``alpha``: the default, or more when ``alpha`` is tiny.
+
+    The Monte-Carlo meta p-value is at least ``1 / (n_perm + 1)``; the budget
+    keeps about ten permutations inside the rejection region.
+    """
+    return max(stats.N_PERM, math.ceil(10.0 / alpha))
+
+
+def _goodness(
+    slots: Sequence[Slot], baseline: np.ndarray, current: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Paired goodness differences and effect denominators, as :func:`stats.compare` forms them."""
+    sign = np.array([stats.goodness_sign(metric) for _, metric in slots])
+    base_good = np.asarray(baseline, float) * sign
+    return np.asarray(current, float) * sign - base_good, stats.effect_denominators(base_good)
+
+
+def projected_meta_p(
+    slots: Sequence[Slot],
+    baseline: np.ndarray,
+    current: np.ndarray,
+    n_total: int,
+    *,
+    alpha: float,
+    min_effect: float | None,
+    optimism: float = OPTIMISM,
+    n_perm: int = stats.N_PERM,
+) -> float:
+    """The meta p-value the full run would reach if the rest of the seeds went badly.
+
+    After ``n`` of ``n_total`` seeds, slot ``k``'s t statistic ``t_k`` predicts
+    the final one as ``sqrt(n_total / n) * t_k`` if the current estimated effect
+    persists, with a predictive standard deviation of ``sqrt(n_total / n - 1)``
+    (the remaining seeds' noise plus the uncertainty of the estimate). The
+    projection moves every slot ``optimism`` such deviations towards a
+    regression, forms the severity of the projected t's at the usual
+    ``t_crit``, and returns its meta p-value against the sign-flip null of the
+    seeds at hand. Slots with no spread keep their t: their differences are
+    constant so far (an unchanged re-run: all zero) and nothing is projected.
+
+    Args:
+        slots: the ``(step, metric)`` of each column (finite values only).
+        baseline: ``(n, K)`` baseline values of the seeds run so far.
+        current: ``(n, K)`` current values on the same seeds.
+        n_total: the number of stored seeds.
+        alpha: the benchmark's alpha (it sets ``t_crit``).
+        min_effect: the effect gate, or ``None``.
+        optimism: how many predictive deviations each slot is moved.
+        n_perm: the sign-flip budget.
+    """
+    diffs, denom = _goodness(slots, baseline, current)
+    n = diffs.shape[0]
+    t_crit = stats.t_critical(alpha, n)
+    t = stats.slot_t_stats(diffs)
+    flat = diffs.std(axis=0, ddof=1) < stats.DEGENERATE_SD
+    stretch = math.sqrt(n_total / n)
+    margin = optimism * math.sqrt(max(n_total / n - 1.0, 0.0))
+    projected = np.where(flat, t, stretch * t - margin)
+    contrib = np.maximum(0.0, t_crit - projected)
+    if min_effect is not None:
+        contrib = np.where(diffs.mean(axis=0) / denom < -min_effect, contrib, 0.0)
+    severity = float(contrib.sum())
+    return stats._sign_flip_meta_p(
+        diffs,
+        denom,
+        severity,
+        min_effect=min_effect,
+        t_crit=t_crit,
+        n_perm=n_perm,
+        rng=np.random.default_rng(0),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a look concluded.
+
+    Attributes:
+        look: the look's index in the schedule (0-based).
+        n: seeds judged.
+        reason: why the comparison stops here, or ``None`` to run the next stage.
+        comparison: the comparison of the seeds judged, with its meta p-value
+            held to this look's ``alpha`` (``comparison.stats.alpha``).
+        projected_meta_p: the futility rule's projection (``None`` when not computed).
+    """
+
+    look: int
+    n: int
+    reason: StopReason | None
+    comparison: BenchComparison
+    projected_meta_p: float | None = None
+
+    @property
+    def stop(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def passed(self) -> bool:
+        return self.reason in (StopReason.FUTILITY, StopReason.LAST_LOOK)
+
+
+def decide(
+    looks: Sequence[Look],
+    index: int,
+    slots: Sequence[Slot],
+    seeds: Sequence[int],
+    baseline: np.ndarray,
+    current: np.ndarray,
+    *,
+    alpha: float,
+    min_effect: float | None,
+    n_total: int | None = None,
+) -> Decision:
+    """Judge look ``index`` of ``looks`` on the first ``looks[index].n`` seeds.
+
+    Args:
+        looks: the schedule (:func:`schedule`).
+        index: which look this is.
+        slots: the ``(step, metric)`` of each column.
+        seeds: the seeds of the rows judged.
+        baseline: ``(n, K)`` baseline values of those seeds.
+        current: ``(n, K)`` current values (non-finite values are divergences).
+        alpha: the benchmark's alpha (sets ``t_crit`` inside the severity; the
+            meta p-value is held to the look's own share).
+        min_effect: the effect gate, or ``None``.
+        n_total: the seeds the last look would judge (default ``looks[-1].n``).
+
+    Raises:
+        ValueError: if the matrices do not hold ``looks[index].n`` rows.
+    """
+    look = looks[index]
+    baseline = np.asarray(baseline, dtype=float)
+    current = np.asarray(current, dtype=float)
+    if baseline.shape[0] != look.n or current.shape != baseline.shape:
+        raise ValueError(f"look {index + 1} judges {look.n} seeds, got {current.shape[0]} rows")
+    n_perm = permutation_budget(look.alpha)
+    comparison = compare_run(
+        slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm
+    )
+    if comparison.stats is not None:
+        held = comparison.stats.meta_p < look.alpha
+        comparison = dataclasses.replace(
+            comparison,
+            stats=dataclasses.replace(comparison.stats, alpha=look.alpha, passed=not held),
+        )
+
+    def stop(reason: StopReason | None, projected: float | None = None) -> Decision:
+        return Decision(index, look.n, reason, comparison, projected)
+
+    if comparison.diverged:
+        return stop(StopReason.DIVERGED)
+    if not comparison.passed:
+        return stop(StopReason.REGRESSION)
+    if index == len(looks) - 1:
+        return stop(StopReason.LAST_LOOK)
+    assert comparison.stats is not None  # no divergence, so every slot is finite
+    projected = projected_meta_p(
+        slots,
+        baseline,
+        current,
+        looks[-1].n if n_total is None else n_total,
+        alpha=alpha,
+        min_effect=min_effect,
+        n_perm=n_perm,
+    )
+    futile = projected >= looks[-1].alpha
+    return stop(StopReason.FUTILITY if futile else None, projected)
