@@ -175,6 +175,77 @@ def test_alpha_and_min_effect_flags(project, write_bench, cli, monkeypatch):
     assert "meta-p=1.000" in gated.stdout
 
 
+STOPPED = re.compile(r" \(stopped after (\d+)/30 seeds\)$")
+
+
+def test_adaptive_stops_early_on_a_clear_verdict(project, cli, monkeypatch):
+    base = str(SYNTHETIC)
+    new = cli(base, "--seed", "1", "--adaptive")
+    assert new.exit_code == 0 and "NEW" in new.stdout and "stopped" not in new.stdout
+    saved = store.load(project / ".pybench" / "baselines.jsonl")["bench_synthetic"]
+    assert saved.n == 30  # a new baseline runs every seed
+
+    same = cli(base, "--adaptive")  # every difference is zero
+    assert same.exit_code == 0
+    line = _line(same.stdout, "bench_synthetic")
+    stopped = STOPPED.search(line)
+    assert stopped and int(stopped.group(1)) < 30
+    assert line[: stopped.start()] == (
+        "bench_synthetic .......... PASS 1 metrics × 3 steps 0/3 slots flagged meta-p=1.000"
+    )
+
+    monkeypatch.setenv("PYBENCH_SYNTHETIC_REGRESS", "global")
+    worse = cli(base, "--adaptive")
+    assert worse.exit_code == 1
+    line = _line(worse.stdout, "bench_synthetic")
+    stopped = STOPPED.search(line)
+    assert stopped and int(stopped.group(1)) < 30
+    assert "FAIL 1 metrics × 3 steps 3/3 slots flagged" in line
+    assert SUMMARY.search(worse.stdout).groups()[:3] == ("1", "0", "0")
+
+    plain = cli(base)  # without the flag: every seed, nothing appended
+    assert plain.exit_code == 1 and "stopped" not in plain.stdout
+    assert "FAIL 1 metrics × 3 steps 3/3 slots flagged meta-p=0.000" in plain.stdout
+    assert store.load(project / ".pybench" / "baselines.jsonl")["bench_synthetic"] == saved
+
+
+def test_adaptive_keyword_and_parallel_stages_run_only_what_is_needed(
+    project, write_bench, cli, monkeypatch
+):
+    write_bench(
+        """
+        import os
+        from pathlib import Path
+        def bench_log(seed, *, n_seeds=30, workers=2, adaptive=True):
+            with open("calls.log", "a") as log:
+                log.write(f"{seed}\\n")
+            return 0.5 + (seed % 97) / 1000 - (0.2 if os.environ.get("WORSE") else 0.0)
+        """
+    )
+    assert cli("benchmarks").exit_code == 0
+    assert len(Path("calls.log").read_text().split()) == 30  # the baseline: every seed
+    Path("calls.log").unlink()
+    monkeypatch.setenv("WORSE", "1")
+    worse = cli("benchmarks")
+    assert worse.exit_code == 1
+    stopped = STOPPED.search(_line(worse.stdout, "bench_log"))
+    ran = Path("calls.log").read_text().split()
+    assert stopped and len(ran) == int(stopped.group(1)) < 30
+    seeds = store.load(Path(".pybench/baselines.jsonl"))["bench_log"].seeds
+    assert sorted(map(int, ran)) == sorted(seeds[: len(ran)])  # the first stored seeds
+
+
+def test_bad_adaptive_keyword_is_an_error(project, write_bench, cli):
+    write_bench(
+        """
+        def bench_x(seed, *, adaptive="yes"):
+            return 1.0
+        """
+    )
+    result = cli("benchmarks")
+    assert result.exit_code == 2 and "adaptive='yes'" in result.stderr
+
+
 # -- exit code 2, before any seed runs ----------------------------------------
 def test_missing_path(project, cli):
     result = cli("no/such/dir")

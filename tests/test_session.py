@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench import session
+from pybench import adaptive, session
 from pybench.backends import Pool
 from pybench.discover import Benchmark
 from pybench.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION
@@ -239,3 +239,75 @@ def test_plan_revisions_orders_by_name_and_marks_the_one_sided():
         session.plan_revisions(
             Pairing([], [], [_bench(_curve, "bench_c", n_seeds=4)]), {}, base_seed=2
         )
+
+
+# -- adaptive comparisons -------------------------------------------------------------
+def _noisy(seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [{"step": s, "min:loss": 1.0 / s + rng.normal(0.0, 0.05)} for s in (1, 2, 3)]
+
+
+def _stored(bench: Benchmark) -> dict[str, BaselineRecord]:
+    (new,), _ = _run(session.plan([bench], {}, {}, base_seed=5))
+    return {bench.name: new.record}
+
+
+def test_adaptive_comparison_stops_early_and_says_where():
+    calls: list[int] = []
+    bench = _bench(lambda s: calls.append(s) or _noisy(s), n_seeds=30)
+    stored = _stored(bench)
+    assert len(calls) == 30  # a new baseline runs every seed, adaptive or not
+    calls.clear()
+    (same,), events = _run(session.plan([bench], stored, {"adaptive": True}))
+    assert same.status is Status.PASS and same.stopped_early
+    assert (same.seeds_run, same.seeds_stored, same.stopped_at_look) == (9, 30, 1)
+    assert same.stop_reason is adaptive.StopReason.FUTILITY
+    assert calls == list(stored["bench_t"].seeds[:9])  # in stored order, nothing more
+    assert same.seeds == tuple(calls) and same.values.shape == same.baseline.shape == (9, 3)
+    assert same.comparison.meta_p == 1.0 and len(same.timings.per_seed) == 9
+    assert [type(e).__name__ for e in events] == ["BenchStarted"] + ["SeedDone"] * 9 + [
+        "BenchFinished"
+    ]
+    assert events[0].total == 30
+
+    worse = _bench(lambda s: [{**r, "min:loss": r["min:loss"] + 0.3} for r in _noisy(s)])
+    (failed,), _ = _run(session.plan([worse], stored, {"adaptive": True}))
+    assert failed.status is Status.FAIL and failed.seeds_run == 9
+    assert failed.stop_reason is adaptive.StopReason.REGRESSION
+    assert failed.comparison.stats.alpha == adaptive.schedule(30, 0.05)[0].alpha
+    assert session.exit_code([failed]) == EXIT_REGRESSION
+
+
+def test_adaptive_comparison_runs_on_when_uncertain():
+    shifted = _bench(lambda s: [{**r, "min:loss": r["min:loss"] + 0.02} for r in _noisy(s + 1)])
+    stored = _stored(_bench(_noisy, n_seeds=30))
+    (outcome,), _ = _run(session.plan([shifted], stored, {"adaptive": True}))
+    looks = adaptive.schedule(30, 0.05)
+    assert outcome.seeds_run in [look.n for look in looks] and outcome.seeds_run > 9
+    assert outcome.stopped_at_look == [look.n for look in looks].index(outcome.seeds_run) + 1
+    assert outcome.values.shape == (outcome.seeds_run, 3)
+    np.testing.assert_array_equal(
+        outcome.baseline, stored["bench_t"].matrix(list(outcome.slots))[: outcome.seeds_run]
+    )
+
+
+def test_without_adaptive_every_seed_runs():
+    bench = _bench(_noisy, n_seeds=30)
+    stored = _stored(bench)
+    (outcome,), _ = _run(session.plan([bench], stored, {}))
+    assert outcome.status is Status.PASS and outcome.values.shape == (30, 3)
+    assert outcome.seeds_run is None and outcome.stop_reason is None and not outcome.stopped_early
+
+
+def test_adaptive_error_in_a_later_stage_is_an_error():
+    stored = _stored(_bench(_noisy, n_seeds=30))
+    late = set(stored["bench_t"].seeds[9:])
+
+    def flaky(seed):  # the first nine seeds as in the test above: the first look runs on
+        if seed in late:
+            raise RuntimeError("late")
+        return [{**r, "min:loss": r["min:loss"] + 0.02} for r in _noisy(seed + 1)]
+
+    (outcome,), _ = _run(session.plan([_bench(flaky)], stored, {"adaptive": True}))
+    assert outcome.status is Status.ERROR and outcome.error.seed in late
+    assert "raised RuntimeError: late" in outcome.error.message

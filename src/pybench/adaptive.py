@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,21 +41,24 @@ __all__ = [
     "Look",
     "StopReason",
     "decide",
+    "decisions",
     "permutation_budget",
     "projected_meta_p",
     "schedule",
 ]
 
-MAX_LOOKS = 4
+MAX_LOOKS = 5
 """Looks at most, the last one on all seeds."""
 
 INTERIM_SHARE = 0.05
 """The share of ``alpha`` each look before the last may spend on a FAIL."""
 
-OPTIMISM = 1.0
+OPTIMISM = 0.4
 """How far (in standard deviations of the prediction) the futility rule lets the
 remaining seeds push every slot towards a regression before it calls the run
-futile; larger is more cautious (fewer early PASSes, less power lost)."""
+futile; larger is more cautious (fewer early PASSes, less power lost). Calibrated
+on the synthetic example (``perf/perf_adaptive.py --sweep``) so that a run with
+no regression spends at most half of its seeds on average."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,8 @@ def decide(
     *,
     alpha: float,
     min_effect: float | None,
-    n_total: int | None = None,
+    n_perm: int | None = None,
+    optimism: float = OPTIMISM,
 ) -> Decision:
     """Judge look ``index`` of ``looks`` on the first ``looks[index].n`` seeds.
 
@@ -227,7 +231,9 @@ def decide(
         alpha: the benchmark's alpha (sets ``t_crit`` inside the severity; the
             meta p-value is held to the look's own share).
         min_effect: the effect gate, or ``None``.
-        n_total: the seeds the last look would judge (default ``looks[-1].n``).
+        n_perm: the sign-flip budget (default: :func:`permutation_budget` of the
+            look's alpha; studies may pass a smaller one).
+        optimism: the futility rule's caution (:func:`projected_meta_p`).
 
     Raises:
         ValueError: if the matrices do not hold ``looks[index].n`` rows.
@@ -237,7 +243,8 @@ def decide(
     current = np.asarray(current, dtype=float)
     if baseline.shape[0] != look.n or current.shape != baseline.shape:
         raise ValueError(f"look {index + 1} judges {look.n} seeds, got {current.shape[0]} rows")
-    n_perm = permutation_budget(look.alpha)
+    if n_perm is None:
+        n_perm = permutation_budget(look.alpha)
     comparison = compare_run(
         slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm
     )
@@ -262,10 +269,45 @@ def decide(
         slots,
         baseline,
         current,
-        looks[-1].n if n_total is None else n_total,
+        looks[-1].n,
         alpha=alpha,
         min_effect=min_effect,
+        optimism=optimism,
         n_perm=n_perm,
     )
     futile = projected >= looks[-1].alpha
     return stop(StopReason.FUTILITY if futile else None, projected)
+
+
+def decisions(
+    looks: Sequence[Look],
+    slots: Sequence[Slot],
+    seeds: Sequence[int],
+    baseline: np.ndarray,
+    current: np.ndarray,
+    *,
+    alpha: float,
+    min_effect: float | None,
+    n_perm: int | None = None,
+    optimism: float = OPTIMISM,
+) -> Iterator[Decision]:
+    """:func:`decide` at each look in turn, on the leading rows of complete matrices.
+
+    The run stage decides as stages arrive; this replays the same decisions on
+    data that is already complete (studies of the design). It yields every
+    look's decision, also after one that stops, until the caller stops asking:
+    the adaptive verdict is the first decision that stops.
+    """
+    for index, look in enumerate(looks):
+        yield decide(
+            looks,
+            index,
+            slots,
+            seeds[: look.n],
+            baseline[: look.n],
+            current[: look.n],
+            alpha=alpha,
+            min_effect=min_effect,
+            n_perm=n_perm,
+            optimism=optimism,
+        )

@@ -35,6 +35,7 @@ so the identity always ties with itself.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -183,8 +184,14 @@ def min_seeds(alpha: float) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=1024)
 def t_critical(alpha: float, n: int) -> float:
-    """Return the one-sided critical t value ``t.ppf(alpha, n - 1)`` (negative)."""
+    """Return the one-sided critical t value ``t.ppf(alpha, n - 1)`` (negative).
+
+    Cached: a run asks for the same few ``(alpha, n)`` again and again (once per
+    comparison, per look, per Monte-Carlo replication), and the quantile takes
+    a root search.
+    """
     return t_ppf(alpha, n - 1)
 
 
