@@ -42,7 +42,6 @@ __all__ = [
     "StopReason",
     "decide",
     "decisions",
-    "permutation_budget",
     "projected_meta_p",
     "schedule",
 ]
@@ -104,15 +103,6 @@ def schedule(n_seeds: int, alpha: float) -> tuple[Look, ...]:
     return (*(Look(n, interim) for n in sizes), Look(n_seeds, last_alpha))
 
 
-def permutation_budget(alpha: float) -> int:
-    """Sign flips for a look at level ``alpha``: the default, or more when ``alpha`` is tiny.
-
-    The Monte-Carlo meta p-value is at least ``1 / (n_perm + 1)``; the budget
-    keeps about ten permutations inside the rejection region.
-    """
-    return max(stats.N_PERM, math.ceil(10.0 / alpha))
-
-
 def _goodness(
     slots: Sequence[Slot], baseline: np.ndarray, current: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -140,10 +130,12 @@ def projected_meta_p(
     persists, with a predictive standard deviation of ``sqrt(n_total / n - 1)``
     (the remaining seeds' noise plus the uncertainty of the estimate). The
     projection moves every slot ``optimism`` such deviations towards a
-    regression, forms the severity of the projected t's at the usual
-    ``t_crit``, and returns its meta p-value against the sign-flip null of the
-    seeds at hand. Slots with no spread keep their t: their differences are
-    constant so far (an unchanged re-run: all zero) and nothing is projected.
+    regression, shifts each column of the differences so that its t statistic
+    becomes the projected one (same spread, new mean), and returns the meta
+    p-value of that projected matrix: :func:`pybench.stats._severity` and
+    :func:`pybench.stats._sign_flip_meta_p`, as for a verdict. Slots with no
+    spread keep their values (an unchanged re-run, all zero, projects to
+    nothing), and so do slots the ``min_effect`` gate leaves out.
 
     Args:
         slots: the ``(step, metric)`` of each column (finite values only).
@@ -157,18 +149,17 @@ def projected_meta_p(
     """
     diffs, denom = _goodness(slots, baseline, current)
     n = diffs.shape[0]
-    t_crit = stats.t_critical(alpha, n)
-    t = stats.slot_t_stats(diffs)
-    flat = diffs.std(axis=0, ddof=1) < stats.DEGENERATE_SD
-    stretch = math.sqrt(n_total / n)
-    margin = optimism * math.sqrt(max(n_total / n - 1.0, 0.0))
-    projected = np.where(flat, t, stretch * t - margin)
-    contrib = np.maximum(0.0, t_crit - projected)
+    mean, sd = diffs.mean(axis=0), diffs.std(axis=0, ddof=1)
+    moving = sd >= stats.DEGENERATE_SD
     if min_effect is not None:
-        contrib = np.where(diffs.mean(axis=0) / denom < -min_effect, contrib, 0.0)
-    severity = float(contrib.sum())
+        moving &= mean / denom < -min_effect
+    t = stats.slot_t_stats(diffs)
+    target = math.sqrt(n_total / n) * t - optimism * math.sqrt(max(n_total / n - 1.0, 0.0))
+    projected = diffs + np.where(moving, target * sd / math.sqrt(n) - mean, 0.0)
+    t_crit = stats.t_critical(alpha, n)
+    severity = stats._severity(projected, denom, min_effect=min_effect, t_crit=t_crit)
     return stats._sign_flip_meta_p(
-        diffs,
+        projected,
         denom,
         severity,
         min_effect=min_effect,
@@ -231,8 +222,8 @@ def decide(
         alpha: the benchmark's alpha (sets ``t_crit`` inside the severity; the
             meta p-value is held to the look's own share).
         min_effect: the effect gate, or ``None``.
-        n_perm: the sign-flip budget (default: :func:`permutation_budget` of the
-            look's alpha; studies may pass a smaller one).
+        n_perm: the sign-flip budget (default: :func:`pybench.stats.n_permutations`
+            of the look's alpha; studies may pass a smaller one).
         optimism: the futility rule's caution (:func:`projected_meta_p`).
 
     Raises:
@@ -244,7 +235,7 @@ def decide(
     if baseline.shape[0] != look.n or current.shape != baseline.shape:
         raise ValueError(f"look {index + 1} judges {look.n} seeds, got {current.shape[0]} rows")
     if n_perm is None:
-        n_perm = permutation_budget(look.alpha)
+        n_perm = stats.n_permutations(look.alpha)
     comparison = compare_run(
         slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm
     )
