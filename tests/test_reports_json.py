@@ -10,7 +10,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from pybench import session
+from pybench import adaptive, session
 from pybench.reports import json as json_report
 from pybench.session import Status
 
@@ -223,3 +223,29 @@ def test_run_documents_are_unchanged_and_the_schema_tells_the_commands_apart(zoo
         with pytest.raises(jsonschema.ValidationError):
             _validate(doc)
     _validate({**compare, "revisions": None, "benchmarks": [], "error": "unknown revision"})
+
+
+def test_an_adaptive_comparison_says_where_it_stopped(zoo):
+    doc = json_report.document(zoo.outcomes, zoo.info)
+    assert all(b["adaptive"] is None for b in doc["benchmarks"])  # every seed ran as usual
+    outcome = zoo.by_name("bench_pass")
+    stopped = dataclasses.replace(
+        outcome,
+        seeds=outcome.seeds[:5],
+        values=outcome.values[:5],
+        baseline=outcome.baseline[:5],
+        seeds_run=5,
+        seeds_stored=8,
+        stopped_at_look=1,
+        stop_reason=adaptive.StopReason.FUTILITY,
+    )
+    doc = json_report.document([stopped], zoo.info)
+    _validate(doc)
+    [bench] = doc["benchmarks"]
+    assert bench["adaptive"] == {
+        "seeds_run": 5,
+        "seeds_stored": 8,
+        "stopped_at_look": 1,
+        "stop_reason": "futility",
+    }
+    assert bench["n_seeds"] == 5 and bench["settings"]["adaptive"] is False

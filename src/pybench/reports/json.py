@@ -219,6 +219,19 @@ def _dask(outcome: Outcome) -> dict[str, Any] | None:
     }
 
 
+def _adaptive(outcome: Outcome) -> dict[str, Any] | None:
+    """Where an adaptive comparison stopped and why (``None`` when every seed ran as usual)."""
+    if outcome.seeds_run is None:
+        return None
+    reason = outcome.stop_reason
+    return {
+        "seeds_run": outcome.seeds_run,
+        "seeds_stored": outcome.seeds_stored,
+        "stopped_at_look": outcome.stopped_at_look,
+        "stop_reason": None if reason is None else reason.value,
+    }
+
+
 def _benchmark(outcome: Outcome, compare: bool) -> dict[str, Any]:
     error = outcome.error
     if outcome.status in (Status.PASS, Status.FAIL):
@@ -243,6 +256,7 @@ def _benchmark(outcome: Outcome, compare: bool) -> dict[str, Any]:
             else {"seed": error.seed, "message": error.message, "traceback": error.traceback}
         ),
         "dask": _dask(outcome),
+        "adaptive": _adaptive(outcome),
         "slots": slots,
     }
     if compare:
