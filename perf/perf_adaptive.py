@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     optimisms = (adaptive.OPTIMISM,)
     if args.sweep:
-        optimisms = tuple(sorted({0.0, 0.25, 0.5, 0.75, 1.0, adaptive.OPTIMISM}))
+        optimisms = tuple(sorted({0.0, 0.75, 1.0, adaptive.OPTIMISM}))
     looks = adaptive.schedule(N_SEEDS, ALPHA)
     print(
         f"{N_SEEDS} stored seeds, alpha={ALPHA}: looks after "

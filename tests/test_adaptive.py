@@ -23,7 +23,7 @@ MAIN = Path(__file__).resolve().parent.parent / "examples" / "synthetic" / "main
 def test_schedule_for_the_walkthrough():
     looks = adaptive.schedule(30, 0.05)
     assert [look.n for look in looks] == [9, 14, 19, 25, 30]
-    interim = 0.05 * adaptive.INTERIM_SHARE
+    interim = 0.05 / adaptive.INTERIM_DIVISOR
     assert [look.alpha for look in looks[:-1]] == [interim] * 4
     assert math.isclose(sum(look.alpha for look in looks), 0.05)
     # the first look comes as soon as its alpha can be reached, not before
@@ -99,7 +99,7 @@ def test_clear_regression_fails_at_the_first_look():
     assert decision.reason is StopReason.REGRESSION and not decision.passed
     # every seed moved the same way: only the identity reaches the observed severity
     assert decision.comparison.meta_p == 1 / 2**9 < looks[0].alpha
-    assert decision.comparison.stats.alpha == looks[0].alpha
+    assert decision.alpha == looks[0].alpha and decision.comparison.stats.alpha == 0.05
     assert not decision.comparison.passed
 
 
@@ -150,7 +150,8 @@ def test_last_look_holds_meta_p_to_its_own_share():
         min_effect=None,
     )
     assert decision.reason is StopReason.LAST_LOOK and decision.passed
-    assert decision.comparison.passed and decision.comparison.stats.alpha == last.alpha
+    assert decision.comparison.passed and decision.alpha == last.alpha
+    assert decision.comparison.stats.alpha == 0.05  # the statistics of the benchmark's alpha
     assert decision.comparison.meta_p == pytest.approx(meta_p)
 
 

@@ -238,6 +238,7 @@ def test_an_adaptive_comparison_says_where_it_stopped(zoo):
         seeds_stored=8,
         stopped_at_look=1,
         stop_reason=adaptive.StopReason.FUTILITY,
+        look_alpha=0.0025,
     )
     doc = json_report.document([stopped], zoo.info)
     _validate(doc)
@@ -247,5 +248,6 @@ def test_an_adaptive_comparison_says_where_it_stopped(zoo):
         "seeds_stored": 8,
         "stopped_at_look": 1,
         "stop_reason": "futility",
+        "look_alpha": 0.0025,
     }
     assert bench["n_seeds"] == 5 and bench["settings"]["adaptive"] is False

@@ -34,7 +34,7 @@ from .compare import BenchComparison, compare_run
 from .normalize import Slot
 
 __all__ = [
-    "INTERIM_SHARE",
+    "INTERIM_DIVISOR",
     "MAX_LOOKS",
     "OPTIMISM",
     "Decision",
@@ -49,8 +49,8 @@ __all__ = [
 MAX_LOOKS = 5
 """Looks at most, the last one on all seeds."""
 
-INTERIM_SHARE = 0.05
-"""The share of ``alpha`` each look before the last may spend on a FAIL."""
+INTERIM_DIVISOR = 20
+"""Each look before the last may spend ``alpha / INTERIM_DIVISOR`` on a FAIL."""
 
 OPTIMISM = 0.4
 """How far (in standard deviations of the prediction) the futility rule lets the
@@ -84,14 +84,14 @@ class StopReason(str, enum.Enum):
 def schedule(n_seeds: int, alpha: float) -> tuple[Look, ...]:
     """The looks of an adaptive comparison over ``n_seeds`` stored seeds at level ``alpha``.
 
-    Each look before the last spends ``INTERIM_SHARE * alpha``; the first comes
+    Each look before the last spends ``alpha / INTERIM_DIVISOR``; the first comes
     after the fewest seeds that can reach that share (the sign-flip p-value
     cannot fall below ``1 / 2**n``); the others are spread evenly up to
     ``n_seeds``, at most :data:`MAX_LOOKS` in all and at least two seeds apart.
     The last look gets the rest of ``alpha``. When no interim look fits, the
     schedule is the single look ``(n_seeds, alpha)``: the ordinary comparison.
     """
-    interim = alpha * INTERIM_SHARE
+    interim = alpha / INTERIM_DIVISOR
     first = stats.min_seeds(interim)
     n_stages = min(MAX_LOOKS - 1, (n_seeds - first) // 2)
     if n_stages < 1:
@@ -177,8 +177,9 @@ class Decision:
         look: the look's index in the schedule (0-based).
         n: seeds judged.
         reason: why the comparison stops here, or ``None`` to run the next stage.
-        comparison: the comparison of the seeds judged, with its meta p-value
-            held to this look's ``alpha`` (``comparison.stats.alpha``).
+        comparison: the comparison of the seeds judged, computed at the
+            benchmark's alpha; its ``passed`` holds the meta p-value to this
+            look's share instead (:attr:`alpha`).
         projected_meta_p: the futility rule's projection (``None`` when not computed).
     """
 
@@ -187,6 +188,9 @@ class Decision:
     reason: StopReason | None
     comparison: BenchComparison
     projected_meta_p: float | None = None
+
+    alpha: float = 0.0
+    """The share of alpha the meta p-value was held to at this look."""
 
     @property
     def stop(self) -> bool:
@@ -240,14 +244,15 @@ def decide(
         slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm
     )
     if comparison.stats is not None:
+        # The statistics stay those of the benchmark's alpha (t_crit, intervals, the
+        # improvement test); only the verdict is the look's.
         held = comparison.stats.meta_p < look.alpha
         comparison = dataclasses.replace(
-            comparison,
-            stats=dataclasses.replace(comparison.stats, alpha=look.alpha, passed=not held),
+            comparison, stats=dataclasses.replace(comparison.stats, passed=not held)
         )
 
     def stop(reason: StopReason | None, projected: float | None = None) -> Decision:
-        return Decision(index, look.n, reason, comparison, projected)
+        return Decision(index, look.n, reason, comparison, projected, look.alpha)
 
     if comparison.diverged:
         return stop(StopReason.DIVERGED)

@@ -172,6 +172,10 @@ class Outcome:
     """With ``adaptive``: the look (1-based) whose decision ended the run."""
     stop_reason: adaptive.StopReason | None = None
     """With ``adaptive``: why the run stopped at that look."""
+    look_alpha: float | None = None
+    """With ``adaptive``: the share of ``alpha`` the meta p-value was held to at that
+    look (``comparison`` keeps the statistics of the benchmark's ``alpha``; its
+    ``passed`` is the look's verdict)."""
 
     @property
     def name(self) -> str:
@@ -433,6 +437,7 @@ def _run_staged(job: Job, backend: Backend, tick: Callable[[], None], started: f
         seeds_stored=len(job.seeds),
         stopped_at_look=index + 1,
         stop_reason=decision.reason,
+        look_alpha=decision.alpha,
     )
 
 

@@ -229,6 +229,7 @@ def _adaptive(outcome: Outcome) -> dict[str, Any] | None:
         "seeds_stored": outcome.seeds_stored,
         "stopped_at_look": outcome.stopped_at_look,
         "stop_reason": None if reason is None else reason.value,
+        "look_alpha": _number(outcome.look_alpha),
     }
 
 
