@@ -48,6 +48,8 @@ def test_schedule_spends_at_most_alpha_on_reachable_looks(n_seeds, alpha):
 
 def test_schedule_falls_back_to_one_look_when_no_interim_look_fits():
     assert adaptive.schedule(10, 0.05) == (Look(10, 0.05),)  # the first look needs 9 seeds
+    assert stats.affordable(1e-6) and not stats.affordable(1e-6 / adaptive.INTERIM_DIVISOR)
+    assert adaptive.schedule(100, 1e-6) == (Look(100, 1e-6),)
     assert adaptive.schedule(12, 0.05) == (
         Look(9, pytest.approx(0.0025)),
         Look(12, pytest.approx(0.0475)),

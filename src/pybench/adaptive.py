@@ -65,7 +65,9 @@ class Look:
     """One look: after the first ``n`` stored seeds, FAIL if the meta p-value is below ``alpha``."""
 
     n: int
+    """Seeds judged at this look (the first ``n`` in stored order)."""
     alpha: float
+    """This look's share of the benchmark's alpha."""
 
 
 class StopReason(str, enum.Enum):
@@ -76,7 +78,7 @@ class StopReason(str, enum.Enum):
     DIVERGED = "diverged"
     """FAIL: a slot went non-finite."""
     FUTILITY = "futility"
-    """PASS: even the remaining seeds could almost surely not produce a FAIL."""
+    """PASS: even an optimistic projection of the remaining seeds would not FAIL."""
     LAST_LOOK = "last look"
     """PASS: every stored seed ran and the meta p-value stayed at or above the last share."""
 
@@ -88,10 +90,13 @@ def schedule(n_seeds: int, alpha: float) -> tuple[Look, ...]:
     after the fewest seeds that can reach that share (the sign-flip p-value
     cannot fall below ``1 / 2**n``); the others are spread evenly up to
     ``n_seeds``, at most :data:`MAX_LOOKS` in all and at least two seeds apart.
-    The last look gets the rest of ``alpha``. When no interim look fits, the
+    The last look gets the rest of ``alpha``. When no interim look fits (too
+    few seeds, or a share whose sign-flip budget pybench would refuse), the
     schedule is the single look ``(n_seeds, alpha)``: the ordinary comparison.
     """
     interim = alpha / INTERIM_DIVISOR
+    if not stats.affordable(interim):  # its sign-flip budget would be too large
+        return (Look(n_seeds, alpha),)
     first = stats.min_seeds(interim)
     n_stages = min(MAX_LOOKS - 1, (n_seeds - first) // 2)
     if n_stages < 1:
@@ -171,24 +176,19 @@ def projected_meta_p(
 
 @dataclass(frozen=True)
 class Decision:
-    """What a look concluded.
-
-    Attributes:
-        look: the look's index in the schedule (0-based).
-        n: seeds judged.
-        reason: why the comparison stops here, or ``None`` to run the next stage.
-        comparison: the comparison of the seeds judged, computed at the
-            benchmark's alpha; its ``passed`` holds the meta p-value to this
-            look's share instead (:attr:`alpha`).
-        projected_meta_p: the futility rule's projection (``None`` when not computed).
-    """
+    """What a look concluded."""
 
     look: int
+    """The look's index in the schedule (0-based)."""
     n: int
+    """Seeds judged."""
     reason: StopReason | None
+    """Why the comparison stops here, or ``None`` to run the next stage."""
     comparison: BenchComparison
+    """The comparison of the seeds judged, computed at the benchmark's alpha; its
+    ``passed`` holds the meta p-value to this look's share instead (:attr:`alpha`)."""
     projected_meta_p: float | None = None
-
+    """The futility rule's projection (``None`` when not computed)."""
     alpha: float = 0.0
     """The share of alpha the meta p-value was held to at this look."""
 
