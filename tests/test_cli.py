@@ -178,8 +178,8 @@ def test_alpha_and_min_effect_flags(project, write_bench, cli, monkeypatch):
 STOPPED = re.compile(r" \(stopped after (\d+)/30 seeds\)$")
 
 
-def test_adaptive_stops_early_on_a_clear_verdict(project, cli, monkeypatch):
-    base = str(SYNTHETIC)
+def test_adaptive_stops_early_on_a_clear_verdict(project, cli, monkeypatch, synthetic):
+    base = synthetic
     new = cli(base, "--seed", "1", "--adaptive")
     assert new.exit_code == 0 and "NEW" in new.stdout and "stopped" not in new.stdout
     saved = store.load(project / ".pybench" / "baselines.jsonl")["bench_synthetic"]
