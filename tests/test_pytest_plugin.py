@@ -380,6 +380,21 @@ def test_verdicts_equal_the_cli_on_the_same_baseline_and_seeds(bench_project, mo
         assert code == (1 if regress else 0)
 
 
+def test_adaptive_flag_stops_an_unchanged_rerun_early(bench_project):
+    write(
+        bench_project,
+        "benchmarks/bench_many.py",
+        """
+        def bench_many(seed, *, n_seeds=30):
+            return 0.5 + ((seed * 2654435761) % 1000) / 1e4
+        """,
+    )
+    bench_project.runpytest("--pybench", "-k", "many").assert_outcomes(passed=1, deselected=2)
+    result = bench_project.runpytest("--pybench", "--pybench-adaptive", "-k", "many", "-rA")
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(["bench_many PASS * meta-p=1.000 (stopped after 9/30 seeds)"])
+
+
 def test_settings_flags_mirror_the_cli(bench_project):
     assert set(plugin._SETTING_FLAGS) == set(cli.SETTING_OPTIONS)
     result = bench_project.runpytest("--pybench", "--pybench-alpha", "0.001", "-k", "accuracy")

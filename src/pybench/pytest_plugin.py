@@ -49,6 +49,7 @@ _SETTING_FLAGS = {
     "workers": "pybench_workers",
     "gpus": "pybench_gpus",
     "env": "pybench_env",
+    "adaptive": "pybench_adaptive",
 }
 """Each overridable setting and the option (dest) that overrides it, as ``pybench``'s flags."""
 
@@ -187,6 +188,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="Set this variable as it is here for each seed in a worker (repeatable; adds to "
         "the 'env' keyword; every PYBENCH_* variable is always forwarded).",
+    )
+    group.addoption(
+        "--pybench-adaptive",
+        action="store_true",
+        default=None,
+        help="Run the stored seeds in stages and stop once the verdict is clear "
+        "(overrides the 'adaptive' keyword).",
     )
     group.addoption(
         "--pybench-strict",
