@@ -195,8 +195,11 @@ def test_adaptive_stops_early_on_a_clear_verdict(project, cli, monkeypatch, synt
     )
 
     monkeypatch.setenv("PYBENCH_SYNTHETIC_REGRESS", "global")
-    worse = cli(base, "--adaptive")
+    worse = cli(base, "--adaptive", "--junit-xml", "j.xml", "--markdown", "m.md")
     assert worse.exit_code == 1
+    # the machine-readable twins say what was spent, and why it stopped
+    spent = re.compile(r"stopped after \d+/30 seeds at look \d \(regression\)")
+    assert spent.search(Path("j.xml").read_text()) and spent.search(Path("m.md").read_text())
     line = _line(worse.stdout, "bench_synthetic")
     stopped = STOPPED.search(line)
     assert stopped and int(stopped.group(1)) < 30

@@ -301,6 +301,13 @@ def _verdict_line(bench: Mapping[str, Any]) -> str:
         parts.append("(baseline updated)" if bench.get("replaced") else "(baseline saved)")
     if status == "ERROR" and bench.get("error"):
         parts.append(_esc(bench["error"].get("message", "")))
+    adaptive = bench.get("adaptive") or {}
+    run, stored = adaptive.get("seeds_run"), adaptive.get("seeds_stored")
+    if run is not None and stored is not None and run < stored:
+        parts.append(
+            f"(stopped after {run}/{stored} seeds at look {_esc(adaptive.get('stopped_at_look'))}"
+            f": {_esc(adaptive.get('stop_reason'))})"
+        )
     return f'<div class="verdict">{" ".join(parts)}</div>'
 
 

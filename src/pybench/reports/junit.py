@@ -26,7 +26,7 @@ from pathlib import Path
 from ..session import Outcome, Status
 from . import RunInfo
 from .terminal import format_table
-from .text import display_path, format_p, shape
+from .text import display_path, early_stop, format_p, shape
 
 __all__ = ["classname", "render", "xml_safe"]
 
@@ -114,6 +114,14 @@ def _case(parent: ET.Element, outcome: Outcome, info: RunInfo) -> None:
         meta = "" if result.meta_p is None else f" meta-p={format_p(result.meta_p, alpha)}"
         out = ET.SubElement(case, "system-out")
         _text(out, f"{result.n_flagged}/{result.n_slots} slots flagged{meta}")
+    stopped = early_stop(outcome)
+    if stopped is not None:
+        out = case.find("system-out")
+        if out is None:
+            out = ET.SubElement(case, "system-out")
+            _text(out, stopped)
+        else:
+            _text(out, f"{out.text}; {stopped}")
 
 
 def _provenance(info: RunInfo) -> dict[str, str]:

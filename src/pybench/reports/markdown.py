@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from ..session import Outcome, Status
 from . import RunInfo
 from .terminal import summary_text
-from .text import display_path, format_p, percent, slot_rows, table_header
+from .text import display_path, early_stop, format_p, percent, slot_rows, table_header
 
 __all__ = ["cell", "render"]
 
@@ -96,6 +96,9 @@ def _summary_row(outcome: Outcome) -> str:
         status += " (improved)"
     if outcome.note:
         status += f" ({cell(outcome.note)})"
+    stopped = early_stop(outcome)
+    if stopped is not None:
+        status += f" ({cell(stopped)})"
     return _row(
         [
             cell(outcome.name),

@@ -18,6 +18,7 @@ from ..session import Outcome, Status
 __all__ = [
     "FINE_ALPHA",
     "details",
+    "early_stop",
     "display_path",
     "format_p",
     "improvement",
@@ -149,6 +150,17 @@ def status_word(outcome: Outcome) -> str:
     if outcome.status is Status.NEW and outcome.replaces:
         return "SAVED"
     return outcome.status.value
+
+
+def early_stop(outcome: Outcome) -> str | None:
+    """``stopped after 12/30 seeds at look 2 (futility)`` for an adaptive early stop, else None."""
+    if not outcome.stopped_early:
+        return None
+    reason = getattr(outcome.stop_reason, "value", outcome.stop_reason)
+    return (
+        f"stopped after {outcome.seeds_run}/{outcome.seeds_stored} seeds at look "
+        f"{outcome.stopped_at_look} ({reason})"
+    )
 
 
 def details(outcome: Outcome) -> str:
