@@ -414,7 +414,7 @@ def test_update_without_terminal_never_waits(project, write_bench, cli):
 
 def test_dirty_tree_prompts_on_a_terminal(project, write_bench, cli, monkeypatch):
     _dirty_project(project, write_bench)
-    monkeypatch.setattr("pybench.cli._interactive", lambda: True)
+    monkeypatch.setattr("pybench.prompts.interactive", lambda: True)
     refused = cli("benchmarks", input="n\n")
     assert refused.exit_code == 2 and "nothing was saved" in refused.stderr
     assert not (project / ".pybench" / "baselines.jsonl").exists()

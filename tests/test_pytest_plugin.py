@@ -18,7 +18,7 @@ import pybench.backends  # noqa: F401
 import pybench.reports.terminal  # noqa: F401
 import pybench.session  # noqa: F401
 import pybench.vcs  # noqa: F401
-from pybench import cli, store
+from pybench import cli, prompts, store
 from pybench import pytest_plugin as plugin
 
 pytest_plugins = ["pytester"]
@@ -497,8 +497,8 @@ def test_update_refused_without_a_terminal_unless_yes(bench_project):
 def test_update_asks_on_a_terminal(bench_project, monkeypatch):
     bench_project.runpytest("--pybench").assert_outcomes(passed=2)
     asked = []
-    monkeypatch.setattr(plugin, "_interactive", lambda: True)
-    monkeypatch.setattr(plugin, "_confirm", lambda question: asked.append(question) or False)
+    monkeypatch.setattr(prompts, "interactive", lambda: True)
+    monkeypatch.setattr(prompts, "confirm", lambda question: asked.append(question) or False)
     refused = bench_project.runpytest("--pybench", "--pybench-update", "-k", "accuracy")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     assert asked == ["Overwrite the stored baseline of bench_accuracy?"]

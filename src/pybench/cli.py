@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__
+from . import __version__, prompts
 from .errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
 
 if TYPE_CHECKING:
@@ -259,36 +259,12 @@ _common = _apply(_RUN_OPTIONS)
 _reports = _apply(_REPORT_FLAGS)
 
 
-def _interactive() -> bool:
-    try:
-        return sys.stdin.isatty() and sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _confirm(question: str) -> bool:
-    try:
-        return click.confirm(question, default=False)
-    except click.Abort:
-        return False
-
-
 # -- the pipeline ------------------------------------------------------------
-def _dirty_warning(state: GitState) -> str:
-    """The warning for a baseline saved from a dirty tree, naming a few of the files."""
-    named = [*state.changed, *(f"{path} (untracked)" for path in state.untracked)]
-    shown = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
-    return (
-        f"the git working tree has uncommitted changes ({shown}); the baseline will record "
-        f"commit {state.commit} as dirty (commit first for a reproducible baseline)"
-    )
-
-
 def _guard_write(
     reporter: Reporter, state: GitState, yes: bool, overwriting: Sequence[str]
 ) -> None:
     """Warn about a dirty tree and confirm overwrites before any baseline is written."""
-    interactive = _interactive()
+    interactive = prompts.interactive()
     if overwriting and not yes:
         names = ", ".join(overwriting)
         if not interactive:
@@ -296,11 +272,12 @@ def _guard_write(
                 f"pybench update would overwrite the stored baseline of {names}; "
                 "pass --yes to confirm (there is no terminal to ask on)"
             )
-        if not _confirm(f"Overwrite the stored baseline of {names}?"):
+        if not prompts.confirm(f"Overwrite the stored baseline of {names}?"):
             raise UsageError("aborted; nothing was saved")
     if state.dirty:
-        reporter.warn(_dirty_warning(state))
-        if interactive and not yes and not _confirm("Save baselines from a dirty tree anyway?"):
+        reporter.warn(prompts.dirty_warning(state))
+        question = "Save baselines from a dirty tree anyway?"
+        if interactive and not yes and not prompts.confirm(question):
             raise UsageError("aborted; nothing was saved (commit your changes, or pass --yes)")
 
 

@@ -393,22 +393,6 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "t", "yes", "y", "on"}
 
 
-def _interactive() -> bool:
-    try:
-        return sys.stdin.isatty() and sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _confirm(question: str) -> bool:
-    import click
-
-    try:
-        return click.confirm(question, default=False)
-    except click.Abort:
-        return False
-
-
 class _PybenchRun:
     """The state of one ``pytest --pybench`` session, registered as a plugin."""
 
@@ -579,23 +563,23 @@ class _PybenchRun:
 
     def _guard_write(self, overwriting: list[str]) -> GitState:
         """Confirm overwrites and warn about a dirty tree, as ``pybench`` does."""
-        from .cli import _dirty_warning
+        from .prompts import confirm, dirty_warning, interactive
         from .vcs import git_state
 
         state = git_state(self.root, ignore=self.baseline)
-        interactive = _interactive()
+        on_terminal = interactive()
         if overwriting and not self.yes:
             names = ", ".join(overwriting)
-            if not interactive:
+            if not on_terminal:
                 raise pytest.UsageError(
                     f"--pybench-update would overwrite the stored baseline of {names}; "
                     "pass --pybench-yes to confirm (there is no terminal to ask on)"
                 )
-            if not _confirm(f"Overwrite the stored baseline of {names}?"):
+            if not confirm(f"Overwrite the stored baseline of {names}?"):
                 raise pytest.UsageError("aborted; nothing was saved")
         if state.dirty:
-            self._write(f"pybench: warning: {_dirty_warning(state)}", yellow=True)
-            if interactive and not self.yes and not _confirm("Save baselines from a dirty tree?"):
+            self._write(f"pybench: warning: {dirty_warning(state)}", yellow=True)
+            if on_terminal and not self.yes and not confirm("Save baselines from a dirty tree?"):
                 raise pytest.UsageError(
                     "aborted; nothing was saved (commit your changes, or pass --pybench-yes)"
                 )
