@@ -8,16 +8,33 @@ from pybench.settings import KEYWORDS, Settings, SettingsError, check, resolve
 
 
 def test_defaults_are_stated_once():
-    assert KEYWORDS == ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env")
+    assert KEYWORDS == (
+        "n_seeds",
+        "alpha",
+        "min_effect",
+        "workers",
+        "gpus",
+        "env",
+        "timeout",
+        "check_determinism",
+    )
     assert check("bench_x", {}) == Settings()
     assert Settings() == Settings(
-        n_seeds=30, alpha=0.05, min_effect=None, workers=1, gpus=None, env=()
+        n_seeds=30,
+        alpha=0.05,
+        min_effect=None,
+        workers=1,
+        gpus=None,
+        env=(),
+        timeout=None,
+        check_determinism=True,
     )
 
 
 def test_check_normalises():
-    got = check("bench_x", {"alpha": 1 / 8, "min_effect": 0, "gpus": [1, 0]})
+    got = check("bench_x", {"alpha": 1 / 8, "min_effect": 0, "gpus": [1, 0], "timeout": 2})
     assert got.alpha == 0.125 and got.min_effect == 0.0 and got.gpus == (1, 0)
+    assert got.timeout == 2.0 and isinstance(got.timeout, float)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +51,10 @@ def test_check_normalises():
         ({"env": ["A=1"]}, "env entry 'A=1' must be a variable name, not an assignment"),
         ({"env": [""]}, "env entry '' must be a non-empty variable name"),
         ({"env": [3]}, "env entry 3 must be a non-empty variable name"),
+        ({"timeout": 0}, "timeout=0"),
+        ({"timeout": float("inf")}, "timeout=inf"),
+        ({"timeout": "10s"}, "timeout='10s'"),
+        ({"check_determinism": 0}, "check_determinism=0"),
     ],
 )
 def test_bad_values_name_benchmark_and_keyword(values, needle):
