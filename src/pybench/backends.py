@@ -37,6 +37,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from . import interrupts
 from .bundle import Bundle, BundleError, pack
 from .bundle import load as load_bundle
 from .discover import Benchmark, load_benchmark
@@ -425,7 +426,8 @@ class ProcessBackend:
                 waitables: list[Any] = []
                 for w in busy.values():
                     waitables += [w.conn, w.process.sentinel]
-                ready = set(wait(waitables, timeout=self._next_deadline()))
+                with interrupts.interruptible():  # Ctrl-C stops the wait at once
+                    ready = set(wait(waitables, timeout=self._next_deadline()))
                 now = time.monotonic()
                 for i, w in busy.items():
                     if w.conn in ready:
@@ -682,7 +684,8 @@ class DaskBackend:
                     pure=False,
                     key=key,
                 )
-            for future in distributed.as_completed(list(pending.values())):
+            completed = iter(distributed.as_completed(list(pending.values())))
+            for future in interrupts.interruptibly(completed):
                 index, seed = where[future.key]
                 try:
                     outcome = future.result()

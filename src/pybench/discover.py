@@ -77,7 +77,7 @@ def _module_name(path: Path) -> str:
     return f"_pybench_{stem}_{digest}"
 
 
-def _summary(exc: BaseException, path: Path) -> str:
+def _user_traceback(exc: BaseException, path: Path) -> str:
     """The last line of ``exc`` with the line of ``path`` where it surfaced, if any."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
     if isinstance(exc, SyntaxError) and exc.lineno:
@@ -122,7 +122,7 @@ def load_module(path: Path) -> ModuleType:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as exc:  # the user's code: any exception is theirs
         sys.modules.pop(name, None)
-        raise ImportFailedError(path, _summary(exc, path), _traceback(exc)) from exc
+        raise ImportFailedError(path, _user_traceback(exc, path), _traceback(exc)) from exc
     finally:
         sys.dont_write_bytecode = saved
     return module
@@ -182,20 +182,16 @@ def load_benchmark(path: Path, name: str) -> Callable[[int], Any]:
 
 @dataclass(frozen=True)
 class CollectionError:
-    """A file that failed to import, or a benchmark whose configuration is invalid.
-
-    Attributes:
-        path: the file.
-        message: one line: what went wrong.
-        traceback: the user's traceback, for a file that raised while importing.
-        name: the benchmark, for an invalid configuration; ``None`` for a file
-            that failed to import.
-    """
+    """A file that failed to import, or a benchmark whose configuration is invalid."""
 
     path: Path
+    """The file."""
     message: str
+    """One line: what went wrong."""
     traceback: str = ""
+    """The user's traceback, for a file that raised while importing."""
     name: str | None = None
+    """The benchmark, for an invalid configuration; ``None`` for a file that failed to import."""
 
     @property
     def label(self) -> str:

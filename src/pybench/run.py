@@ -165,7 +165,8 @@ def evaluate_seed(
     with capture_output(capture) as output:
         started = time.perf_counter()
         try:
-            with environment(env):
+            # Ctrl-C reaches the user's code, but what it returns after one is discarded.
+            with environment(env), interrupts.interruptible():
                 raw = func(seed)
         except (Exception, SystemExit) as exc:  # anything the user's code raises is reported
             failure = SeedFailure(f"raised {_one_line(exc)}", _user_traceback(exc))
@@ -263,8 +264,8 @@ def run_benchmark(
 ) -> RunResult:
     """Run ``bench`` on ``seeds`` and return the values in seed order.
 
-    Waiting for a seed is :func:`pybench.interrupts.interruptible`: after a
-    Ctrl-C, the seed that was running is discarded even if it returned.
+    After a Ctrl-C the seed that was running is discarded, even if it
+    returned (:mod:`pybench.interrupts`).
 
     Args:
         bench: the benchmark.
@@ -297,7 +298,7 @@ def run_benchmark(
         """Each outcome (indices into ``seeds``) and whether it was run now."""
         for outcome in done.values():
             yield outcome, False
-        for outcome in interrupts.interruptibly(outcomes):
+        for outcome in outcomes:
             yield dataclasses.replace(outcome, index=todo[outcome.index]), True
 
     try:
@@ -428,7 +429,7 @@ def check_determinism(bench: Benchmark, result: RunResult, backend: Backend) -> 
     seed = result.seeds[0]
     outcomes = backend.map_seeds(bench, [seed])
     try:
-        again = list(interrupts.interruptibly(outcomes))
+        again = list(outcomes)
     finally:
         close = getattr(outcomes, "close", None)
         if close is not None:

@@ -241,8 +241,6 @@ class Reporter:
             TimeRemainingColumn(),
             console=console,
             transient=True,
-            redirect_stdout=False,  # a seed's output is captured, or let through untouched
-            redirect_stderr=False,
         )
         self._bar.start()
         self._task = self._bar.add_task(name, total=total)
