@@ -1,7 +1,7 @@
 """Seed throughput through the real CLI: serial versus ``--workers 2``, for two kinds of work.
 
-Two benchmarks, each 12 seeds of a fixed amount of work calibrated on this
-machine to take about 0.25 s per seed in a serial run (fixed work, not a timed
+Two benchmarks, each 24 seeds of a fixed amount of work calibrated on this
+machine to take about 0.4 s per seed in a serial run (fixed work, not a timed
 loop, so that workers competing for cores show up as a slower run):
 
 - ``cpu``: pure-Python integer arithmetic, one core per process;
@@ -11,7 +11,10 @@ loop, so that workers competing for cores show up as a slower run):
 Each configuration runs ``pybench`` as a fresh process (``python -m pybench``)
 that *compares* against a baseline made beforehand by the same configuration
 (comparing is what CI does; a new baseline would also run the determinism
-check's extra seed). Every timing is the median of several runs. The figures:
+check's extra seed). Every timing is the median of several runs. About ten
+seconds of seeds per run keep the one-off cost of starting two workers (about
+half a second: a fork server that imports pybench, then the workers) from
+hiding the throughput. The figures:
 
 - ``process``: the wall time of the whole ``pybench`` process;
 - ``net``: the same minus the fixed cost of the CLI, measured as the wall time
@@ -42,9 +45,9 @@ import textwrap
 import time
 from pathlib import Path
 
-N_SEEDS = 12
-SEED_SECONDS = 0.25
-REPEATS = 5
+N_SEEDS = 24
+SEED_SECONDS = 0.4
+REPEATS = 3
 TARGETS = {"cpu": 1.8, "blas": 1.0}
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -69,7 +72,7 @@ CPU = textwrap.dedent(
         return x
 
 
-    def bench_cpu(seed, *, n_seeds=12):
+    def bench_cpu(seed, *, n_seeds=24):
         return {"value": spin(seed, WORK) / 2.0**64}
     """
 )
@@ -93,7 +96,7 @@ BLAS = textwrap.dedent(
         return float(b.sum())
 
 
-    def bench_blas(seed, *, n_seeds=12):
+    def bench_blas(seed, *, n_seeds=24):
         return {"value": products(seed, WORK)}
     """
 )
