@@ -211,3 +211,22 @@ def test_resume_of_a_new_baseline_needs_no_seed(project, write_bench, cli):
     assert record.seeds == sampled
     assert record.scores[2]["min:loss"] == [0.5 + (s % 7) / 100 for s in sampled]
     assert "meta-p=1.000" in cli("benchmarks").stdout  # identical to its own re-run
+
+
+def test_a_new_pybench_folder_made_by_the_journal_keeps_it_out_of_git(tmp_path):
+    baseline = tmp_path / ".pybench" / "baselines.jsonl"
+    journal = Journal.beside(baseline)
+    journal.start("bench_t", "abc", [1, 2]).close()  # the first file a first run writes
+    ignore = (tmp_path / ".pybench" / ".gitignore").read_text().splitlines()
+    assert "journal/" in ignore and "baselines.jsonl.lock" in ignore
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    store.save(baseline, [store.BaselineRecord("bench_t", [1, 2], {0: {"x": [1.0, 2.0]}})])
+    subprocess.run(["git", "add", ".pybench"], cwd=tmp_path, check=True)
+    staged = subprocess.run(
+        ["git", "diff", "--cached", "--name-only"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert staged == [".pybench/.gitignore", ".pybench/baselines.jsonl"]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from . import store
 from .discover import Benchmark
 from .run import SeedOutcome
 from .vcs import code_state
@@ -87,12 +88,20 @@ class JournalWriter:
     given up silently: it only saves time on a later ``--resume``.
     """
 
-    def __init__(self, path: Path, header: dict[str, Any], reused: Sequence[SeedOutcome]):
+    def __init__(
+        self,
+        path: Path,
+        header: dict[str, Any],
+        reused: Sequence[SeedOutcome],
+        baseline: Path | None = None,
+    ):
         self.path = path
         self._file: IO[str] | None = None
         self._synced = time.monotonic()
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
+            if baseline is not None:  # a new .pybench/ gets its .gitignore, journal/ in it
+                store.prepare_folder(baseline)
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "w", encoding="utf-8") as file:
                 file.write(json.dumps(header, separators=(",", ":")) + "\n")
@@ -138,10 +147,13 @@ class Journal:
         folder: where the journals live.
         exclude: paths left out of the code fingerprint's ``git diff`` (the
             baseline file, which runs rewrite); ``folder`` is always left out.
+        baseline: the baseline file the journals belong to; its folder is
+            created as the store creates it.
     """
 
-    def __init__(self, folder: Path, *, exclude: Sequence[Path] = ()):
+    def __init__(self, folder: Path, *, exclude: Sequence[Path] = (), baseline: Path | None = None):
         self.folder = folder
+        self.baseline = baseline
         self._exclude = [*exclude, folder]
         self._code: dict[Path, str | None] = {}
 
@@ -153,7 +165,7 @@ class Journal:
             folder = baseline.parent / "journal"
         else:
             folder = baseline.with_name(f"{baseline.name}.journal")
-        return cls(folder, exclude=[baseline])
+        return cls(folder, exclude=[baseline], baseline=baseline)
 
     def path(self, name: str) -> Path:
         """The journal file of benchmark ``name``."""
@@ -212,7 +224,7 @@ class Journal:
             "fingerprint": fingerprint,
             "seeds": [int(s) for s in seeds],
         }
-        return JournalWriter(self.path(name), header, reused)
+        return JournalWriter(self.path(name), header, reused, self.baseline)
 
     def finished(self, name: str) -> int:
         """How many finished seeds the journal of ``name`` holds (whatever code it was for)."""
