@@ -167,3 +167,20 @@ def test_schema_rejects_what_it_does_not_describe(zoo):
     _bench(doc, "bench_pass")["status"] = Status.NEW.value.lower()
     with pytest.raises(jsonschema.ValidationError):
         _validate(doc)
+
+
+def test_captured_output_warnings_and_reused_seeds_are_in_the_document(zoo):
+    error = zoo.by_name("bench_error")
+    noisy = dataclasses.replace(
+        error,
+        error=dataclasses.replace(error.error, stdout="epoch 1\n", stderr="UserWarning: lr\n"),
+    )
+    new = dataclasses.replace(zoo.by_name("bench_new"), warnings=("not deterministic",), reused=3)
+    outcomes = [noisy if o is error else new if o.name == "bench_new" else o for o in zoo.outcomes]
+    doc = json_report.document(outcomes, zoo.info)
+    _validate(doc)
+    assert _bench(doc, "bench_error")["error"]["stdout"] == "epoch 1\n"
+    assert _bench(doc, "bench_error")["error"]["stderr"] == "UserWarning: lr\n"
+    assert _bench(doc, "bench_new")["warnings"] == ["not deterministic"]
+    assert _bench(doc, "bench_new")["reused"] == 3 and _bench(doc, "bench_pass")["reused"] == 0
+    assert _bench(doc, "bench_new")["settings"]["check_determinism"] is True

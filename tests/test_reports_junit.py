@@ -93,3 +93,19 @@ def test_a_run_stopped_before_any_verdict_is_one_error(zoo, tmp_path):
     cases = _cases(_parse(tmp_path, junit.render([], info)))
     [error] = cases["pybench"].result
     assert isinstance(error, Error) and error.message == "no/such/dir: no such file <or> folder"
+
+
+def test_an_error_carries_the_seed_output(zoo, tmp_path):
+    error = zoo.by_name("bench_error")
+    noisy = dataclasses.replace(
+        error,
+        error=dataclasses.replace(error.error, stdout="epoch 1\n", stderr="UserWarning: lr\n"),
+    )
+    outcomes = [noisy if o is error else o for o in zoo.outcomes]
+    root = ET.fromstring(junit.render(outcomes, zoo.info))
+    case = next(c for c in root.iter("testcase") if c.get("name") == "bench_error")
+    assert case.find("system-out").text == "epoch 1\n"
+    assert case.find("system-err").text == "UserWarning: lr\n"
+    clean = ET.fromstring(junit.render(zoo.outcomes, zoo.info))
+    case = next(c for c in clean.iter("testcase") if c.get("name") == "bench_error")
+    assert case.find("system-out") is None and case.find("system-err") is None
