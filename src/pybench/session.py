@@ -428,17 +428,21 @@ def _run_one(
     writer = None
     if journal is not None and job.fingerprint is not None:
         writer = journal.start(name, job.fingerprint, job.seeds, job.reused)
+    cluster = None
     try:
-        result = run_benchmark(
-            job.bench,
-            job.seeds,
-            backend=backend,
-            expected_slots=job.baseline.slots() if job.baseline is not None else None,
-            on_seed_done=tick,
-            update_command=job.update_command,
-            reused=job.reused,
-            on_outcome=writer.append if writer is not None else None,
-        )
+        try:
+            result = run_benchmark(
+                job.bench,
+                job.seeds,
+                backend=backend,
+                expected_slots=job.baseline.slots() if job.baseline is not None else None,
+                on_seed_done=tick,
+                update_command=job.update_command,
+                reused=job.reused,
+                on_outcome=writer.append if writer is not None else None,
+            )
+        finally:  # what the cluster did for the seeds, not for the determinism check
+            cluster = getattr(backend, "notes", None)
         outcome = _judge(job, result, Timings.of(0.0, result.seed_times), git)
         warning = None
         if outcome.status is Status.NEW and settings.check_determinism:
@@ -466,7 +470,6 @@ def _run_one(
             writer.close()
     if journal is not None and outcome.status is not Status.ERROR:
         journal.remove(name)  # a verdict: nothing left to resume
-    cluster = getattr(backend, "notes", None)
     return dataclasses.replace(outcome, version_mismatches=mismatches, cluster=cluster)
 
 
