@@ -527,3 +527,62 @@ def test_pool_hands_out_the_asked_for_backend(project, bench_dir):
         assert isinstance(pool.backend_for(bench, workers=1, gpus=None), SerialBackend)
         assert isinstance(pool.backend_for(bench, workers=3, gpus=None), ProcessBackend)
         assert isinstance(pool.backend_for(bench, workers=1, gpus=(0,)), ProcessBackend)
+
+
+# -- native threads per worker ----------------------------------------------------
+THREADS = """
+    import os
+
+    def bench_threads(seed):
+        import numpy  # loads the BLAS library inside the worker
+        from threadpoolctl import threadpool_info
+
+        blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        return {
+            "omp": float(os.environ.get("OMP_NUM_THREADS", -1)),
+            "mkl": float(os.environ.get("MKL_NUM_THREADS", -1)),
+            "blas": float(max(blas, default=-1)),
+        }
+"""
+
+
+def _thread_settings(bench, workers: int) -> dict[str, float]:
+    backend = ProcessBackend(workers=workers)
+    try:
+        [outcome] = list(backend.map_seeds(bench, [1]))
+    finally:
+        backend.close()
+    assert outcome.values is not None, outcome.failure
+    return {metric: value for (_, metric), value in outcome.values.items()}
+
+
+def test_workers_limit_native_threads_unless_the_user_set_them(project, write_bench, monkeypatch):
+    bench = discover(write_bench(THREADS))[0]
+    for name in backends.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    cores = len(os.sched_getaffinity(0))
+    share = float(max(1, cores // 2))
+    assert backends.threads_per_worker(2) == share and backends.threads_per_worker(1) is None
+    assert _thread_settings(bench, 2) == {"omp": share, "mkl": share, "blas": share}
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice wins
+    assert _thread_settings(bench, 2) == {"omp": 3.0, "mkl": share, "blas": share}
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    single = _thread_settings(bench, 1)  # one worker: the libraries' own defaults, as serial
+    assert single["omp"] == single["mkl"] == -1.0
+
+
+def test_pools_loaded_before_the_limit_are_resized():
+    # The forkserver may have loaded numpy (and its BLAS pool) before a worker is told its share.
+    code = (
+        "import numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from pybench.backends import _limit_threads\n"
+        "_limit_threads(1)\n"
+        "print(max(p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in backends.THREAD_VARIABLES}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"

@@ -219,7 +219,7 @@ def test_adaptive_keyword_and_parallel_stages_run_only_what_is_needed(
         """
         import os
         from pathlib import Path
-        def bench_log(seed, *, n_seeds=30, workers=2, adaptive=True):
+        def bench_log(seed, *, n_seeds=30, workers=2, adaptive=True, check_determinism=False):
             with open("calls.log", "a") as log:
                 log.write(f"{seed}\\n")
             return 0.5 + (seed % 97) / 1000 - (0.2 if os.environ.get("WORSE") else 0.0)
@@ -246,7 +246,8 @@ def test_bad_adaptive_keyword_is_an_error(project, write_bench, cli):
         """
     )
     result = cli("benchmarks")
-    assert result.exit_code == 2 and "adaptive='yes'" in result.stderr
+    assert result.exit_code == 2  # an ERROR for that benchmark, as for any bad keyword
+    assert "ERROR adaptive='yes' must be True or False" in _line(result.stdout, "bench_x")
 
 
 # -- exit code 2, before any seed runs ----------------------------------------
@@ -1190,3 +1191,280 @@ def test_update_json_says_the_baseline_was_replaced(project, write_bench, cli):
     assert doc["command"] == "update"
     [bench] = doc["benchmarks"]
     assert bench["status"] == "NEW" and bench["saved"] and bench["replaced"]
+
+
+# -- running real ML code -----------------------------------------------------------
+def _spawn(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``python -m pybench ARGS`` as a real process in the project (for signals)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pybench", *args],
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+    )
+
+
+def _wait_for_file(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert path.exists(), f"{path} never appeared"
+
+
+def _running(project: Path) -> set[int]:
+    """The seeds of ``SWALLOWING`` that reached their long loop."""
+    folder = project / "calls"
+    return {int(p.stem) for p in folder.glob("*.running")} if folder.exists() else set()
+
+
+def _journal_seeds(project: Path, name: str) -> set[int]:
+    path = project / ".pybench" / "journal" / f"{name}.jsonl"
+    lines = path.read_text().splitlines()
+    return {json.loads(line)["seed"] for line in lines[1:]}
+
+
+SWALLOWING = """
+    import time
+    from pathlib import Path
+
+    def bench_x(seed, *, n_seeds=6):
+        calls = Path("calls")
+        calls.mkdir(exist_ok=True)
+        (calls / str(seed)).touch()
+        if len(list(calls.glob("[0-9]*[0-9]"))) > 2:  # from the third seed on: a long loop
+            for _ in range(600):
+                try:
+                    (calls / f"{seed}.running").touch()
+                    time.sleep(0.05)
+                except KeyboardInterrupt:  # as sklearn's MLP, Lightning, Keras and tqdm loops do
+                    Path("swallowed").touch()
+                    break
+        return float(seed % 7)
+"""
+
+QUICK = """
+    def bench_a(seed, *, n_seeds=6):
+        return float(seed % 5)
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_in_a_benchmark_that_swallows_it_still_stops(project, write_bench, workers):
+    write_bench(SWALLOWING, "bench_x.py")
+    write_bench(QUICK, "bench_a.py")
+    proc = _spawn(project, "benchmarks", "--workers", workers, "--seed", "2")
+    deadline = time.monotonic() + 30
+    while len(_running(project)) < int(workers) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(_running(project)) == int(workers)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "interrupted: saved the baselines of bench_a (finished before the interrupt); "
+        "nothing else was saved; the seeds that bench_x finished are kept for `--resume`"
+    )
+    assert set(store.load(project / ".pybench" / "baselines.jsonl")) == {"bench_a"}
+    running = _running(project)
+    finished = {int(p.name) for p in (project / "calls").iterdir() if p.suffix == ""} - running
+    assert running and len(finished) == 2
+    assert _journal_seeds(project, "bench_x") == finished  # the interrupted seeds: never stored
+    if workers == "1":  # in-process, the benchmark really did catch it and return a value
+        assert (project / "swallowed").exists()
+
+
+def test_a_second_ctrl_c_kills_stubborn_workers_and_exits_at_once(project, write_bench):
+    write_bench(
+        """
+        import os, signal, time
+        from pathlib import Path
+
+        def bench_stubborn(seed, *, n_seeds=6):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # will not stop when asked
+            Path("pids").mkdir(exist_ok=True)
+            (Path("pids") / str(os.getpid())).touch()
+            time.sleep(60)
+            return 1.0
+        """
+    )
+    proc = _spawn(project, "benchmarks", "--workers", "2")
+    pids = project / "pids"
+    deadline = time.monotonic() + 30
+    while (not pids.exists() or len(list(pids.iterdir())) < 2) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pids.exists(), proc.communicate(timeout=10)
+    workers = [int(p.name) for p in pids.iterdir()]
+    assert len(workers) == 2
+    proc.send_signal(signal.SIGINT)  # pybench asks the workers to stop; they ignore it
+    time.sleep(0.3)
+    assert proc.poll() is None
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and time.monotonic() - sent < 1.5
+    assert "interrupted again: stopped at once" in err and "Traceback" not in err
+    deadline = time.monotonic() + 5
+    while any(_pid_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_pid_alive(pid) for pid in workers)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_broken_files_are_error_lines_and_the_rest_still_runs(project, write_bench, cli):
+    write_bench(QUICK, "bench_a.py")
+    write_bench("import definitely_not_installed_xyz\n", "bench_missing.py")
+    write_bench("def bench_s(seed)\n    return 1.0\n", "bench_syntax.py")
+    result = cli("benchmarks")
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "benchmarks/bench_missing.py ... ERROR importing the file failed: ModuleNotFoundError: "
+        "No module named 'definitely_not_installed_xyz' (line 1)"
+    )
+    assert re.match(
+        r"benchmarks/bench_syntax\.py \.\.\. ERROR importing the file failed: SyntaxError: .* "
+        r"\(line 1\)$",
+        lines[1],
+    )
+    assert _line(result.stdout, "bench_a") == (
+        "bench_a .......... NEW 1 metrics × 1 steps (baseline saved)"
+    )
+    assert SUMMARY.search(result.stdout).groups() == ("0", "0", "1", "2")
+    assert "Traceback" not in result.output
+    verbose = cli("benchmarks", "-v")
+    assert "Traceback (most recent call last)" in verbose.stdout
+    assert "import definitely_not_installed_xyz" in verbose.stdout
+    # --bench imports only the files that can define the benchmark: the broken ones are skipped
+    chosen = cli("benchmarks", "--bench", "a")
+    assert chosen.exit_code == 0 and "ERROR" not in chosen.stdout
+
+
+NOISY = """
+    import os, subprocess, sys, warnings
+
+    def bench_noisy(seed, *, n_seeds=6):
+        print(f"epoch 1 of seed {seed}")
+        os.write(2, b"native library says hello\\n")
+        subprocess.run([sys.executable, "-c", "print('from a data loader')"], check=True)
+        warnings.warn("lr schedule is deprecated")
+        if os.environ.get("NOISY_FAIL"):
+            raise RuntimeError("diverged")
+        return float(seed % 3)
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_seed_output_is_captured_and_shown_under_an_error(
+    project, write_bench, cli, monkeypatch, workers
+):
+    write_bench(NOISY)
+    ok = cli("benchmarks", "--workers", workers)
+    assert ok.exit_code == 0 and "epoch" not in ok.output and "hello" not in ok.output
+    monkeypatch.setenv("NOISY_FAIL", "1")
+    quiet = cli("benchmarks", "--workers", workers)
+    assert quiet.exit_code == 2 and "epoch" not in quiet.output
+    result = cli("benchmarks", "--workers", workers, "-v")
+    seed = re.search(r"ERROR seed (\d+) raised RuntimeError: diverged", result.stdout).group(1)
+    out = result.stdout
+    assert (
+        f"----- captured stdout (seed {seed}) -----\nepoch 1 of seed {seed}\nfrom a data loader\n"
+    ) in out
+    captured_err = out.split(f"----- captured stderr (seed {seed}) -----\n")[1]
+    assert captured_err.startswith("native library says hello\n")
+    assert "UserWarning: lr schedule is deprecated" in captured_err
+
+
+def test_capture_no_lets_output_through(project, write_bench):
+    write_bench(NOISY)
+    for flag in ("-s", "--capture=no"):
+        proc = _spawn(project, "benchmarks", flag, "--baseline", f"b{flag}.jsonl")
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.count("epoch 1 of seed") == 7 and out.count("from a data loader") == 7
+        assert "native library says hello" in err and "lr schedule is deprecated" in err
+
+
+SLOW_THIRD = """
+    import time
+    from pathlib import Path
+
+    def bench_slow(seed, *, n_seeds=6, timeout=1.5):
+        calls = Path("calls")
+        calls.mkdir(exist_ok=True)
+        (calls / str(seed)).touch()
+        if len(list(calls.iterdir())) == 3:
+            time.sleep(60)  # a hung seed
+        return float(seed % 3)
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_seed_past_its_timeout_is_an_error_and_the_others_run(project, write_bench, cli, workers):
+    write_bench(SLOW_THIRD, "bench_slow.py")
+    write_bench(QUICK, "bench_a.py")
+    # the keyword (1.5 s) in a serial run; the flag overrides it with workers
+    flag, limit = ([], "1.5s") if workers == "1" else (["--timeout", "1"], "1s")
+    started = time.monotonic()
+    result = cli("benchmarks", "--workers", workers, *flag)
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_slow")
+    assert re.search(
+        rf"ERROR seed \d+ ran past the per-seed timeout of {re.escape(limit)} and was stopped "
+        r"\(its worker process was killed\); raise `timeout` \(or --timeout\) if a seed needs "
+        r"longer$",
+        line,
+    )
+    if workers == "1":  # the benchmark stopped at its timed-out seed
+        assert len(list((project / "calls").iterdir())) == 3
+    assert "NEW" in _line(result.stdout, "bench_a")
+
+
+def test_a_non_deterministic_benchmark_is_warned_about_when_its_baseline_is_made(
+    project, write_bench, cli
+):
+    write_bench(
+        """
+        import random
+
+        def bench_unseeded(seed, *, n_seeds=6):
+            return {"accuracy": 0.9 + random.random() / 100}  # ignores its seed
+        """
+    )
+    result = cli("benchmarks")
+    assert result.exit_code == 0
+    [warning] = [line for line in result.stderr.splitlines() if "bench_unseeded" in line]
+    assert re.match(
+        r"warning: bench_unseeded: seed \d+ gave step 0 'accuracy' = 0\.9\d+, then 0\.9\d+ when "
+        r"run a second time; pairing runs with the baseline seed for seed needs "
+        r"bench_unseeded\(seed\) to be a deterministic function of its seed",
+        warning,
+    )
+    assert "bench_unseeded" not in result.stdout.replace(_line(result.stdout, "bench_unseeded"), "")
+    off = cli("update", "benchmarks", "--yes", "--no-check-determinism")
+    assert off.exit_code == 0 and "warning" not in off.stderr
+
+
+def test_verbose_gives_each_benchmark_its_time(project, write_bench, cli):
+    write_bench(BENCH_PAIR)
+    result = cli("benchmarks", "-v")
+    # on stderr: the report's stdout lines stay as they are
+    times = [line for line in result.stderr.splitlines() if line.startswith("bench_")]
+    assert len(times) == 2
+    for name, line in zip(("bench_a", "bench_b"), times, strict=True):
+        assert re.fullmatch(
+            rf"{name}: 8 seeds in \d+\.\d+m?s \(median \d+\.\d+m?s per seed\)", line
+        )
+    assert "seeds in" not in result.stdout
+    assert "seeds in" not in cli("benchmarks").output

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pybench.discover import DiscoveryError, discover, select
+from pybench.discover import DiscoveryError, collect, discover, select
 
 
 def _write(path: Path, source: str) -> Path:
@@ -129,3 +129,69 @@ def test_select(tmp_path):
     assert select(benches, ()) == benches
     with pytest.raises(DiscoveryError, match="--bench c: no such benchmark"):
         select(benches, ("c",))
+
+
+# -- collection errors per file ----------------------------------------------------
+def test_collect_keeps_going_past_broken_files_and_names_each(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "b" / "bench_good.py", "def bench_good(seed):\n    return 1.0\n")
+    _write(tmp_path / "b" / "bench_missing.py", "import definitely_not_a_module_xyz\n")
+    _write(tmp_path / "b" / "bench_syntax.py", "def bench_x(seed)\n    return 1\n")
+    _write(
+        tmp_path / "b" / "bench_raises.py",
+        """
+        def helper():
+            raise RuntimeError("data set not found")
+
+        helper()
+        """,
+    )
+    _write(tmp_path / "b" / "bench_cfg.py", "def bench_cfg(seed, *, n_seeds=1):\n    return 1.0\n")
+    found = collect(tmp_path / "b")
+    assert [b.name for b in found.benchmarks] == ["bench_good"]
+    errors = {e.label: e for e in found.errors}
+    assert sorted(errors) == [
+        "b/bench_missing.py",
+        "b/bench_raises.py",
+        "b/bench_syntax.py",
+        "bench_cfg",
+    ]
+    missing = errors["b/bench_missing.py"]
+    assert missing.message == (
+        "importing the file failed: ModuleNotFoundError: "
+        "No module named 'definitely_not_a_module_xyz' (line 1)"
+    )
+    assert missing.name is None and missing.path == (tmp_path / "b" / "bench_missing.py")
+    raises = errors["b/bench_raises.py"]
+    assert raises.message.endswith("RuntimeError: data set not found (line 3)")
+    # the user's traceback, from their module down to the raise, without pybench's frames
+    assert raises.traceback.startswith("Traceback (most recent call last):")
+    assert "line 5, in <module>" in raises.traceback and "in helper" in raises.traceback
+    assert "pybench" not in raises.traceback
+    assert "SyntaxError" in errors["b/bench_syntax.py"].message
+    assert errors["bench_cfg"].message == "n_seeds=1 must be an int >= 2"
+    # the strict form still stops at the first
+    with pytest.raises(DiscoveryError, match="bench_cfg: n_seeds=1"):
+        discover(tmp_path / "b")
+
+
+def test_bench_imports_only_the_files_that_can_define_it(tmp_path):
+    _write(tmp_path / "bench_a.py", "def bench_a(seed):\n    return 1.0\n")
+    _write(
+        tmp_path / "bench_b.py",
+        "from pathlib import Path\nPath(__file__).with_name('imported-b').touch()\n"
+        "def bench_b(seed):\n    return 1.0\n",
+    )
+    _write(tmp_path / "bench_broken.py", "raise ImportError('no GPU here')\n")
+    found = collect(tmp_path, ("a",))
+    assert [b.name for b in found.benchmarks] == ["bench_a"] and found.errors == []
+    assert not (tmp_path / "imported-b").exists()
+    # a name that could be hidden in a broken file: the broken file is the report
+    _write(tmp_path / "bench_c.py", "import nope\ndef bench_c(seed):\n    return 1.0\n")
+    found = collect(tmp_path, ("bench_c",))
+    assert found.benchmarks == [] and [e.label for e in found.errors] == [
+        str(tmp_path / "bench_c.py")
+    ]
+    # a name defined nowhere: the known names come from the files' text
+    with pytest.raises(DiscoveryError, match=r"--bench zz: no such benchmark \(found: bench_a, "):
+        collect(tmp_path, ("zz",))

@@ -12,7 +12,14 @@ from pybench import session
 from pybench.backends import Pool
 from pybench.compare import compare_run
 from pybench.discover import Benchmark
-from pybench.reports.terminal import Reporter, format_flips, format_table, shape, summary_text
+from pybench.reports.terminal import (
+    Reporter,
+    format_flips,
+    format_table,
+    shape,
+    summary_text,
+    timing_line,
+)
 from pybench.settings import Settings
 
 
@@ -165,9 +172,11 @@ def test_cluster_notes_and_version_warnings(capsys):
     for verbose in (False, True):
         Reporter(verbose=verbose, names=["bench_a"]).outcome(outcome)
         captured = capsys.readouterr()
-        assert captured.err == (
-            "warning: bench_a: numpy is 2.1.0 here but 1.26.4 on worker tcp://10.0.0.7:4000\n"
+        warning, *rest = captured.err.splitlines()
+        assert warning == (
+            "warning: bench_a: numpy is 2.1.0 here but 1.26.4 on worker tcp://10.0.0.7:4000"
         )
+        assert rest == ([timing_line(outcome)] if verbose else [])  # -v: the time, on stderr
         lines = captured.out.splitlines()
         assert lines[0].startswith("bench_a .......... NEW")
         assert lines[1] == "  note: 2 seeds rescheduled after a Dask worker was lost"
@@ -178,7 +187,7 @@ def test_cluster_notes_and_version_warnings(capsys):
         replace(outcome, version_mismatches=(), cluster=ClusterNotes())
     )
     assert capsys.readouterr() == (f"{outcome.name} .......... NEW 1 metrics × 1 steps"
-                                   " (baseline saved)\n", "")  # fmt: skip
+                                   " (baseline saved)\n", timing_line(outcome) + "\n")  # fmt: skip
 
 
 def test_compare_lines_and_summary_count_the_benchmarks_one_revision_lacks(capsys):
@@ -202,3 +211,18 @@ def test_compare_lines_and_summary_count_the_benchmarks_one_revision_lacks(capsy
     ]
     assert summary_text([], "compare") == "0 failed, 0 passed"
     assert summary_text([new, new], "run") == "0 failed, 0 passed, 2 new"
+
+
+def test_timing_line_and_durations():
+    from dataclasses import replace
+
+    from pybench.reports.terminal import duration
+
+    assert [duration(s) for s in (4.24, 0.142, 0.0031)] == ["4.2s", "0.14s", "3.1ms"]
+    [outcome] = session.run(session.plan([_bench("bench_a", float)], {}, {}, base_seed=1),
+                            pool=Pool())  # fmt: skip
+    timed = replace(outcome, timings=session.Timings.of(4.24, [0.1, 0.3, 0.2]), reused=2)
+    assert timing_line(timed) == (
+        "bench_a: 3 seeds in 4.2s (median 0.20s per seed, 2 of them reused)"
+    )
+    assert timing_line(replace(outcome, timings=session.Timings.of(1.5))) == "bench_a: 1.5s"

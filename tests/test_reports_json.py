@@ -251,3 +251,20 @@ def test_an_adaptive_comparison_says_where_it_stopped(zoo):
         "look_alpha": 0.0025,
     }
     assert bench["n_seeds"] == 5 and bench["settings"]["adaptive"] is False
+
+
+def test_captured_output_warnings_and_reused_seeds_are_in_the_document(zoo):
+    error = zoo.by_name("bench_error")
+    noisy = dataclasses.replace(
+        error,
+        error=dataclasses.replace(error.error, stdout="epoch 1\n", stderr="UserWarning: lr\n"),
+    )
+    new = dataclasses.replace(zoo.by_name("bench_new"), warnings=("not deterministic",), reused=3)
+    outcomes = [noisy if o is error else new if o.name == "bench_new" else o for o in zoo.outcomes]
+    doc = json_report.document(outcomes, zoo.info)
+    _validate(doc)
+    assert _bench(doc, "bench_error")["error"]["stdout"] == "epoch 1\n"
+    assert _bench(doc, "bench_error")["error"]["stderr"] == "UserWarning: lr\n"
+    assert _bench(doc, "bench_new")["warnings"] == ["not deterministic"]
+    assert _bench(doc, "bench_new")["reused"] == 3 and _bench(doc, "bench_pass")["reused"] == 0
+    assert _bench(doc, "bench_new")["settings"]["check_determinism"] is True

@@ -117,3 +117,19 @@ def test_a_compare_names_both_revisions_and_skips_what_head_removed(compare_zoo,
     assert cases["bench_new"].system_out == (
         "1 metrics × 1 steps on 8 seeds: only in HEAD; nothing to compare"
     )
+
+
+def test_an_error_carries_the_seed_output(zoo, tmp_path):
+    error = zoo.by_name("bench_error")
+    noisy = dataclasses.replace(
+        error,
+        error=dataclasses.replace(error.error, stdout="epoch 1\n", stderr="UserWarning: lr\n"),
+    )
+    outcomes = [noisy if o is error else o for o in zoo.outcomes]
+    root = ET.fromstring(junit.render(outcomes, zoo.info))
+    case = next(c for c in root.iter("testcase") if c.get("name") == "bench_error")
+    assert case.find("system-out").text == "epoch 1\n"
+    assert case.find("system-err").text == "UserWarning: lr\n"
+    clean = ET.fromstring(junit.render(zoo.outcomes, zoo.info))
+    case = next(c for c in clean.iter("testcase") if c.get("name") == "bench_error")
+    assert case.find("system-out") is None and case.find("system-err") is None

@@ -256,7 +256,7 @@ def test_adaptive_comparison_stops_early_and_says_where():
     calls: list[int] = []
     bench = _bench(lambda s: calls.append(s) or _noisy(s), n_seeds=30)
     stored = _stored(bench)
-    assert len(calls) == 30  # a new baseline runs every seed, adaptive or not
+    assert len(calls) == 31  # a new baseline runs every seed (plus the determinism check)
     calls.clear()
     (same,), events = _run(session.plan([bench], stored, {"adaptive": True}))
     assert same.status is Status.PASS and same.stopped_early
@@ -311,3 +311,118 @@ def test_adaptive_error_in_a_later_stage_is_an_error():
     (outcome,), _ = _run(session.plan([_bench(flaky)], stored, {"adaptive": True}))
     assert outcome.status is Status.ERROR and outcome.error.seed in late
     assert "raised RuntimeError: late" in outcome.error.message
+
+
+# -- determinism, timings, collection errors, resume -----------------------------
+def test_a_new_baseline_warns_when_its_first_seed_is_not_deterministic():
+    calls = []
+
+    def drifting(seed):  # depends on how often it was called, not only on its seed
+        calls.append(seed)
+        return [{"step": 1, "acc": 0.5}, {"step": 2, "acc": 0.5 + len(calls) / 1000}]
+
+    jobs = session.plan([_bench(drifting, n_seeds=6)], {}, {}, base_seed=5)
+    (outcome,), _ = _run(jobs)
+    assert outcome.status is Status.NEW and len(calls) == 7  # one extra seed
+    assert calls[-1] == calls[0] == jobs[0].seeds[0]
+    [warning] = outcome.warnings
+    assert warning.startswith(f"bench_t: seed {calls[0]} gave step 2 'acc' = 0.501, then 0.507 ")
+    assert "deterministic function of its seed" in warning
+    assert "check_determinism=False" in warning
+    # the stored values are the first run's, not the re-run's
+    assert outcome.record.scores[2]["acc"][0] == 0.501
+
+
+def test_determinism_check_passes_quietly_and_can_be_turned_off():
+    calls = []
+    (outcome,), _ = _run(session.plan([_bench(_curve, n_seeds=6)], {}, {}, base_seed=5))
+    assert outcome.warnings == ()
+
+    def counting(seed):
+        calls.append(seed)
+        return float(len(calls))
+
+    off = _bench(counting, n_seeds=6, check_determinism=False)
+    (outcome,), _ = _run(session.plan([off], {}, {}, base_seed=5))
+    assert outcome.warnings == () and len(calls) == 6
+    (outcome,), _ = _run(session.plan([off], {}, {"check_determinism": True}, base_seed=5))
+    assert len(outcome.warnings) == 1 and len(calls) == 13
+    stored = {"bench_t": outcome.record}
+    calls.clear()
+    (compared,), _ = _run(session.plan([_bench(counting, n_seeds=6)], stored, {}))
+    assert len(calls) == 6 and compared.warnings == ()  # a comparison never re-runs
+
+
+def test_timings_give_the_wall_time_and_the_median_seed():
+    def slow_first(seed):
+        import time
+
+        time.sleep(0.05 if seed == jobs[0].seeds[0] else 0.0)
+        return 1.0
+
+    jobs = session.plan([_bench(slow_first, n_seeds=5)], {}, {}, base_seed=1)
+    (outcome,), _ = _run(jobs)
+    timings = outcome.timings
+    assert len(timings.per_seed) == 5 and timings.per_seed[0] >= 0.05
+    assert timings.median == sorted(timings.per_seed)[2] < 0.05
+    assert timings.wall >= sum(timings.per_seed) + 0.05  # the determinism re-run counts too
+
+
+def test_collection_errors_become_error_outcomes_reported_first(tmp_path):
+    from pybench.discover import CollectionError
+
+    broken = CollectionError(
+        tmp_path / "bench_broken.py",
+        "importing the file failed: ModuleNotFoundError: No module named 'nope' (line 1)",
+        "Traceback (most recent call last):\n  ...",
+    )
+    jobs = session.plan([_bench(_curve, n_seeds=5)], {}, {}, base_seed=1)
+    outcomes, events = _run(jobs, not_collected=[broken])
+    first, ok = outcomes
+    assert first.status is Status.ERROR and first.name == str(tmp_path / "bench_broken.py")
+    assert first.error.message.startswith("importing the file failed: ModuleNotFoundError")
+    assert first.error.traceback.startswith("Traceback") and first.seeds == ()
+    assert events[0] == session.BenchFinished(first)
+    assert ok.status is Status.NEW
+    assert session.exit_code(outcomes) == EXIT_ERROR
+
+
+def test_resume_reuses_journaled_seeds_of_the_same_code(tmp_path):
+    from pybench.journal import Journal
+
+    calls = []
+
+    def counted(seed):
+        calls.append(seed)
+        if len(calls) == 4 and not resumed:
+            raise KeyboardInterrupt  # the run is stopped during its fourth seed
+        return [{"step": 1, "acc": (seed % 97) / 97}]
+
+    path = tmp_path / "bench_t.py"
+    path.write_text("# the benchmark's file: part of the code's fingerprint\n")
+    bench = Benchmark("bench_t", path, counted, Settings(n_seeds=6))
+    journal = Journal(tmp_path / "journal")
+    resumed = False
+    jobs = session.plan([bench], {}, {}, journal=journal)
+    with pytest.raises(KeyboardInterrupt):
+        _run(jobs, journal=journal)
+    assert len(calls) == 4 and journal.path("bench_t").exists()
+
+    original = path.read_text()
+    path.write_text("# edited: a different fingerprint\n")
+    [stale] = session.plan([bench], {}, {}, journal=journal, resume=True)
+    assert stale.reused == () and stale.seeds != jobs[0].seeds
+    path.write_text(original)
+
+    resumed = True
+    calls.clear()
+    [job] = session.plan([bench], {}, {}, journal=journal, resume=True)
+    assert job.seeds == jobs[0].seeds  # a new baseline's seeds come from the journal
+    assert [o.seed for o in job.reused] == list(job.seeds[:3])
+    (outcome,), events = _run([job], journal=journal)
+    assert calls == [*job.seeds[3:], job.seeds[0]]  # the rest, then the determinism check
+    assert outcome.status is Status.NEW and outcome.reused == 3
+    assert [e.done for e in events if isinstance(e, session.SeedDone)] == [1, 2, 3, 4, 5, 6]
+    want = [[(s % 97) / 97] for s in job.seeds]
+    np.testing.assert_array_equal(outcome.values, want)
+    assert not journal.path("bench_t").exists()  # a verdict removes the journal

@@ -8,17 +8,36 @@ from pybench.settings import KEYWORDS, Settings, SettingsError, check, resolve
 
 
 def test_defaults_are_stated_once():
-    assert KEYWORDS == ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env", "adaptive")
+    assert KEYWORDS == (
+        "n_seeds",
+        "alpha",
+        "min_effect",
+        "workers",
+        "gpus",
+        "env",
+        "adaptive",
+        "timeout",
+        "check_determinism",
+    )
     assert check("bench_x", {}) == Settings()
     assert Settings() == Settings(
-        n_seeds=30, alpha=0.05, min_effect=None, workers=1, gpus=None, env=(), adaptive=False
+        n_seeds=30,
+        alpha=0.05,
+        min_effect=None,
+        workers=1,
+        gpus=None,
+        env=(),
+        adaptive=False,
+        timeout=None,
+        check_determinism=True,
     )
 
 
 def test_check_normalises():
-    got = check("bench_x", {"alpha": 1 / 8, "min_effect": 0, "gpus": [1, 0]})
+    got = check("bench_x", {"alpha": 1 / 8, "min_effect": 0, "gpus": [1, 0], "timeout": 2})
     assert got.alpha == 0.125 and got.min_effect == 0.0 and got.gpus == (1, 0)
     assert check("bench_x", {"adaptive": True}).adaptive is True
+    assert got.timeout == 2.0 and isinstance(got.timeout, float)
 
 
 @pytest.mark.parametrize(
@@ -37,6 +56,10 @@ def test_check_normalises():
         ({"env": [3]}, "env entry 3 must be a non-empty variable name"),
         ({"adaptive": 1}, "adaptive=1 must be True or False"),
         ({"adaptive": "yes"}, "adaptive='yes' must be True or False"),
+        ({"timeout": 0}, "timeout=0"),
+        ({"timeout": float("inf")}, "timeout=inf"),
+        ({"timeout": "10s"}, "timeout='10s'"),
+        ({"check_determinism": 0}, "check_determinism=0"),
     ],
 )
 def test_bad_values_name_benchmark_and_keyword(values, needle):

@@ -124,9 +124,9 @@ class Project:
         )
 
     def leftovers(self) -> list[str]:
-        """Files beside the baseline other than itself, its lock and the folder's .gitignore."""
+        """Files beside the baseline other than itself, its lock, .gitignore and journal/."""
         name = self.baseline.name
-        own = (name, name + ".lock", ".gitignore")
+        own = (name, name + ".lock", ".gitignore", "journal")  # journal/: kept for --resume
         return sorted(p.name for p in self.baseline.parent.iterdir() if p.name not in own)
 
 

@@ -5,7 +5,8 @@ hands out a :class:`pybench.run.Backend` for each benchmark:
 
 - :class:`pybench.run.SerialBackend`: one seed after another in this process;
 - :class:`ProcessBackend`: a pool of local worker processes, optionally one per
-  GPU with ``CUDA_VISIBLE_DEVICES`` set to it;
+  GPU with ``CUDA_VISIBLE_DEVICES`` set to it, and the back-end of any benchmark
+  with a per-seed ``timeout`` (a seed past it is stopped by killing its worker);
 - :class:`DaskBackend`: tasks on a Dask ``distributed`` cluster (optional extra),
   which carry the benchmark's sources with them (:mod:`pybench.bundle`).
 
@@ -25,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 import uuid
 import warnings
 import weakref
@@ -35,6 +37,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from . import interrupts
 from .bundle import Bundle, BundleError, pack
 from .bundle import load as load_bundle
 from .discover import Benchmark, load_benchmark
@@ -44,6 +47,7 @@ from .settings import env_name_problem
 from .versions import VersionMismatch, mismatches, package_versions
 
 __all__ = [
+    "THREAD_VARIABLES",
     "BackendError",
     "ClusterNotes",
     "DaskBackend",
@@ -51,7 +55,9 @@ __all__ = [
     "Pool",
     "ProcessBackend",
     "forwarded_env",
+    "kill_workers",
     "open_pool",
+    "threads_per_worker",
 ]
 
 _STOP_GRACE_S = 2.0
@@ -66,34 +72,109 @@ class DaskMissingError(BackendError):
     """``--dask`` was asked for but the optional ``distributed`` package is not installed."""
 
 
+# -- native thread pools ----------------------------------------------------------
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+"""The variables that size native thread pools (OpenMP, which PyTorch's intra-op pool
+also reads, and the BLAS libraries); each worker sets those the user has not."""
+
+_BLAS_VARIABLES = frozenset(
+    {"OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"}
+)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int) -> int | None:
+    """Native threads each of ``workers`` processes may use: ``max(1, cores // workers)``.
+
+    ``None`` for a single worker, which keeps the libraries' own defaults (as a
+    serial run does).
+    """
+    if workers <= 1:
+        return None
+    return max(1, _cores() // workers)
+
+
+def _limit_threads(threads: int) -> None:
+    """Size this worker's native thread pools, leaving alone what the user set.
+
+    The variables are read by each library when it is loaded, so they cover
+    everything the benchmark imports; ``threadpoolctl`` resizes the pools of
+    libraries already loaded in this process.
+    """
+    user_set = {name for name in THREAD_VARIABLES if name in os.environ}
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, str(threads))
+    apis = []
+    if "OMP_NUM_THREADS" not in user_set:
+        apis.append("openmp")
+    if not user_set & _BLAS_VARIABLES:
+        apis.append("blas")
+    if not apis:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency; degrade to the variables
+        return
+    for api in apis:
+        with contextlib.suppress(Exception):  # a library threadpoolctl cannot drive
+            threadpool_limits(limits=threads, user_api=api)
+
+
 # -- local worker processes ---------------------------------------------------
+@dataclass(frozen=True)
+class _Started:
+    """A worker's note that it began the seed it was sent (starts the timeout's clock)."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class _WorkerOptions:
+    """How a worker sets itself up (see :class:`ProcessBackend`)."""
+
+    capture: bool = False
+    threads: int | None = None
+    gpu: int | None = None
+    sys_path: tuple[str, ...] = ()
+    env: dict[str, str | None] | None = None
+
+
 def _worker_main(
-    conn: Connection,
-    path: str,
-    name: str,
-    environ: dict[str, str],
-    gpu: int | None,
-    sys_path: tuple[str, ...] = (),
-    env: dict[str, str | None] | None = None,
+    conn: Connection, path: str, name: str, environ: dict[str, str], options: _WorkerOptions
 ) -> None:
     """The loop of one worker process: import the benchmark once, then run seeds on request.
 
-    Receives ``(index, seed)`` tuples and answers each with a :class:`SeedOutcome`;
-    ``None`` or a closed connection ends the loop. ``environ`` is the whole
-    environment the worker starts with; ``env`` the forwarded variables set
-    around each call.
+    Receives ``(index, seed)`` tuples and answers each with a :class:`_Started`
+    note and then a :class:`SeedOutcome`; ``None`` or a closed connection ends the loop.
+    ``environ`` is the whole environment the worker starts with; ``options.env`` the
+    forwarded variables set around each call.
     """
     # Ctrl-C on a terminal reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forkserver child inherits the server's environment, not the parent's current one.
     os.environ.clear()
     os.environ.update(environ)
-    if gpu is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    if sys_path:
+    if options.gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(options.gpu)
+    if options.threads is not None:
+        _limit_threads(options.threads)
+    if options.sys_path:
         from .revisions import shadow_imports
 
-        shadow_imports([Path(p) for p in sys_path])
+        shadow_imports([Path(p) for p in options.sys_path])
     func: Callable[[int], Any] | None = None
     load_error = ""
     try:
@@ -113,7 +194,11 @@ def _worker_main(
                 index, seed, failure=SeedFailure(f"could not be run in a worker: {load_error}")
             )
         else:
-            outcome = evaluate_seed(func, index, seed, env)
+            try:
+                conn.send(_Started(index))
+            except (EOFError, OSError):
+                return
+            outcome = evaluate_seed(func, index, seed, options.env, capture=options.capture)
         try:
             conn.send(outcome)
         except (EOFError, OSError):
@@ -154,6 +239,8 @@ class _Worker:
     conn: Connection
     gpu: int | None
     task: tuple[int, int] | None = None
+    started: float | None = None
+    """When the worker began its task (``time.monotonic``); ``None`` before it says so."""
 
 
 _LIVE: weakref.WeakSet[ProcessBackend] = weakref.WeakSet()
@@ -167,6 +254,15 @@ def _close_live_backends() -> None:
         backend.close()
 
 
+def kill_workers() -> None:
+    """SIGKILL every worker process of every open :class:`ProcessBackend`, without waiting.
+
+    For a second Ctrl-C, which exits at once.
+    """
+    for backend in list(_LIVE):
+        backend.kill()
+
+
 class ProcessBackend:
     """Runs seeds in local worker processes, one seed per worker at a time.
 
@@ -176,6 +272,9 @@ class ProcessBackend:
     Workers are not daemonic, so a benchmark may start processes of its own
     (e.g. a data loader).
 
+    Each worker limits its native thread pools to ``cores // workers`` threads
+    (:func:`threads_per_worker`) unless the user set the variables that size them.
+
     Args:
         workers: the number of worker processes (ignored when ``gpus`` is given).
         gpus: one worker per entry, pinned to that GPU.
@@ -184,6 +283,9 @@ class ProcessBackend:
             benchmark against one git revision's sources.
         env: forwarded variables (see :func:`forwarded_env`), set around each
             seed's call and restored after it, as on a Dask worker.
+        timeout: seconds a seed may run, counted from when its worker starts it;
+            a seed past it is a failure and its worker is killed.
+        capture: keep what each seed prints on its outcome.
     """
 
     def __init__(
@@ -193,27 +295,32 @@ class ProcessBackend:
         gpus: Sequence[int] | None = None,
         sys_path: Sequence[str | os.PathLike[str]] = (),
         env: Mapping[str, str | None] | None = None,
+        timeout: float | None = None,
+        capture: bool = False,
     ):
         self._slots: list[int | None] = list(gpus) if gpus else [None] * max(1, workers)
         self._sys_path = tuple(str(p) for p in sys_path)
         self._env = dict(env or {})
         self._workers: list[_Worker | None] = []
+        self._stopping: list[_Worker] = []
+        self._timeout = timeout
+        self._capture = capture
+        self._threads = threads_per_worker(len(self._slots))
         _LIVE.add(self)
 
     def _start(self, bench: Benchmark, gpu: int | None) -> _Worker:
         ctx = _context()
         parent_conn, child_conn = ctx.Pipe(duplex=True)
+        options = _WorkerOptions(
+            capture=self._capture,
+            threads=self._threads,
+            gpu=gpu,
+            sys_path=self._sys_path,
+            env=self._env,
+        )
         process = ctx.Process(
             target=_worker_main,
-            args=(
-                child_conn,
-                str(bench.path),
-                bench.name,
-                dict(os.environ),
-                gpu,
-                self._sys_path,
-                self._env,
-            ),
+            args=(child_conn, str(bench.path), bench.name, dict(os.environ), options),
             name=f"pybench-{bench.name}" + (f"-gpu{gpu}" if gpu is not None else ""),
         )
         process.start()
@@ -240,11 +347,42 @@ class ProcessBackend:
                     index, seed, failure=SeedFailure(f"could not start a worker process: {exc}")
                 )
         worker.task = task
+        worker.started = None
         try:
             worker.conn.send(task)
         except OSError:
             return self._died(i)
         return None
+
+    def _timed_out(self, i: int) -> SeedOutcome:
+        """Kill worker ``i``, whose seed ran past the timeout; that seed's failure."""
+        worker = self._workers[i]
+        assert worker is not None and worker.task is not None
+        with contextlib.suppress(OSError, ValueError):
+            worker.process.kill()
+        worker.process.join(_STOP_GRACE_S)
+        self._stop(worker)
+        self._workers[i] = None
+        index, seed = worker.task
+        limit = f"{self._timeout:g}s"
+        return SeedOutcome(
+            index,
+            seed,
+            failure=SeedFailure(
+                f"ran past the per-seed timeout of {limit} and was stopped (its worker process"
+                f" was killed); raise `timeout` (or --timeout) if a seed needs longer"
+            ),
+            elapsed=self._timeout or 0.0,
+        )
+
+    def _next_deadline(self) -> float | None:
+        """Seconds until the first running seed's timeout; ``None`` without one."""
+        if self._timeout is None:
+            return None
+        starts = [w.started for w in self._workers if w is not None and w.started is not None]
+        if not starts:
+            return None
+        return max(0.0, min(starts) + self._timeout - time.monotonic())
 
     def _died(self, i: int) -> SeedOutcome:
         """Forget dead worker ``i``; the failure of the seed it was running."""
@@ -288,7 +426,9 @@ class ProcessBackend:
                 waitables: list[Any] = []
                 for w in busy.values():
                     waitables += [w.conn, w.process.sentinel]
-                ready = set(wait(waitables))
+                with interrupts.interruptible():  # Ctrl-C stops the wait at once
+                    ready = set(wait(waitables, timeout=self._next_deadline()))
+                now = time.monotonic()
                 for i, w in busy.items():
                     if w.conn in ready:
                         try:
@@ -296,7 +436,10 @@ class ProcessBackend:
                         except (EOFError, OSError):
                             ready_outcomes.append(self._died(i))
                             continue
-                        w.task = None
+                        if isinstance(outcome, _Started):
+                            w.started = now
+                            continue
+                        w.task = w.started = None
                         # Hand the worker its next seed before the caller sees this one.
                         if pending:
                             dead = self._dispatch(bench, i, pending.popleft())
@@ -305,6 +448,12 @@ class ProcessBackend:
                         ready_outcomes.append(outcome)
                     elif w.process.sentinel in ready:
                         ready_outcomes.append(self._died(i))
+                    elif (
+                        self._timeout is not None
+                        and w.started is not None
+                        and now - w.started >= self._timeout
+                    ):
+                        ready_outcomes.append(self._timed_out(i))
             finished = True
         finally:
             if not finished:  # closed early, an error, or Ctrl-C: cancel what is running
@@ -325,16 +474,27 @@ class ProcessBackend:
         """Stop every worker: idle ones exit, busy ones are terminated (then killed)."""
         workers = [w for w in self._workers if w is not None]
         self._workers = []
+        self._stopping = workers  # still killable by kill() while they stop
         for worker in workers:
             self._stop(worker)
+        deadline = time.monotonic() + _STOP_GRACE_S
         for worker in workers:
-            worker.process.join(_STOP_GRACE_S)
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+        for worker in workers:
             if worker.process.exitcode is None:
                 with contextlib.suppress(OSError, ValueError):
                     worker.process.kill()
                 worker.process.join(_STOP_GRACE_S)
             with contextlib.suppress(ValueError):
                 worker.process.close()
+        self._stopping = []
+
+    def kill(self) -> None:
+        """SIGKILL every worker now, without waiting for it (a second Ctrl-C)."""
+        for worker in [*self._workers, *self._stopping]:
+            if worker is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    worker.process.kill()
 
     @property
     def pids(self) -> list[int]:
@@ -524,7 +684,8 @@ class DaskBackend:
                     pure=False,
                     key=key,
                 )
-            for future in distributed.as_completed(list(pending.values())):
+            completed = iter(distributed.as_completed(list(pending.values())))
+            for future in interrupts.interruptibly(completed):
                 index, seed = where[future.key]
                 try:
                     outcome = future.result()
@@ -649,12 +810,22 @@ def _dask_client(address: str) -> Iterator[tuple[Any, _HeldBackLog]]:
 
 # -- the pool ------------------------------------------------------------------
 class Pool:
-    """Hands out the back-end each benchmark runs on."""
+    """Hands out the back-end each benchmark runs on.
 
-    def __init__(self, dask_client: Any = None, dask_log: _HeldBackLog | None = None):
+    Args:
+        dask_client: a connected ``distributed.Client``, to run seeds on Dask.
+        dask_log: the held-back log of the ``distributed`` loggers (see :class:`ClusterNotes`).
+        capture: capture each seed's output in local runs (``-s`` turns it off);
+            seeds run on Dask write to the Dask workers' logs.
+    """
+
+    def __init__(
+        self, dask_client: Any = None, dask_log: _HeldBackLog | None = None, *, capture: bool = True
+    ):
         self._client = dask_client
         self._log = dask_log
         self._bundles: dict[Path, Bundle] = {}
+        self.capture = capture
 
     def _bundle(self, bench: Benchmark) -> Bundle:
         """The benchmark's shipped form, read once per run (the version check sees what runs)."""
@@ -670,6 +841,7 @@ class Pool:
         workers: int,
         gpus: tuple[int, ...] | None,
         env: Sequence[str] = (),
+        timeout: float | None = None,
     ) -> Backend:
         """The back-end for ``bench``: Dask if connected, else GPU workers, processes or serial.
 
@@ -680,6 +852,9 @@ class Pool:
             env: names of variables to forward besides every ``PYBENCH_*`` one
                 (:func:`forwarded_env`): a worker sets them, as they are now, around
                 each seed's call. A serial run already sees this environment.
+            timeout: seconds a seed may run. It needs a process that can be killed,
+                so even a single worker's seeds then run in a worker process. Dask
+                does not enforce it.
 
         Raises:
             BackendError: GPU pinning was asked for together with Dask, or a
@@ -694,10 +869,16 @@ class Pool:
                 )
             return DaskBackend(self._client, bundle=self._bundle, env=forwarded, log=self._log)
         if gpus:
-            return ProcessBackend(gpus=gpus, env=forwarded)
-        if workers > 1:
-            return ProcessBackend(workers=workers, env=forwarded)
-        return SerialBackend()
+            return ProcessBackend(gpus=gpus, env=forwarded, timeout=timeout, capture=self.capture)
+        if workers > 1 or timeout is not None:
+            return ProcessBackend(
+                workers=workers, env=forwarded, timeout=timeout, capture=self.capture
+            )
+        return SerialBackend(capture=self.capture)
+
+    def kill(self) -> None:
+        """Kill every local worker process at once (a second Ctrl-C)."""
+        kill_workers()
 
     def version_mismatches(self, bench: Benchmark) -> list[VersionMismatch]:
         """Where the workers' versions differ from here; always empty for local back-ends.
@@ -711,7 +892,7 @@ class Pool:
 
 
 @contextlib.contextmanager
-def open_pool(*, dask: str | None = None) -> Iterator[Pool]:
+def open_pool(*, dask: str | None = None, capture: bool = True) -> Iterator[Pool]:
     """The back-ends of one run.
 
     With Dask, the ``distributed`` loggers of this process are held below
@@ -721,13 +902,14 @@ def open_pool(*, dask: str | None = None) -> Iterator[Pool]:
         dask: a Dask scheduler address (``tcp://host:8786``), or ``local:N`` to
             start a ``LocalCluster`` of N single-threaded worker processes for
             the run; ``None`` for local execution.
+        capture: capture each seed's output (see :class:`Pool`).
 
     Raises:
         DaskMissingError: ``dask`` was given but ``distributed`` is not installed.
         BackendError: the address is malformed or no scheduler answers there.
     """
     if not dask:
-        yield Pool()
+        yield Pool(capture=capture)
         return
     with _dask_client(dask) as (client, held):
-        yield Pool(client, held)
+        yield Pool(client, held, capture=capture)

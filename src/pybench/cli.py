@@ -154,7 +154,37 @@ _verbose_option = click.option(
     "-v",
     "--verbose",
     is_flag=True,
-    help="Show the per-slot table of each PASS and FAIL and the traceback of each ERROR.",
+    help="Show the per-slot table of each PASS and FAIL, the traceback and captured output "
+    "of each ERROR, and each benchmark's time.",
+)
+_timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop a seed that runs longer; its benchmark is an ERROR (overrides 'timeout').",
+)
+_resume_option = click.option(
+    "--resume",
+    is_flag=True,
+    help="Reuse the seeds an interrupted or crashed run finished (same seeds and code).",
+)
+_determinism_option = click.option(
+    "--check-determinism/--no-check-determinism",
+    "check_determinism",
+    default=None,
+    help="Run a new baseline's first seed twice and warn if it differs "
+    "(overrides 'check_determinism'; on by default).",
+)
+_capture_option = click.option(
+    "--capture",
+    type=click.Choice(["fd", "no"]),
+    default="fd",
+    show_default=True,
+    help="Capture what each seed prints (shown under an ERROR with -v); 'no' lets it through.",
+)
+_no_capture_option = click.option(
+    "-s", "no_capture", is_flag=True, help="Shortcut for --capture=no."
 )
 _alpha_option = click.option(
     "--alpha",
@@ -238,6 +268,11 @@ _RUN_OPTIONS = [
     _gpus_option,
     _dask_option,
     _env_option,
+    _timeout_option,
+    _resume_option,
+    _determinism_option,
+    _capture_option,
+    _no_capture_option,
     _verbose_option,
     *_REPORT_FLAGS,
 ]
@@ -287,13 +322,40 @@ class Interrupted(PybenchError):
     exit_code = EXIT_INTERRUPTED
 
 
-def _interrupted(saved: Sequence[str]) -> Interrupted:
+def _interrupted(saved: Sequence[str], resumable: Sequence[str] = ()) -> Interrupted:
     if not saved:
-        return Interrupted("interrupted: nothing was saved")
-    return Interrupted(
-        f"interrupted: saved the baselines of {', '.join(saved)} (finished before the "
-        "interrupt); nothing else was saved"
-    )
+        message = "interrupted: nothing was saved"
+    else:
+        message = (
+            f"interrupted: saved the baselines of {', '.join(saved)} (finished before the "
+            "interrupt); nothing else was saved"
+        )
+    if resumable:
+        message += f"; the seeds that {', '.join(resumable)} finished are kept for `--resume`"
+    return Interrupted(message)
+
+
+class _Saving:
+    """The run's event callback for the command line: saves each new baseline as soon as its
+    benchmark finishes, remembers what was saved and what is running, and reports."""
+
+    def __init__(self, baseline: Path, reporter: Reporter):
+        self.baseline = baseline
+        self.reporter = reporter
+        self.saved: list[str] = []
+        self.running: str | None = None
+
+    def __call__(self, event: Any) -> None:
+        from . import session, store
+
+        if isinstance(event, session.BenchStarted):
+            self.running = event.name
+        elif isinstance(event, session.BenchFinished):
+            self.running = None
+            if event.outcome.record is not None:
+                store.save(self.baseline, [event.outcome.record])
+                self.saved.append(event.outcome.name)
+        self.reporter(event)
 
 
 def _update_command(options: dict[str, Any]) -> str:
@@ -315,32 +377,43 @@ def _records_note(baseline: Path, n_records: int) -> str:
 
 
 def _run_jobs(
-    jobs: Sequence[Job], options: dict[str, Any], reporter: Reporter, info: RunInfo
+    planned: _Planned, options: dict[str, Any], reporter: Reporter, info: RunInfo
 ) -> list[Outcome]:
     """Run the jobs, saving each new baseline as its benchmark finishes."""
-    from . import backends, session, store
+    from . import backends, session
 
-    saved: list[str] = []
-
-    def on_event(event: session.Event) -> None:
-        if isinstance(event, session.BenchFinished) and event.outcome.record is not None:
-            store.save(info.baseline, [event.outcome.record])
-            saved.append(event.outcome.name)
-        reporter(event)
-
+    on_event = _Saving(info.baseline, reporter)
+    capture = options["capture"] == "fd" and not options["no_capture"]
+    journal = planned.journal
     try:
-        with backends.open_pool(dask=options["dask"]) as pool:
-            return session.run(jobs, pool=pool, git=info.git, on_event=on_event)
+        with backends.open_pool(dask=options["dask"], capture=capture) as pool:
+            run_options = {"journal": journal, "not_collected": planned.not_collected}
+            return session.run(
+                planned.jobs, pool=pool, git=info.git, on_event=on_event, **run_options
+            )
     except KeyboardInterrupt:
-        raise _interrupted(saved) from None
+        running = [on_event.running] if on_event.running else []
+        raise _interrupted(on_event.saved, [n for n in running if journal.finished(n)]) from None
     finally:
         reporter.close()
 
 
-def _plan(options: dict[str, Any], records: dict[str, Any], info: RunInfo, update: bool) -> Any:
+@dataclasses.dataclass(frozen=True)
+class _Planned:
+    """What :func:`_plan` found: the jobs, what could not be collected, the journal."""
+
+    jobs: list[Job]
+    not_collected: list[Any]
+    journal: Any
+
+
+def _plan(
+    options: dict[str, Any], records: dict[str, Any], info: RunInfo, update: bool
+) -> _Planned:
     """The jobs of the benchmarks chosen under PATH, with this run's hints and strictness."""
     from . import session
-    from .discover import discover, select
+    from .discover import collect
+    from .journal import Journal
     from .reports.text import display_path
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
@@ -348,9 +421,10 @@ def _plan(options: dict[str, Any], records: dict[str, Any], info: RunInfo, updat
         raise UsageError(
             "--gpus cannot be combined with --dask; give each Dask worker its own GPU instead"
         )
-    chosen = select(discover(options["path"]), options["benches"])
-    return session.plan(
-        chosen,
+    found = collect(options["path"], options["benches"])
+    journal = Journal.beside(info.baseline)
+    jobs = session.plan(
+        found.benchmarks,
         records,
         overrides,
         update=update,
@@ -358,7 +432,10 @@ def _plan(options: dict[str, Any], records: dict[str, Any], info: RunInfo, updat
         strict=info.strict,
         baseline_file=display_path(info.baseline),
         update_command=_update_command(options),
+        journal=journal,
+        resume=options["resume"],
     )
+    return _Planned(jobs, found.errors, journal)
 
 
 def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list[Outcome], RunInfo]:
@@ -367,9 +444,11 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
     from .reports.terminal import Reporter
     from .vcs import git_state
 
+    started = time.perf_counter()  # the time reported includes discovery and imports
     records = store.load(info.baseline)
     info = dataclasses.replace(info, n_records=len(records))
-    jobs = _plan(options, records, info, update)
+    planned = _plan(options, records, info, update)
+    jobs = planned.jobs
     reporter = Reporter(
         verbose=options["verbose"],
         names=[job.bench.name for job in jobs],
@@ -383,8 +462,7 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
     if fresh:
         assert info.git is not None
         _guard_write(reporter, info.git, options["yes"], [n for n in fresh if n in records])
-    started = time.perf_counter()
-    outcomes = _run_jobs(jobs, options, reporter, info)
+    outcomes = _run_jobs(planned, options, reporter, info)
     elapsed = time.perf_counter() - started
     reporter.summary(outcomes, elapsed, update=update)
     return outcomes, dataclasses.replace(info, elapsed=elapsed)
@@ -526,7 +604,17 @@ def _compare_session(
     return outcomes, dataclasses.replace(info, elapsed=elapsed)
 
 
-SETTING_OPTIONS = ("n_seeds", "alpha", "min_effect", "workers", "gpus", "env", "adaptive")
+SETTING_OPTIONS = (
+    "n_seeds",
+    "alpha",
+    "min_effect",
+    "workers",
+    "gpus",
+    "env",
+    "adaptive",
+    "timeout",
+    "check_determinism",
+)
 """The command-line options that override a benchmark's keyword settings."""
 
 REPORT_OPTIONS = ("json_path", "junit_path", "markdown_path", "html_path")

@@ -1,13 +1,22 @@
-"""Discovery: import benchmark files by path and collect their ``bench_*`` functions."""
+"""Discovery: import benchmark files by path and collect their ``bench_*`` functions.
+
+:func:`collect` is what a run uses: a file that fails to import, or a benchmark
+whose keyword configuration is invalid, becomes a :class:`CollectionError`
+(reported as an ERROR line) while the other files' benchmarks still run.
+:func:`discover` is the strict form that raises on the first such error.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import inspect
+import os
+import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -19,9 +28,13 @@ from .settings import KEYWORDS, Settings
 
 __all__ = [
     "Benchmark",
+    "Collection",
+    "CollectionError",
     "DiscoveryError",
+    "ImportFailedError",
     "bench_name",
     "benchmarks_in",
+    "collect",
     "discover",
     "load_benchmark",
     "select",
@@ -30,6 +43,22 @@ __all__ = [
 
 class DiscoveryError(PybenchError):
     """A path, a benchmark file or a benchmark's configuration that cannot be used."""
+
+
+class ImportFailedError(DiscoveryError):
+    """Importing a benchmark file raised.
+
+    Attributes:
+        path: the file.
+        summary: the exception in one line, with the file's line where it surfaced.
+        detail: the traceback, without pybench's own frames.
+    """
+
+    def __init__(self, path: Path, summary: str, detail: str):
+        super().__init__(f"{path}: importing the file failed: {summary}")
+        self.path = path
+        self.summary = summary
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -59,13 +88,21 @@ def _user_traceback(exc: BaseException, path: Path) -> str:
     return f"{last}{where}"
 
 
+def _traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` from the first frame outside pybench."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("pybench."):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+
+
 def load_module(path: Path) -> ModuleType:
     """Import the Python file at ``path`` as a fresh module, without writing bytecode.
 
     The file's folder is put on ``sys.path`` so it can import sibling modules.
 
     Raises:
-        DiscoveryError: if importing the file raises.
+        ImportFailedError: if importing the file raises (or exits).
     """
     path = path.resolve()
     name = _module_name(path)
@@ -84,11 +121,9 @@ def load_module(path: Path) -> ModuleType:
         # edit made a moment ago is always seen.
         code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
         exec(code, module.__dict__)
-    except Exception as exc:  # the user's code: any exception is theirs
+    except (Exception, SystemExit) as exc:  # the user's code: any exception is theirs
         sys.modules.pop(name, None)
-        raise DiscoveryError(
-            f"{path}: importing the file failed: {_user_traceback(exc, path)}"
-        ) from exc
+        raise ImportFailedError(path, _user_traceback(exc, path), _traceback(exc)) from exc
     finally:
         sys.dont_write_bytecode = saved
     return module
@@ -167,6 +202,123 @@ def benchmarks_in(path: Path) -> list[Benchmark]:
     return found
 
 
+@dataclass(frozen=True)
+class CollectionError:
+    """A file that failed to import, or a benchmark whose configuration is invalid."""
+
+    path: Path
+    """The file."""
+    message: str
+    """One line: what went wrong."""
+    traceback: str = ""
+    """The user's traceback, for a file that raised while importing."""
+    name: str | None = None
+    """The benchmark, for an invalid configuration; ``None`` for a file that failed to import."""
+
+    @property
+    def label(self) -> str:
+        """What the report line names: the benchmark, or the file (relative when under the
+        working directory)."""
+        if self.name is not None:
+            return self.name
+        relative = os.path.relpath(self.path)
+        return str(self.path) if relative.startswith("..") else relative
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What :func:`collect` found: benchmarks by name, and what could not be collected."""
+
+    benchmarks: list[Benchmark]
+    errors: list[CollectionError]
+
+
+def _mentions(path: Path, names: set[str]) -> bool:
+    """Could the file at ``path`` define one of ``names``? (A cheap look before importing it.)"""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # let the import report it
+    return any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)
+
+
+_DEF = re.compile(r"^(?:async\s+)?def\s+(bench_\w+)", re.M)
+
+
+def _defined_names(paths: list[Path]) -> list[str]:
+    """The ``bench_*`` functions the files define at top level, read from their text."""
+    names: set[str] = set()
+    for path in paths:
+        with contextlib.suppress(OSError):
+            names.update(_DEF.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return sorted(names)
+
+
+def _check_root(root: Path) -> None:
+    if not root.exists():
+        raise DiscoveryError(
+            f"{root}: no such file or folder; pass the folder holding your bench_*.py files"
+        )
+    if root.is_file() and root.suffix != ".py":
+        raise DiscoveryError(f"{root}: not a Python file; pass a .py file or a folder")
+
+
+def collect(root: Path, names: Sequence[str] = ()) -> Collection:
+    """Collect the ``bench_*`` functions under ``root``, keeping going past broken files.
+
+    Args:
+        root: a folder (searched recursively) or a single ``.py`` file.
+        names: only these benchmarks (``bench_x`` or ``x``); only the files whose
+            text mentions one of them are imported. All when empty.
+
+    Returns:
+        The benchmarks sorted by name, and one :class:`CollectionError` per file
+        that failed to import and per benchmark with an invalid configuration.
+
+    Raises:
+        DiscoveryError: if the path does not exist, two files define the same
+            name, a name in ``names`` is defined nowhere, or nothing is found.
+    """
+    _check_root(root)
+    given = {bench_name(n): n for n in names}
+    wanted = set(given)
+    files = _benchmark_files(root)
+    candidates = [p for p in files if _mentions(p, wanted)] if wanted else files
+    found: dict[str, Benchmark] = {}
+    errors: list[CollectionError] = []
+    for path in candidates:
+        try:
+            module = load_module(path)
+        except ImportFailedError as exc:
+            message = f"importing the file failed: {exc.summary}"
+            errors.append(CollectionError(path.resolve(), message, exc.detail))
+            continue
+        for attr, func in vars(module).items():
+            if not attr.startswith("bench_") or not inspect.isfunction(func):
+                continue
+            if func.__module__ != module.__name__ or (wanted and attr not in wanted):
+                continue  # imported from elsewhere: collected where it is defined
+            if attr in found:
+                raise DiscoveryError(
+                    f"{attr}: defined in both {found[attr].path} and {path}; rename one of them"
+                )
+            try:
+                defaults = _config(attr, func)
+            except DiscoveryError as exc:
+                message = str(exc).removeprefix(f"{attr}: ")
+                errors.append(CollectionError(path.resolve(), message, name=attr))
+                continue
+            found[attr] = Benchmark(name=attr, path=path.resolve(), func=func, defaults=defaults)
+    seen = set(found) | {e.name for e in errors}
+    missing = sorted(wanted - seen)
+    if missing and not any(e.name is None for e in errors):  # not hidden in a broken file
+        known = ", ".join(_defined_names(files)) or "none"
+        raise DiscoveryError(f"--bench {given[missing[0]]}: no such benchmark (found: {known})")
+    if not found and not errors:
+        raise DiscoveryError(f"{root}: no bench_* functions found")
+    return Collection([found[name] for name in sorted(found)], errors)
+
+
 def discover(root: Path) -> list[Benchmark]:
     """Collect every ``bench_*`` function defined in the Python files under ``root``.
 
@@ -180,24 +332,11 @@ def discover(root: Path) -> list[Benchmark]:
         DiscoveryError: if the path does not exist, a file fails to import, two
             files define the same name, a configuration is invalid, or nothing is found.
     """
-    if not root.exists():
-        raise DiscoveryError(
-            f"{root}: no such file or folder; pass the folder holding your bench_*.py files"
-        )
-    if root.is_file() and root.suffix != ".py":
-        raise DiscoveryError(f"{root}: not a Python file; pass a .py file or a folder")
-    found: dict[str, Benchmark] = {}
-    for path in _benchmark_files(root):
-        for bench in benchmarks_in(path):
-            if bench.name in found:
-                raise DiscoveryError(
-                    f"{bench.name}: defined in both {found[bench.name].path} and {path}; "
-                    "rename one of them"
-                )
-            found[bench.name] = bench
-    if not found:
-        raise DiscoveryError(f"{root}: no bench_* functions found")
-    return [found[name] for name in sorted(found)]
+    collection = collect(root)
+    if collection.errors:
+        error = collection.errors[0]
+        raise DiscoveryError(f"{error.name or error.path}: {error.message}")
+    return collection.benchmarks
 
 
 def bench_name(name: str) -> str:

@@ -50,6 +50,8 @@ _SETTING_FLAGS = {
     "gpus": "pybench_gpus",
     "env": "pybench_env",
     "adaptive": "pybench_adaptive",
+    "timeout": "pybench_timeout",
+    "check_determinism": "pybench_check_determinism",
 }
 """Each overridable setting and the option (dest) that overrides it, as ``pybench``'s flags."""
 
@@ -62,6 +64,16 @@ class PybenchWarning(UserWarning):
 
 
 # -- option values --------------------------------------------------------------
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _int_at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -195,6 +207,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Run the stored seeds in stages and stop once the verdict is clear "
         "(overrides the 'adaptive' keyword).",
+    )
+    group.addoption(
+        "--pybench-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="Stop a seed that runs longer; its benchmark is an ERROR (overrides 'timeout').",
+    )
+    group.addoption(
+        "--pybench-check-determinism",
+        dest="pybench_check_determinism",
+        action="store_true",
+        default=None,
+        help="Run a new baseline's first seed twice and warn if it differs (the default).",
+    )
+    group.addoption(
+        "--pybench-no-check-determinism",
+        dest="pybench_check_determinism",
+        action="store_false",
+        default=None,
+        help="Do not run a new baseline's first seed twice (overrides 'check_determinism').",
     )
     group.addoption(
         "--pybench-strict",

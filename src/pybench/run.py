@@ -10,6 +10,7 @@ back-ends of :mod:`pybench.backends`). Every backend calls
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -19,6 +20,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import interrupts
+from .capture import capture as capture_output
 from .discover import Benchmark
 from .errors import PybenchError
 from .normalize import ReturnValueError, Slot, describe_slot, normalize
@@ -33,6 +36,7 @@ __all__ = [
     "SeedFailure",
     "SeedOutcome",
     "SerialBackend",
+    "check_determinism",
     "environment",
     "evaluate_seed",
     "run_benchmark",
@@ -58,6 +62,10 @@ class SeedOutcome:
     failure: SeedFailure | None = None
     elapsed: float = field(default=0.0, compare=False)
     """Seconds the benchmark function took on this seed (not part of equality)."""
+    stdout: str = field(default="", compare=False)
+    """What the seed wrote to stdout, when captured (the end of it, if long)."""
+    stderr: str = field(default="", compare=False)
+    """What the seed wrote to stderr (warnings included), when captured."""
 
 
 class BenchmarkError(PybenchError):
@@ -67,13 +75,26 @@ class BenchmarkError(PybenchError):
         bench: the benchmark's name.
         seed: the seed involved, if any.
         detail: the user's traceback (shown with ``-v``), possibly empty.
+        stdout: what that seed wrote to stdout, when captured.
+        stderr: what that seed wrote to stderr, when captured.
     """
 
-    def __init__(self, bench: str, message: str, *, seed: int | None = None, detail: str = ""):
+    def __init__(
+        self,
+        bench: str,
+        message: str,
+        *,
+        seed: int | None = None,
+        detail: str = "",
+        stdout: str = "",
+        stderr: str = "",
+    ):
         super().__init__(message)
         self.bench = bench
         self.seed = seed
         self.detail = detail
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 def _user_traceback(exc: BaseException) -> str:
@@ -126,6 +147,8 @@ def evaluate_seed(
     index: int,
     seed: int,
     env: Mapping[str, str | None] | None = None,
+    *,
+    capture: bool = False,
 ) -> SeedOutcome:
     """Call ``func(seed)`` and normalize its return value, capturing every failure.
 
@@ -135,24 +158,27 @@ def evaluate_seed(
         seed: the seed.
         env: environment variables forwarded from where pybench was started,
             set just for this call and restored after it (``None`` values unset).
+        capture: keep what the call writes to stdout and stderr on the outcome
+            instead of letting it reach the terminal (:mod:`pybench.capture`).
     """
-    started = time.perf_counter()
-    try:
-        with environment(env):
-            raw = func(seed)
-    except (Exception, SystemExit) as exc:  # anything the user's code raises is reported
-        return SeedOutcome(
-            index,
-            seed,
-            failure=SeedFailure(f"raised {_one_line(exc)}", _user_traceback(exc)),
-            elapsed=time.perf_counter() - started,
-        )
-    elapsed = time.perf_counter() - started
+    failure: SeedFailure | None = None
+    with capture_output(capture) as output:
+        started = time.perf_counter()
+        try:
+            # Ctrl-C reaches the user's code, but what it returns after one is discarded.
+            with environment(env), interrupts.interruptible():
+                raw = func(seed)
+        except (Exception, SystemExit) as exc:  # anything the user's code raises is reported
+            failure = SeedFailure(f"raised {_one_line(exc)}", _user_traceback(exc))
+        elapsed = time.perf_counter() - started
+    common = {"elapsed": elapsed, "stdout": output.stdout, "stderr": output.stderr}
+    if failure is not None:
+        return SeedOutcome(index, seed, failure=failure, **common)
     try:
         values = normalize(raw)
     except ReturnValueError as exc:
-        return SeedOutcome(index, seed, failure=SeedFailure(str(exc)), elapsed=elapsed)
-    return SeedOutcome(index, seed, values=values, elapsed=elapsed)
+        return SeedOutcome(index, seed, failure=SeedFailure(str(exc)), **common)
+    return SeedOutcome(index, seed, values=values, **common)
 
 
 class Backend(Protocol):
@@ -171,11 +197,18 @@ class Backend(Protocol):
 
 
 class SerialBackend:
-    """Runs seeds one after another in this process."""
+    """Runs seeds one after another in this process.
+
+    Args:
+        capture: keep what each seed prints on its outcome (:mod:`pybench.capture`).
+    """
+
+    def __init__(self, *, capture: bool = False):
+        self.capture = capture
 
     def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
         for index, seed in enumerate(seeds):
-            yield evaluate_seed(bench.func, index, seed)
+            yield evaluate_seed(bench.func, index, seed, capture=self.capture)
 
     def close(self) -> None:
         pass
@@ -186,13 +219,15 @@ class RunResult:
     """Per-seed values of every slot, rows in seed order, columns in ``slots`` order.
 
     ``seed_times`` holds the seconds each seed's call took, in seed order
-    (empty when not measured).
+    (empty when not measured); ``reused`` counts the seeds taken from an
+    earlier run's journal instead of being run.
     """
 
     seeds: list[int]
     slots: list[Slot]
     values: np.ndarray
     seed_times: tuple[float, ...] = ()
+    reused: int = 0
 
     def non_finite(self) -> dict[Slot, list[int]]:
         """The slots holding NaN or ±inf, with the seeds where they occur."""
@@ -224,8 +259,13 @@ def run_benchmark(
     expected_slots: Sequence[Slot] | None = None,
     on_seed_done: Callable[[], None] | None = None,
     update_command: str = "pybench update",
+    reused: Sequence[SeedOutcome] = (),
+    on_outcome: Callable[[SeedOutcome], None] | None = None,
 ) -> RunResult:
     """Run ``bench`` on ``seeds`` and return the values in seed order.
+
+    After a Ctrl-C the seed that was running is discarded, even if it
+    returned (:mod:`pybench.interrupts`).
 
     Args:
         bench: the benchmark.
@@ -236,6 +276,10 @@ def run_benchmark(
         on_seed_done: called once per finished seed (drives the progress bar).
         update_command: the command a reset hint names (with this run's PATH
             and ``--baseline`` when they are not the defaults).
+        reused: outcomes of seeds an earlier run finished (``--resume``); those
+            seeds are not run again.
+        on_outcome: called with each seed's outcome once it is accepted (not for
+            ``reused`` ones): the journal.
 
     Raises:
         BenchmarkError: a seed raised, returned a bad value, returned slots
@@ -245,15 +289,28 @@ def run_benchmark(
     rows: list[dict[Slot, float] | None] = [None] * len(seeds)
     times = [0.0] * len(seeds)
     first: tuple[int, set[Slot]] | None = None
-    outcomes = backend.map_seeds(bench, seeds)
-    try:
+    done = {o.index: o for o in reused if 0 <= o.index < len(seeds) and seeds[o.index] == o.seed}
+    todo = [i for i in range(len(seeds)) if i not in done]
+    # A benchmark whose seeds are all reused starts no workers.
+    outcomes = backend.map_seeds(bench, [seeds[i] for i in todo]) if todo else iter(())
+
+    def stream() -> Iterator[tuple[SeedOutcome, bool]]:
+        """Each outcome (indices into ``seeds``) and whether it was run now."""
+        for outcome in done.values():
+            yield outcome, False
         for outcome in outcomes:
+            yield dataclasses.replace(outcome, index=todo[outcome.index]), True
+
+    try:
+        for outcome, ran in stream():
             if outcome.failure is not None:
                 raise BenchmarkError(
                     bench.name,
                     f"seed {outcome.seed} {outcome.failure.message}",
                     seed=outcome.seed,
                     detail=outcome.failure.traceback,
+                    stdout=outcome.stdout,
+                    stderr=outcome.stderr,
                 )
             assert outcome.values is not None
             got = set(outcome.values)
@@ -275,6 +332,8 @@ def run_benchmark(
                 )
             rows[outcome.index] = outcome.values
             times[outcome.index] = outcome.elapsed
+            if on_outcome is not None and ran:
+                on_outcome(outcome)
             if on_seed_done is not None:
                 on_seed_done()
     finally:
@@ -290,6 +349,7 @@ def run_benchmark(
         slots=slots,
         values=values.reshape(len(seeds), len(slots)),
         seed_times=tuple(times),
+        reused=len(done),
     )
 
 
@@ -343,3 +403,57 @@ def _fmt_nonfinite(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     return "+inf" if value > 0 else "-inf"
+
+
+DETERMINISM_RTOL = 1e-9
+"""Relative difference below which a re-run value counts as the same (float reductions
+in threaded native code may differ in the last bits)."""
+
+
+def _same(first: float, second: float) -> bool:
+    if math.isnan(first) or math.isnan(second):
+        return math.isnan(first) and math.isnan(second)
+    return math.isclose(first, second, rel_tol=DETERMINISM_RTOL, abs_tol=1e-12)
+
+
+def check_determinism(bench: Benchmark, result: RunResult, backend: Backend) -> str | None:
+    """Run the first seed of ``result`` a second time; a warning if its values differ.
+
+    Pairing a run with its baseline seed for seed only means something if the
+    benchmark is a deterministic function of its seed. This costs one extra seed.
+
+    Returns:
+        ``None`` when every slot is the same, else one line naming the
+        benchmark, the seed, the first slot that differs and both values.
+    """
+    seed = result.seeds[0]
+    outcomes = backend.map_seeds(bench, [seed])
+    try:
+        again = list(outcomes)
+    finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
+    advice = (
+        f"pairing runs with the baseline seed for seed needs {bench.name}(seed) to be a "
+        "deterministic function of its seed: derive every random generator from `seed` "
+        "(or set check_determinism=False to skip this check)"
+    )
+    if not again or again[0].failure is not None:
+        why = again[0].failure.message if again and again[0].failure else "gave no result"
+        return f"{bench.name}: seed {seed} {why} when run a second time; {advice}"
+    values = again[0].values or {}
+    differing = [
+        (slot, float(result.values[0, k]), values.get(slot))
+        for k, slot in enumerate(result.slots)
+        if slot not in values or not _same(float(result.values[0, k]), float(values[slot]))
+    ]
+    if not differing:
+        return None
+    slot, first, second = differing[0]
+    shown = "nothing" if second is None else repr(float(second))
+    more = f" (and {len(differing) - 1} more slots)" if len(differing) > 1 else ""
+    return (
+        f"{bench.name}: seed {seed} gave {describe_slot(slot)} = {first!r}, then {shown} when "
+        f"run a second time{more}; {advice}"
+    )

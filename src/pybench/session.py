@@ -2,10 +2,16 @@
 
 :func:`plan` turns the discovered benchmarks, the stored records and the
 command-line overrides into :class:`Job` values (settings resolved once, seeds
-chosen, reachability checked before anything runs); :func:`run` executes them
-and returns :class:`Outcome` values. Neither prints or writes files: progress is
-reported through a callback, saving is the caller's business, and every front
-end (terminal, JSON, JUnit, Markdown, HTML, pytest) renders the same outcomes.
+chosen, reachability checked before anything runs, seeds an interrupted run
+finished found in the journal with ``resume``); :func:`run` executes them and
+returns :class:`Outcome` values. Neither prints: progress is reported through a
+callback, saving baselines is the caller's business (the only files the run
+stage writes are the journals of running benchmarks), and every front end
+(terminal, JSON, JUnit, Markdown, HTML, pytest) renders the same outcomes.
+
+While :func:`run` runs, Ctrl-C belongs to pybench (:mod:`pybench.interrupts`):
+a benchmark that swallows ``KeyboardInterrupt`` still ends the run, and the
+seed it was running is never kept.
 """
 
 from __future__ import annotations
@@ -13,17 +19,27 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import adaptive, stats
+from . import adaptive, interrupts, stats
 from .compare import BenchComparison, compare_run
-from .discover import Benchmark
+from .discover import Benchmark, CollectionError
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, PybenchError
 from .normalize import Slot
-from .run import Backend, BenchmarkError, RunResult, check_finite, run_benchmark, sample_seeds
+from .run import (
+    Backend,
+    BenchmarkError,
+    RunResult,
+    SeedOutcome,
+    check_determinism,
+    check_finite,
+    run_benchmark,
+    sample_seeds,
+)
 from .settings import Settings, resolve
 from .store import BaselineRecord
 
@@ -31,6 +47,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .backends import ClusterNotes, Pool
+    from .journal import Journal
     from .revisions import Pairing, Tree
     from .vcs import GitState
     from .versions import VersionMismatch
@@ -84,11 +101,16 @@ class UnreachableAlphaError(PybenchError):
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a benchmark has no verdict: one line, the seed involved, the user's traceback."""
+    """Why a benchmark has no verdict: one line, the seed involved, the user's traceback.
+
+    ``stdout`` and ``stderr`` hold what that seed printed, when it was captured.
+    """
 
     message: str
     seed: int | None = None
     traceback: str = ""
+    stdout: str = ""
+    stderr: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,10 @@ class Job:
     only_in: str | None = None
     """``pybench compare``: ``"head"`` (run on HEAD alone) or ``"base"`` (not run) for a
     benchmark that one revision lacks; ``None`` for one both revisions have."""
+    fingerprint: str | None = None
+    """The code's fingerprint, written in the journal (``None``: no journal)."""
+    reused: tuple[SeedOutcome, ...] = ()
+    """Seeds an interrupted run of the same code finished (``--resume``): not run again."""
 
     @property
     def makes_baseline(self) -> bool:
@@ -120,10 +146,21 @@ class Job:
 
 @dataclass(frozen=True)
 class Timings:
-    """Wall time of the whole benchmark and the time of each seed's call (seed order)."""
+    """Wall time of the whole benchmark and the time of each seed's call (seed order).
+
+    ``median`` is the median of ``per_seed`` (0 when there is none). ``wall``
+    includes the determinism check's extra seed, if one ran.
+    """
 
     wall: float
     per_seed: tuple[float, ...] = ()
+    median: float = 0.0
+
+    @classmethod
+    def of(cls, wall: float, per_seed: Sequence[float] = ()) -> Timings:
+        """Timings with their median filled in."""
+        median = statistics.median(per_seed) if per_seed else 0.0
+        return cls(wall, tuple(per_seed), median)
 
 
 @dataclass(frozen=True)
@@ -176,6 +213,11 @@ class Outcome:
     """With ``adaptive``: the share of ``alpha`` the meta p-value was held to at that
     look (``comparison`` keeps the statistics of the benchmark's ``alpha``; its
     ``passed`` is the look's verdict)."""
+    warnings: tuple[str, ...] = ()
+    """Lines to show besides the verdict (a benchmark that is not a deterministic function
+    of its seed)."""
+    reused: int = 0
+    """How many seeds were taken from an interrupted run's journal (``--resume``)."""
 
     @property
     def name(self) -> str:
@@ -240,6 +282,24 @@ def _check_reachable(
     )
 
 
+def _seeds_for(
+    bench: Benchmark,
+    settings: Settings,
+    record: BaselineRecord | None,
+    journaled: Sequence[int] | None,
+    base_seed: int | None,
+) -> tuple[int, ...]:
+    """The stored seeds; else those an interrupted run sampled (``--resume``); else fresh ones.
+
+    ``--seed`` names the seeds itself: a journal is then reused only if it holds those.
+    """
+    if record is not None:
+        return tuple(record.seeds)
+    if journaled is not None and len(journaled) == settings.n_seeds and base_seed is None:
+        return tuple(journaled)
+    return tuple(sample_seeds(settings.n_seeds, base_seed=base_seed, name=bench.name))
+
+
 def plan(
     benchmarks: Sequence[Benchmark],
     records: Mapping[str, BaselineRecord],
@@ -250,12 +310,15 @@ def plan(
     strict: bool = False,
     baseline_file: str = "the baseline file",
     update_command: str = "pybench update",
+    journal: Journal | None = None,
+    resume: bool = False,
 ) -> list[Job]:
     """Resolve each benchmark's settings and choose its seeds.
 
     A benchmark with a stored record (and not ``update``) reuses the record's
     seeds; any other gets ``n_seeds`` fresh ones (reproducible with ``base_seed``),
-    unless ``strict``: then it is refused and will end as an ERROR without running.
+    or, with ``resume``, the seeds its interrupted run had sampled; unless
+    ``strict``: then it is refused and will end as an ERROR without running.
 
     Args:
         benchmarks: the benchmarks to run.
@@ -266,6 +329,10 @@ def plan(
         strict: a benchmark without a stored record is an error (``--strict``).
         baseline_file: where the records were looked for (named in messages).
         update_command: the command hints name to make or reset a baseline.
+        journal: where running benchmarks journal their seeds (each job gets
+            its code fingerprint); ``None``: no journal.
+        resume: reuse the seeds a journal holds for the same benchmark, seeds
+            and code (``--resume``).
 
     Raises:
         UnreachableAlphaError: before anything runs, for a benchmark whose alpha
@@ -282,20 +349,24 @@ def plan(
             )
             jobs.append(Job(bench, settings, (), None, refused=refused))
             continue
-        if record is not None:
-            seeds = record.seeds
-        else:
-            seeds = sample_seeds(settings.n_seeds, base_seed=base_seed, name=bench.name)
+        fingerprint = journal.fingerprint(bench) if journal is not None else None
+        found = None
+        if resume and journal is not None and fingerprint is not None:
+            found = journal.read(bench.name, fingerprint)
+        seeds = _seeds_for(bench, settings, record, found.seeds if found else None, base_seed)
         _check_reachable(bench.name, settings.alpha, len(seeds), update_command=update_command)
+        reused = found.outcomes if found is not None and found.seeds == seeds else ()
         jobs.append(
             Job(
                 bench,
                 settings,
-                tuple(seeds),
+                seeds,
                 record,
                 update,
                 update_command=update_command,
                 strict=strict,
+                fingerprint=fingerprint,
+                reused=reused,
             )
         )
     return jobs
@@ -432,7 +503,7 @@ def _run_staged(job: Job, backend: Backend, tick: Callable[[], None], started: f
         values=values,
         baseline=baseline,
         comparison=decision.comparison,
-        timings=Timings(time.perf_counter() - started, per_seed),
+        timings=Timings.of(time.perf_counter() - started, per_seed),
         seeds_run=look.n,
         seeds_stored=len(job.seeds),
         stopped_at_look=index + 1,
@@ -446,38 +517,83 @@ def _run_one(
     pool: Pool,
     git: GitState | None,
     on_event: Callable[[Event], None],
+    journal: Journal | None,
 ) -> Outcome:
     if job.refused is not None:
         return Outcome(Status.ERROR, job.bench, job.settings, job.seeds, error=job.refused)
-    tick = _ticker(job.bench.name, len(job.seeds), on_event)
+    name = job.bench.name
+    tick = _ticker(name, len(job.seeds), on_event)
     started = time.perf_counter()
     mismatches = tuple(pool.version_mismatches(job.bench))
     if mismatches and job.strict:
         return _version_error(job, mismatches)
     settings = job.settings
     backend = pool.backend_for(
-        job.bench, workers=settings.workers, gpus=settings.gpus, env=settings.env
+        job.bench,
+        workers=settings.workers,
+        gpus=settings.gpus,
+        env=settings.env,
+        timeout=settings.timeout,
     )
+    writer = None
+    if journal is not None and job.fingerprint is not None:
+        writer = journal.start(name, job.fingerprint, job.seeds, job.reused)
+    cluster = None
     try:
         if job.baseline is not None and settings.adaptive:
-            outcome = _run_staged(job, backend, tick, started)
+            try:
+                outcome = _run_staged(job, backend, tick, started)
+            finally:
+                cluster = getattr(backend, "notes", None)
         else:
-            result = run_benchmark(
-                job.bench,
-                job.seeds,
-                backend=backend,
-                expected_slots=job.baseline.slots() if job.baseline is not None else None,
-                on_seed_done=tick,
-                update_command=job.update_command,
-            )
-            timings = Timings(time.perf_counter() - started, result.seed_times)
-            outcome = _judge(job, result, timings, git)
+            outcome, cluster = _run_all(job, backend, tick, started, git, writer)
     except BenchmarkError as exc:
         outcome = _failed(job, exc, started)
     finally:
         backend.close()
-    cluster = getattr(backend, "notes", None)
+        if writer is not None:
+            writer.close()
+    if journal is not None and outcome.status is not Status.ERROR:
+        journal.remove(name)  # a verdict: nothing left to resume
     return dataclasses.replace(outcome, version_mismatches=mismatches, cluster=cluster)
+
+
+def _run_all(
+    job: Job,
+    backend: Backend,
+    tick: Callable[[], None],
+    started: float,
+    git: GitState | None,
+    writer: Any,
+) -> tuple[Outcome, Any]:
+    """Every seed (those a journal kept excepted), the verdict, then the determinism check.
+
+    Returns the outcome and what the cluster did for the seeds (not for the check).
+    """
+    try:
+        result = run_benchmark(
+            job.bench,
+            job.seeds,
+            backend=backend,
+            expected_slots=job.baseline.slots() if job.baseline is not None else None,
+            on_seed_done=tick,
+            update_command=job.update_command,
+            reused=job.reused,
+            on_outcome=writer.append if writer is not None else None,
+        )
+    finally:
+        cluster = getattr(backend, "notes", None)
+    outcome = _judge(job, result, Timings.of(0.0, result.seed_times), git)
+    warning = None
+    if outcome.status is Status.NEW and job.settings.check_determinism:
+        warning = check_determinism(job.bench, result, backend)
+    outcome = dataclasses.replace(
+        outcome,
+        timings=Timings.of(time.perf_counter() - started, result.seed_times),
+        warnings=(warning,) if warning else (),
+        reused=result.reused,
+    )
+    return outcome, cluster
 
 
 def _version_error(job: Job, mismatches: tuple[VersionMismatch, ...]) -> Outcome:
@@ -497,14 +613,31 @@ def _version_error(job: Job, mismatches: tuple[VersionMismatch, ...]) -> Outcome
     )
 
 
+def _not_collected(error: CollectionError) -> Outcome:
+    """The ERROR outcome of a file that failed to import or a benchmark with a bad configuration."""
+
+    def uncollected(seed: int) -> Any:
+        raise BenchmarkError(error.label, error.message)
+
+    bench = Benchmark(name=error.label, path=error.path, func=uncollected)
+    failure = Failure(error.message, traceback=error.traceback)
+    return Outcome(Status.ERROR, bench, bench.defaults, (), error=failure)
+
+
 def run(
     jobs: Sequence[Job],
     *,
     pool: Pool,
     git: GitState | None = None,
     on_event: Callable[[Event], None] | None = None,
+    journal: Journal | None = None,
+    not_collected: Sequence[CollectionError] = (),
 ) -> list[Outcome]:
     """Run every job in order and return their outcomes.
+
+    Ctrl-C raises ``KeyboardInterrupt`` out of this function (never an outcome
+    for the benchmark it stopped); outcomes already reported through
+    ``on_event`` stand. A second Ctrl-C kills the workers and exits at once.
 
     Args:
         jobs: from :func:`plan`.
@@ -512,13 +645,22 @@ def run(
         git: the working tree's state, recorded in new baselines.
         on_event: receives :class:`BenchStarted`, :class:`SeedDone` and
             :class:`BenchFinished` events as the run goes.
+        journal: journal each finished seed there (for ``--resume``); a
+            benchmark that reaches a verdict removes its journal.
+        not_collected: what discovery could not collect; each becomes an ERROR
+            outcome, reported first.
     """
     emit = on_event or (lambda event: None)
     outcomes = []
-    for job in jobs:
-        outcome = _run_one(job, pool, git, emit)
-        outcomes.append(outcome)
-        emit(BenchFinished(outcome))
+    for error in not_collected:
+        outcomes.append(_not_collected(error))
+        emit(BenchFinished(outcomes[-1]))
+    with interrupts.guard(on_force=getattr(pool, "kill", None)):
+        for job in jobs:
+            interrupts.check()
+            outcome = _run_one(job, pool, git, emit, journal)
+            outcomes.append(outcome)
+            emit(BenchFinished(outcome))
     return outcomes
 
 
@@ -541,8 +683,8 @@ def _failed(job: Job, exc: BenchmarkError, started: float) -> Outcome:
         job.bench,
         job.settings,
         job.seeds,
-        error=Failure(str(exc), exc.seed, exc.detail),
-        timings=Timings(time.perf_counter() - started),
+        error=Failure(str(exc), exc.seed, exc.detail, exc.stdout, exc.stderr),
+        timings=Timings.of(time.perf_counter() - started),
     )
 
 
@@ -571,7 +713,7 @@ def _run_paired(
                 on_seed_done=tick,
             )
         record = as_baseline(job.bench.name, base_result, base_tree.revision)
-        timings = Timings(time.perf_counter() - started, head_result.seed_times)
+        timings = Timings.of(time.perf_counter() - started, head_result.seed_times)
         return _judge(dataclasses.replace(job, baseline=record), head_result, timings, None)
     except BenchmarkError as exc:
         return _failed(job, exc, started)
@@ -602,7 +744,7 @@ def _run_head_only(job: Job, head_tree: Tree, on_event: Callable[[Event], None])
         job.seeds,
         slots=tuple(result.slots),
         values=_frozen(result.values),
-        timings=Timings(time.perf_counter() - started, result.seed_times),
+        timings=Timings.of(time.perf_counter() - started, result.seed_times),
         note=ONLY_IN_HEAD,
     )
 

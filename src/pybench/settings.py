@@ -43,6 +43,11 @@ class Settings:
     adaptive: bool = False
     """A comparison runs its stored seeds in stages and stops as soon as the verdict
     is clear (:mod:`pybench.adaptive`); new baselines and ``update`` run every seed."""
+    timeout: float | None = None
+    """Seconds one seed may run before it is stopped and the benchmark is an ERROR
+    (``None``: no limit). Seeds then run in a worker process, which can be killed."""
+    check_determinism: bool = True
+    """When a baseline is made, run its first seed a second time and warn if any value differs."""
 
 
 KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
@@ -91,6 +96,7 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
     n_seeds, alpha = merged["n_seeds"], merged["alpha"]
     min_effect, workers, gpus = merged["min_effect"], merged["workers"], merged["gpus"]
     adaptive = merged["adaptive"]
+    timeout, check_determinism = merged["timeout"], merged["check_determinism"]
     if not _is_int(n_seeds) or n_seeds < 2:
         raise SettingsError(f"{name}: n_seeds={n_seeds!r} must be an int >= 2")
     if not _is_number(alpha) or not 0.0 < float(alpha) < 1.0:
@@ -109,6 +115,14 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
             raise SettingsError(f"{name}: gpus={gpus!r} must be a non-empty list of ints >= 0")
     if not isinstance(adaptive, bool):
         raise SettingsError(f"{name}: adaptive={adaptive!r} must be True or False")
+    if timeout is not None and (
+        not _is_number(timeout) or not math.isfinite(timeout) or timeout <= 0
+    ):
+        raise SettingsError(f"{name}: timeout={timeout!r} must be None or a number of seconds > 0")
+    if not isinstance(check_determinism, bool):
+        raise SettingsError(
+            f"{name}: check_determinism={check_determinism!r} must be True or False"
+        )
     return Settings(
         n_seeds=n_seeds,
         alpha=float(alpha),
@@ -117,6 +131,8 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
         gpus=gpus,
         env=_check_env(name, merged["env"]),
         adaptive=adaptive,
+        timeout=None if timeout is None else float(timeout),
+        check_determinism=check_determinism,
     )
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "load",
     "lock_path",
     "parse",
+    "prepare_folder",
     "save",
 ]
 
@@ -313,9 +314,16 @@ def _make_folder(folder: Path, baseline: Path) -> None:
     ignore = folder / ".gitignore"
     with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as handle:
         handle.write(
-            "# pybench's lock file and unfinished writes; commit the baselines themselves\n"
-            f"{lock_path(baseline).name}\n.{baseline.name}.*.tmp\n"
+            "# pybench's lock file, unfinished writes and the journals of interrupted runs;"
+            " commit the baselines themselves\n"
+            f"{lock_path(baseline).name}\n.{baseline.name}.*.tmp\njournal/\n"
         )
+
+
+def prepare_folder(baseline: Path) -> None:
+    """Create the folder of ``baseline`` as :func:`save` does (a new ``.pybench/`` gets its
+    ``.gitignore``), for files written beside the baseline before it (the journal)."""
+    _make_folder(baseline.parent, baseline)
 
 
 @contextlib.contextmanager

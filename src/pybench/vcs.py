@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .store import BaselineRecord, StoreError, parse
 
-__all__ = ["GitState", "HistoryEntry", "git_state", "history"]
+__all__ = ["GitState", "HistoryEntry", "code_state", "git_state", "history"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,27 @@ def git_state(cwd: Path, ignore: Path | None = None) -> GitState:
             continue
         (untracked if code == "??" else changed).append(path)
     return GitState(commit.strip(), bool(changed or untracked), tuple(changed), tuple(untracked))
+
+
+def code_state(folder: Path, *, exclude: Sequence[Path] = ()) -> str | None:
+    """The commit checked out at ``folder`` and ``git diff HEAD``: what the code is now.
+
+    ``exclude`` leaves paths out of the diff (pybench's own files: the baseline
+    and the journal, which change while benchmarks run). ``None`` outside git
+    or before the first commit.
+    """
+    out = _git(["rev-parse", "--show-toplevel", "HEAD"], folder)
+    lines = out.splitlines() if out is not None else []
+    if len(lines) != 2:
+        return None
+    top, commit = lines
+    root = Path(top)
+    pathspec = ["."]
+    for path in exclude:
+        with contextlib.suppress(ValueError):  # outside the repository: not in the diff anyway
+            pathspec.append(f":(exclude){path.resolve().relative_to(root.resolve()).as_posix()}")
+    diff = _git(["diff", "HEAD", "--no-color", "--no-ext-diff", "--", *pathspec], root)
+    return f"{commit.strip()}\n{diff or ''}"
 
 
 def history(path: Path) -> list[HistoryEntry] | None:

@@ -254,8 +254,16 @@ def _benchmark(outcome: Outcome, compare: bool) -> dict[str, Any]:
         "error": (
             None
             if error is None
-            else {"seed": error.seed, "message": error.message, "traceback": error.traceback}
+            else {
+                "seed": error.seed,
+                "message": error.message,
+                "traceback": error.traceback,
+                "stdout": error.stdout,
+                "stderr": error.stderr,
+            }
         ),
+        "warnings": list(outcome.warnings),
+        "reused": outcome.reused,
         "dask": _dask(outcome),
         "adaptive": _adaptive(outcome),
         "slots": slots,

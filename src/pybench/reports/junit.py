@@ -4,7 +4,8 @@
 ``<testcase>`` whose ``classname`` is its file's path (relative to the working
 directory, else to PATH) with dots, whose ``name`` is the benchmark and whose
 ``time`` is its wall time. FAIL carries a ``<failure>`` holding the per-slot
-table, ERROR an ``<error>`` holding the traceback, NEW passes with a
+table, ERROR an ``<error>`` holding the traceback (and the failing seed's captured
+output in ``<system-out>`` and ``<system-err>``), NEW passes with a
 ``<system-out>`` saying the baseline was saved.
 
 For ``pybench compare`` the suite's properties name the two revisions instead
@@ -97,6 +98,12 @@ def _case(parent: ET.Element, outcome: Outcome, info: RunInfo) -> None:
         error = ET.SubElement(case, "error")
         _set(error, message=outcome.error.message, type="error")
         _text(error, outcome.error.traceback or outcome.error.message)
+        for tag, captured in (
+            ("system-out", outcome.error.stdout),
+            ("system-err", outcome.error.stderr),
+        ):
+            if captured:  # what the failing seed printed, as pytest reports it
+                _text(ET.SubElement(case, tag), captured)
     elif outcome.status is Status.GONE:
         _set(ET.SubElement(case, "skipped"), message=outcome.note or "not run")
     elif outcome.status is Status.NEW:

@@ -9,8 +9,11 @@ report itself.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
+import sys
 from collections import Counter
 from collections.abc import Sequence
 
@@ -142,6 +145,45 @@ PLAN_ASSUMPTION = (
 )
 
 
+def duration(seconds: float) -> str:
+    """``4.2s``, ``0.14s``, ``3.1ms``: a time with the digits that matter."""
+    if seconds >= 1:
+        return f"{seconds:.1f}s"
+    if seconds >= 0.01:
+        return f"{seconds:.2f}s"
+    return f"{seconds * 1000:.1f}ms"
+
+
+def timing_line(outcome: Outcome) -> str:
+    """``bench_x: 30 seeds in 4.2s (median 0.14s per seed)``: where a benchmark's time went."""
+    timings = outcome.timings
+    if not timings.per_seed:
+        return f"{outcome.name}: {duration(timings.wall)}"
+    n = len(timings.per_seed)
+    reused = f", {outcome.reused} of them reused" if outcome.reused else ""
+    return (
+        f"{outcome.name}: {n} seeds in {duration(timings.wall)} "
+        f"(median {duration(timings.median)} per seed{reused})"
+    )
+
+
+def _private_stream(to_stderr: bool) -> io.TextIOBase | None:
+    """A stream on a duplicate of the terminal's descriptor (1, or 2), for the progress bar.
+
+    While a seed runs its output is captured by pointing descriptors 1 and 2
+    elsewhere; the progress bar keeps drawing on the terminal through its own one.
+    """
+    stream, fd = (sys.stderr, 2) if to_stderr else (sys.stdout, 1)
+    try:
+        if stream.fileno() != fd:
+            return None
+        return open(  # noqa: SIM115 - lives as long as the reporter
+            os.dup(fd), "w", encoding=stream.encoding, errors="replace", buffering=1
+        )
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+
 def tally(outcomes: Sequence[Outcome]) -> Counter[Status]:
     """How many outcomes ended in each status."""
     return Counter(o.status for o in outcomes)
@@ -192,16 +234,18 @@ class Reporter:
         update_command: str = "pybench update",
     ) -> None:
         self.out = Console(highlight=False, soft_wrap=True, stderr=to_stderr)
+        self._to_stderr = to_stderr
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self.verbose = verbose
         self.update_command = update_command
         self.width = max((len(n) for n in names), default=0)
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._bar_stream: io.TextIOBase | None = None
 
     # -- per benchmark ------------------------------------------------------
     def _lead(self, name: str, status: str) -> str:
-        dots = "." * (10 + self.width - len(name))
+        dots = "." * max(3, 10 + self.width - len(name))
         return f"{escape(name)} {dots} [{_STYLES[status]}]{status}[/]"
 
     def __call__(self, event: Event) -> None:
@@ -220,13 +264,18 @@ class Reporter:
         self._stop_bar()
         if not self.out.is_terminal:
             return
+        if self._bar_stream is None:
+            self._bar_stream = _private_stream(self._to_stderr)
+        console = self.out
+        if self._bar_stream is not None:
+            console = Console(file=self._bar_stream, highlight=False, soft_wrap=True)
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("seeds"),
             TimeRemainingColumn(),
-            console=self.out,
+            console=console,
             transient=True,
         )
         self._bar.start()
@@ -240,14 +289,24 @@ class Reporter:
     def close(self) -> None:
         """Remove a progress bar left by an interrupted run."""
         self._stop_bar()
+        if self._bar_stream is not None:
+            with contextlib.suppress(OSError):
+                self._bar_stream.close()
+            self._bar_stream = None
 
     def outcome(self, outcome: Outcome) -> None:
-        """The line of one benchmark, its table or traceback with ``-v``, and cluster notes.
+        """The line of one benchmark and its notes, warnings and cluster notes; with ``-v``
+        its table or traceback and captured output, and its time.
 
         Version differences with Dask workers come first, as warnings on stderr.
         """
         for mismatch in outcome.version_mismatches:
             self.warn(f"{outcome.name}: {mismatch}")
+        if outcome.reused:
+            self.note(
+                f"note: {outcome.name}: reused {outcome.reused} of {len(outcome.seeds)} seeds "
+                "finished by an interrupted run (--resume)"
+            )
         self._verdict(outcome)
         notes = outcome.cluster
         if notes is not None and notes.rescheduled:
@@ -258,14 +317,30 @@ class Reporter:
         if notes is not None and self.verbose:
             for line in notes.log:
                 self.out.print(f"  dask: {escape(line)}")
+        for warning in outcome.warnings:
+            self.warn(warning)
+        if self.verbose:  # on stderr: the report's lines on stdout stay as they are
+            self.err.print(escape(timing_line(outcome)))
+
+    def _error(self, outcome: Outcome) -> None:
+        """Under an ERROR's line, with ``-v``: the traceback and what the seed printed."""
+        error = outcome.error
+        assert error is not None
+        if not self.verbose:
+            return
+        if error.traceback:
+            self.out.print(escape(error.traceback))
+        seed = f" (seed {error.seed})" if error.seed is not None else ""
+        for stream, text in (("stdout", error.stdout), ("stderr", error.stderr)):
+            if text:
+                self.out.print(f"----- captured {stream}{seed} -----")
+                self.out.print(escape(text.rstrip("\n")))
 
     def _verdict(self, outcome: Outcome) -> None:
         name = outcome.name
         self.out.print(f"{self._lead(name, status_word(outcome))} {escape(details(outcome))}")
         if outcome.status is Status.ERROR:
-            assert outcome.error is not None
-            if self.verbose and outcome.error.traceback:
-                self.out.print(escape(outcome.error.traceback))
+            self._error(outcome)
             return
         result = outcome.comparison
         if result is None:  # NEW

@@ -1,0 +1,133 @@
+"""Capturing what a seed prints: its stdout, its stderr and its Python warnings.
+
+Capture is at the file-descriptor level, like pytest's ``--capture=fd``: while
+a seed runs, descriptors 1 and 2 point at temporary files, so output written by
+C extensions and by subprocesses the benchmark starts is caught as well as
+``print``. ``sys.stdout`` and ``sys.stderr`` are replaced too, for when they are
+objects without a descriptor of their own (as under a test runner). Python
+warnings are printed to the captured stderr, whoever else was showing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+__all__ = ["MAX_CHARS", "Captured", "capture"]
+
+MAX_CHARS = 64_000
+"""The most characters kept of each stream (the end of it: where an error shows)."""
+
+
+@dataclass
+class Captured:
+    """The text a seed wrote; filled in when the :func:`capture` block ends."""
+
+    stdout: str = ""
+    stderr: str = ""
+
+
+_fflush: Callable[[Any], Any] | None = None
+
+
+def _flush_c_stdio() -> None:
+    """Flush the C library's ``stdout`` buffer, which native code writes through."""
+    global _fflush
+    if _fflush is None:
+        try:
+            import ctypes
+
+            _fflush = ctypes.CDLL(None).fflush
+        except (OSError, AttributeError, ImportError):  # no C library to ask
+            _fflush = lambda stream: None  # noqa: E731
+    with contextlib.suppress(Exception):
+        _fflush(None)
+
+
+def _flush(stream: Any) -> None:
+    with contextlib.suppress(Exception):
+        stream.flush()
+
+
+def _read_tail(file: IO[bytes]) -> str:
+    size = file.seek(0, io.SEEK_END)
+    limit = MAX_CHARS * 4  # UTF-8 needs at most four bytes a character
+    file.seek(max(0, size - limit))
+    text = file.read().decode("utf-8", errors="replace")
+    if len(text) > MAX_CHARS or size > limit:
+        return (
+            f"[… {size} bytes in all: only the last {MAX_CHARS} characters are kept …]\n"
+            + (text[-MAX_CHARS:])
+        )
+    return text
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    with contextlib.suppress(Exception):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+@contextlib.contextmanager
+def capture(enabled: bool = True) -> Iterator[Captured]:
+    """Capture what the block writes to stdout and stderr (nothing when not ``enabled``)."""
+    result = Captured()
+    if not enabled:
+        yield result
+        return
+    _flush(sys.stdout)
+    _flush(sys.stderr)
+    _flush_c_stdio()
+    files = (tempfile.TemporaryFile(), tempfile.TemporaryFile())  # noqa: SIM115 - closed below
+    saved_fds: list[int | None] = []
+    saved_streams = (sys.stdout, sys.stderr)
+    streams: list[IO[str]] = []
+    try:
+        for fd, file in zip((1, 2), files, strict=True):
+            try:
+                saved_fds.append(os.dup(fd))
+            except OSError:  # that descriptor is closed: capture at the sys level only
+                saved_fds.append(None)
+            else:
+                os.dup2(file.fileno(), fd)
+            # A second descriptor on the same open file shares its offset, so
+            # writes through sys.stdout and through fd 1 stay in order.
+            streams.append(
+                open(  # noqa: SIM115 - closed in the finally below
+                    os.dup(file.fileno()), "w", encoding="utf-8", errors="replace", buffering=1
+                )
+            )
+        sys.stdout, sys.stderr = streams
+        with warnings.catch_warnings():  # the filters stay; only where warnings go changes
+            warnings.showwarning = _show_warning
+            yield result
+    finally:
+        for stream in streams:
+            _flush(stream)
+        _flush_c_stdio()
+        sys.stdout, sys.stderr = saved_streams
+        for fd, saved in zip((1, 2), saved_fds, strict=False):
+            if saved is not None:
+                os.dup2(saved, fd)
+                os.close(saved)
+        for stream in streams:
+            with contextlib.suppress(OSError):
+                stream.close()
+        texts = []
+        for file in files:
+            texts.append(_read_tail(file))
+            file.close()
+        result.stdout, result.stderr = texts

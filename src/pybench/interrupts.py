@@ -1,0 +1,154 @@
+"""Ctrl-C owned by pybench: a benchmark that swallows ``KeyboardInterrupt`` still stops the run.
+
+Training loops often catch ``KeyboardInterrupt`` and return early as if they had
+finished (scikit-learn's MLP, Lightning, Keras, loops around tqdm). Left alone,
+that would turn Ctrl-C into a short seed whose value is stored. While
+:func:`guard` is active, SIGINT only sets a flag, and raises
+``KeyboardInterrupt`` if the program is inside an :func:`interruptible` region
+(user code running, or pybench waiting for workers). When such a region ends
+with the flag set, ``KeyboardInterrupt`` is raised again, so whatever the
+interrupted code returned is discarded. Everywhere else pybench finishes what it
+is doing (saving a record, writing the journal) and stops at the next region.
+
+A second Ctrl-C ends the process at once with exit code 130, after killing the
+worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import TypeVar
+
+from .errors import EXIT_INTERRUPTED
+
+__all__ = ["check", "guard", "interruptible", "interruptibly", "requested"]
+
+T = TypeVar("T")
+
+FORCED_MESSAGE = (
+    "interrupted again: stopped at once; baselines saved before the first Ctrl-C are kept, "
+    "nothing else was saved\n"
+)
+
+
+class _Guard:
+    def __init__(self, on_force: Callable[[], None] | None):
+        self.requested = False
+        self.depth = 0
+        self.on_force = on_force
+        # Written to on a forced exit, which may come while a seed's output is captured.
+        self.stderr = _dup(2)
+        self.stdout = _dup(1)
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested:
+            self.force()
+        self.requested = True
+        if self.depth > 0:
+            raise KeyboardInterrupt
+
+    def force(self) -> None:
+        if self.on_force is not None:
+            with contextlib.suppress(Exception):
+                self.on_force()
+        with contextlib.suppress(OSError):
+            if self.stdout >= 0 and os.isatty(self.stdout):
+                os.write(self.stdout, b"\x1b[?25h\n")  # a progress bar may have hidden the cursor
+        with contextlib.suppress(OSError):
+            if self.stderr >= 0:
+                os.write(self.stderr, FORCED_MESSAGE.encode())
+        os._exit(EXIT_INTERRUPTED)
+
+    def close(self) -> None:
+        for fd in (self.stderr, self.stdout):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def _dup(fd: int) -> int:
+    try:
+        return os.dup(fd)
+    except OSError:
+        return -1
+
+
+_active: _Guard | None = None
+
+
+@contextlib.contextmanager
+def guard(on_force: Callable[[], None] | None = None) -> Iterator[None]:
+    """Handle SIGINT as described in the module docstring while the block runs.
+
+    A no-op outside the main thread (where Python cannot handle signals) and
+    when a guard is already active.
+
+    Args:
+        on_force: called on a second Ctrl-C before the process exits (kills workers).
+    """
+    global _active
+    if _active is not None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    state = _Guard(on_force)
+    try:
+        previous = signal.signal(signal.SIGINT, state.handle)
+    except (ValueError, OSError):  # e.g. not the main interpreter
+        state.close()
+        yield
+        return
+    _active = state
+    try:
+        yield
+        check()  # a Ctrl-C that came while pybench was finishing the last benchmark
+    finally:
+        _active = None
+        signal.signal(signal.SIGINT, previous)
+        state.close()
+
+
+def requested() -> bool:
+    """Has Ctrl-C been pressed while the guard was active?"""
+    return _active is not None and _active.requested
+
+
+def check() -> None:
+    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed under the guard."""
+    if requested():
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """A region where Ctrl-C raises ``KeyboardInterrupt`` at once (user code, waiting).
+
+    If Ctrl-C came before or during the region, ``KeyboardInterrupt`` is raised
+    when it ends, even if the code inside caught the first one and returned.
+    """
+    state = _active
+    if state is None:
+        yield
+        return
+    check()
+    state.depth += 1
+    try:
+        yield
+    finally:
+        state.depth -= 1
+    check()
+
+
+def interruptibly(items: Iterator[T]) -> Iterator[T]:
+    """Iterate ``items`` with each step in an :func:`interruptible` region."""
+    while True:
+        with interruptible():
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item

@@ -1,0 +1,242 @@
+"""The journal: the seeds a running benchmark has finished, kept on disk for ``--resume``.
+
+While a benchmark runs, each seed that finishes is appended to
+``journal/<bench>.jsonl`` beside the baseline file (one JSON line per seed,
+flushed at once and synced to disk at least every quarter of a second), so an
+interrupted, killed or crashed run leaves its finished seeds behind. The first
+line names the benchmark, the seeds the run was for (those a new baseline
+sampled too) and a fingerprint of the code: the SHA-256 of the benchmark file,
+the git commit and the text of ``git diff HEAD``.
+
+``pybench --resume`` reuses a journal only for the same benchmark, the same
+seeds and the same code; any other journal is ignored and replaced, as every
+run without ``--resume`` replaces it. A benchmark that reaches a verdict
+removes its journal. A torn last line (the process died while writing it) is
+ignored, never fatal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from . import store
+from .discover import Benchmark
+from .run import SeedOutcome
+from .vcs import code_state
+
+__all__ = ["FORMAT", "Journal", "JournalWriter", "Resumable"]
+
+FORMAT = 1
+"""The ``journal`` field of a journal's first line."""
+
+_SYNC_INTERVAL_S = 0.25
+"""Lines are flushed at once (enough to survive the process being killed) and
+fsynced at most this often (enough for a machine crash to lose only the last
+fraction of a second), so that very fast seeds do not each pay for a disk sync."""
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """What a journal holds: the seeds it was for and the outcomes of those it finished."""
+
+    seeds: tuple[int, ...]
+    outcomes: tuple[SeedOutcome, ...]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entry(line: str, seeds: Sequence[int]) -> SeedOutcome | None:
+    """The outcome on one journal line; ``None`` for a torn or foreign line."""
+    try:
+        obj = json.loads(line)
+        index, seed, raw, elapsed = obj["index"], obj["seed"], obj["values"], obj["elapsed"]
+        if not (_is_int(index) and 0 <= index < len(seeds) and seeds[index] == seed):
+            return None
+        values = {}
+        for step, metric, value in raw:
+            if not (_is_int(step) and isinstance(metric, str)):
+                return None
+            values[(step, metric)] = float(value)
+        return SeedOutcome(index, seed, values=values, elapsed=float(elapsed))
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+
+
+def _line(outcome: SeedOutcome) -> str:
+    pairs = sorted((outcome.values or {}).items())
+    values = [[step, metric, value] for (step, metric), value in pairs]
+    obj = {"index": outcome.index, "seed": outcome.seed, "values": values}
+    obj["elapsed"] = outcome.elapsed if math.isfinite(outcome.elapsed) else 0.0
+    return json.dumps(obj, separators=(",", ":")) + "\n"
+
+
+class JournalWriter:
+    """Appends the outcomes of one benchmark's seeds as they finish.
+
+    A journal that cannot be written (a read-only folder, a full disk) is
+    given up silently: it only saves time on a later ``--resume``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        header: dict[str, Any],
+        reused: Sequence[SeedOutcome],
+        baseline: Path | None = None,
+    ):
+        self.path = path
+        self._file: IO[str] | None = None
+        self._synced = time.monotonic()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            if baseline is not None:  # a new .pybench/ gets its .gitignore, journal/ in it
+                store.prepare_folder(baseline)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as file:
+                file.write(json.dumps(header, separators=(",", ":")) + "\n")
+                file.writelines(_line(outcome) for outcome in reused)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, path)  # a stale journal is replaced whole, never appended to
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            self._file = None
+
+    def append(self, outcome: SeedOutcome) -> None:
+        """Journal one finished seed."""
+        if self._file is None:
+            return
+        try:
+            self._file.write(_line(outcome))
+            self._file.flush()
+            if time.monotonic() - self._synced >= _SYNC_INTERVAL_S:
+                os.fsync(self._file.fileno())
+                self._synced = time.monotonic()
+        except OSError:
+            self.close()
+
+    def close(self) -> None:
+        """Sync and close the file (it stays on disk for ``--resume``)."""
+        if self._file is None:
+            return
+        with contextlib.suppress(OSError):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._file = None
+
+
+class Journal:
+    """The journals of one baseline file, in ``folder`` (``journal/`` beside it).
+
+    Args:
+        folder: where the journals live.
+        exclude: paths left out of the code fingerprint's ``git diff`` (the
+            baseline file, which runs rewrite); ``folder`` is always left out.
+        baseline: the baseline file the journals belong to; its folder is
+            created as the store creates it.
+    """
+
+    def __init__(self, folder: Path, *, exclude: Sequence[Path] = (), baseline: Path | None = None):
+        self.folder = folder
+        self.baseline = baseline
+        self._exclude = [*exclude, folder]
+        self._code: dict[Path, str | None] = {}
+
+    @classmethod
+    def beside(cls, baseline: Path) -> Journal:
+        """The journals of ``baseline``: ``journal/`` in its ``.pybench`` folder, or, for a
+        baseline file elsewhere, a ``<file name>.journal`` folder beside it."""
+        if baseline.parent.name == ".pybench":
+            folder = baseline.parent / "journal"
+        else:
+            folder = baseline.with_name(f"{baseline.name}.journal")
+        return cls(folder, exclude=[baseline], baseline=baseline)
+
+    def path(self, name: str) -> Path:
+        """The journal file of benchmark ``name``."""
+        return self.folder / f"{name}.jsonl"
+
+    def fingerprint(self, bench: Benchmark) -> str:
+        """What the benchmark's values depend on besides the seed: its file and the code."""
+        digest = hashlib.sha256(bench.name.encode() + b"\0")
+        with contextlib.suppress(OSError):
+            digest.update(bench.path.read_bytes())
+        folder = bench.path.parent
+        if folder not in self._code:  # one git call per folder and run
+            self._code[folder] = code_state(folder, exclude=self._exclude)
+        digest.update(b"\0" + (self._code[folder] or "no git").encode())
+        return digest.hexdigest()
+
+    def read(self, name: str, fingerprint: str) -> Resumable | None:
+        """The journal of ``name`` if it was written for code with this fingerprint."""
+        try:
+            text = self.path(name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        first, _, rest = text.partition("\n")
+        try:
+            header = json.loads(first)
+            seeds = header["seeds"]
+            ok = (
+                header["journal"] == FORMAT
+                and header["bench"] == name
+                and header["fingerprint"] == fingerprint
+                and isinstance(seeds, list)
+                and all(_is_int(s) for s in seeds)
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+        if not ok:
+            return None
+        outcomes: dict[int, SeedOutcome] = {}
+        for line in rest.split("\n"):
+            entry = _entry(line, seeds) if line.strip() else None
+            if entry is not None:
+                outcomes.setdefault(entry.index, entry)
+        return Resumable(tuple(seeds), tuple(outcomes[i] for i in sorted(outcomes)))
+
+    def start(
+        self,
+        name: str,
+        fingerprint: str,
+        seeds: Sequence[int],
+        reused: Sequence[SeedOutcome] = (),
+    ) -> JournalWriter:
+        """A fresh journal for ``name`` holding ``reused``, to which new seeds are appended."""
+        header = {
+            "journal": FORMAT,
+            "bench": name,
+            "fingerprint": fingerprint,
+            "seeds": [int(s) for s in seeds],
+        }
+        return JournalWriter(self.path(name), header, reused, self.baseline)
+
+    def finished(self, name: str) -> int:
+        """How many finished seeds the journal of ``name`` holds (whatever code it was for)."""
+        try:
+            lines = self.path(name).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return 0
+        return sum(1 for line in lines[1:] if line.endswith("}"))
+
+    def remove(self, name: str) -> None:
+        """Delete the journal of ``name`` (its benchmark reached a verdict)."""
+        with contextlib.suppress(OSError):
+            self.path(name).unlink()
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()  # only if no other journal is left

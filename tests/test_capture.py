@@ -1,0 +1,72 @@
+"""Capturing a seed's output at the file-descriptor level: Python, C and subprocesses."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import warnings
+
+from pybench import capture
+
+
+def _noisy() -> None:
+    print("from print")
+    sys.stderr.write("from sys.stderr\n")
+    os.write(1, b"from fd 1\n")
+    os.write(2, b"from fd 2\n")
+    libc = ctypes.CDLL(None)
+    libc.printf(b"from C printf\n")  # buffered in the C library, flushed by the capture
+    subprocess.run([sys.executable, "-c", "print('from a subprocess')"], check=True)
+    warnings.warn("from warnings", UserWarning, stacklevel=1)
+
+
+def test_fd_level_capture_catches_python_c_and_subprocess_output(capfd):
+    with capture.capture() as out:
+        _noisy()
+    assert out.stdout.splitlines() == [
+        "from print",
+        "from fd 1",
+        "from C printf",
+        "from a subprocess",
+    ]
+    lines = out.stderr.splitlines()
+    assert lines[:2] == ["from sys.stderr", "from fd 2"]
+    assert any("UserWarning: from warnings" in line for line in lines[2:])
+    leaked = capfd.readouterr()
+    assert "from" not in leaked.out and "from" not in leaked.err
+    print("after")  # descriptors and sys streams are back
+    assert capfd.readouterr().out == "after\n"
+
+
+def test_disabled_capture_lets_output_through(capfd):
+    with capture.capture(enabled=False) as out:
+        print("visible")
+        os.write(2, b"also visible\n")
+    assert out.stdout == out.stderr == ""
+    seen = capfd.readouterr()
+    assert seen.out == "visible\n" and seen.err == "also visible\n"
+
+
+def test_restored_even_when_the_block_raises(capfd):
+    saved = sys.stdout, sys.stderr
+    try:
+        with capture.capture() as out:
+            print("before the error")
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert (sys.stdout, sys.stderr) == saved
+    assert out.stdout == "before the error\n"
+    print("after")
+    assert capfd.readouterr().out == "after\n"
+
+
+def test_long_output_keeps_its_end(capfd):
+    with capture.capture() as out:
+        for i in range(40_000):
+            print(f"line {i}")
+    assert out.stdout.endswith("line 39999\n")
+    assert out.stdout.startswith("[… ") and "only the last" in out.stdout.splitlines()[0]
+    assert len(out.stdout) < capture.MAX_CHARS + 200
