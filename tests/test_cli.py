@@ -1217,7 +1217,14 @@ def _wait_for_file(path: Path, timeout: float = 30) -> None:
 def _running(project: Path) -> set[int]:
     """The seeds of ``SWALLOWING`` that reached their long loop."""
     folder = project / "calls"
-    return {int(p.stem) for p in folder.glob("*.running")} if folder.exists() else set()
+    if not folder.exists():
+        return set()
+    return {int((folder / p.stem).read_text()) for p in folder.glob("*.running")}
+
+
+def _called(project: Path) -> set[int]:
+    """Every seed ``SWALLOWING`` was called on."""
+    return {int(p.read_text()) for p in (project / "calls").iterdir() if p.suffix == ""}
 
 
 def _journal_seeds(project: Path, name: str) -> set[int]:
@@ -1227,17 +1234,31 @@ def _journal_seeds(project: Path, name: str) -> set[int]:
 
 
 SWALLOWING = """
+    import os
     import time
     from pathlib import Path
 
-    def bench_x(seed, *, n_seeds=6):
+    def _call_number(seed):
+        \"\"\"The order of this call among all calls, in any process (calls/N holds the seed).\"\"\"
         calls = Path("calls")
         calls.mkdir(exist_ok=True)
-        (calls / str(seed)).touch()
-        if len(list(calls.glob("[0-9]*[0-9]"))) > 2:  # from the third seed on: a long loop
+        n = 0
+        while True:
+            try:
+                fd = os.open(calls / str(n), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                n += 1
+                continue
+            os.write(fd, str(seed).encode())
+            os.close(fd)
+            return n
+
+    def bench_x(seed, *, n_seeds=6):
+        n = _call_number(seed)
+        if n >= 2:  # from the third call on: a long training loop
             for _ in range(600):
                 try:
-                    (calls / f"{seed}.running").touch()
+                    Path(f"calls/{n}.running").touch()
                     time.sleep(0.05)
                 except KeyboardInterrupt:  # as sklearn's MLP, Lightning, Keras and tqdm loops do
                     Path("swallowed").touch()
@@ -1270,7 +1291,7 @@ def test_ctrl_c_in_a_benchmark_that_swallows_it_still_stops(project, write_bench
     )
     assert set(store.load(project / ".pybench" / "baselines.jsonl")) == {"bench_a"}
     running = _running(project)
-    finished = {int(p.name) for p in (project / "calls").iterdir() if p.suffix == ""} - running
+    finished = _called(project) - running
     assert running and len(finished) == 2
     assert _journal_seeds(project, "bench_x") == finished  # the interrupted seeds: never stored
     if workers == "1":  # in-process, the benchmark really did catch it and return a value
@@ -1396,15 +1417,22 @@ def test_capture_no_lets_output_through(project, write_bench):
 
 
 SLOW_THIRD = """
+    import os
     import time
     from pathlib import Path
 
     def bench_slow(seed, *, n_seeds=6, timeout=1.5):
         calls = Path("calls")
         calls.mkdir(exist_ok=True)
-        (calls / str(seed)).touch()
-        if len(list(calls.iterdir())) == 3:
-            time.sleep(60)  # a hung seed
+        n = 0
+        while True:  # this call's number among all calls, in any process
+            try:
+                os.close(os.open(calls / str(n), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                break
+            except FileExistsError:
+                n += 1
+        if n == 2:
+            time.sleep(60)  # a hung third seed
         return float(seed % 3)
 """
 

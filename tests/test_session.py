@@ -426,3 +426,39 @@ def test_resume_reuses_journaled_seeds_of_the_same_code(tmp_path):
     want = [[(s % 97) / 97] for s in job.seeds]
     np.testing.assert_array_equal(outcome.values, want)
     assert not journal.path("bench_t").exists()  # a verdict removes the journal
+
+
+def test_an_adaptive_comparison_journals_its_stages_and_resumes(tmp_path):
+    from pybench.journal import Journal
+
+    path = tmp_path / "bench_t.py"
+    path.write_text("# the benchmark's file\n")
+    calls: list[int] = []
+    stop_at: list[int] = [12]  # the 12th call is interrupted (the second stage)
+
+    def shifted(seed):
+        calls.append(seed)
+        if len(calls) == stop_at[0]:
+            raise KeyboardInterrupt
+        return [{**r, "min:loss": r["min:loss"] + 0.02} for r in _noisy(seed + 1)]
+
+    stored = _stored(Benchmark("bench_t", path, _noisy, Settings(n_seeds=30)))
+    bench = Benchmark("bench_t", path, shifted, Settings(n_seeds=30, adaptive=True))
+    journal = Journal(tmp_path / "journal")
+    with pytest.raises(KeyboardInterrupt):
+        _run(session.plan([bench], stored, {}, journal=journal), journal=journal)
+    seeds = stored["bench_t"].seeds
+    assert calls == seeds[:12]
+    calls.clear()
+    stop_at[0] = 0
+    [job] = session.plan([bench], stored, {}, journal=journal, resume=True)
+    assert [o.seed for o in job.reused] == seeds[:11]
+    (outcome,), _ = _run([job], journal=journal)
+    uninterrupted = session.plan([bench], stored, {})
+    resumed_calls, calls[:] = list(calls), []
+    (reference,), _ = _run(uninterrupted)
+    assert outcome.reused == 11 and resumed_calls == seeds[11 : outcome.seeds_run]
+    assert (outcome.seeds_run, outcome.status) == (reference.seeds_run, reference.status)
+    np.testing.assert_array_equal(outcome.values, reference.values)
+    assert outcome.comparison.meta_p == reference.comparison.meta_p
+    assert not journal.path("bench_t").exists()

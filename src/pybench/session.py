@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .backends import ClusterNotes, Pool
-    from .journal import Journal
+    from .journal import Journal, JournalWriter
     from .revisions import Pairing, Tree
     from .vcs import GitState
     from .versions import VersionMismatch
@@ -355,7 +355,6 @@ def plan(
             found = journal.read(bench.name, fingerprint)
         seeds = _seeds_for(bench, settings, record, found.seeds if found else None, base_seed)
         _check_reachable(bench.name, settings.alpha, len(seeds), update_command=update_command)
-        reused = found.outcomes if found is not None and found.seeds == seeds else ()
         jobs.append(
             Job(
                 bench,
@@ -366,7 +365,7 @@ def plan(
                 update_command=update_command,
                 strict=strict,
                 fingerprint=fingerprint,
-                reused=reused,
+                reused=found.outcomes if found is not None and found.seeds == seeds else (),
             )
         )
     return jobs
@@ -461,7 +460,13 @@ def _judge(job: Job, result: RunResult, timings: Timings, git: GitState | None) 
     return Outcome(status, baseline=baseline, comparison=comparison, **common)
 
 
-def _run_staged(job: Job, backend: Backend, tick: Callable[[], None], started: float) -> Outcome:
+def _run_staged(
+    job: Job,
+    backend: Backend,
+    tick: Callable[[], None],
+    started: float,
+    writer: JournalWriter | None,
+) -> Outcome:
     """An adaptive comparison: the stored seeds in stages, a decision after each stage."""
     import numpy as np
 
@@ -470,6 +475,11 @@ def _run_staged(job: Job, backend: Backend, tick: Callable[[], None], started: f
     stages: list[RunResult] = []
     for index, look in enumerate(looks):
         start = looks[index - 1].n if index else 0
+
+        def journaled(outcome: SeedOutcome, start: int = start) -> None:
+            if writer is not None:  # journal rows count from the first stored seed
+                writer.append(dataclasses.replace(outcome, index=outcome.index + start))
+
         stage = run_benchmark(
             job.bench,
             job.seeds[start : look.n],
@@ -477,6 +487,12 @@ def _run_staged(job: Job, backend: Backend, tick: Callable[[], None], started: f
             expected_slots=job.baseline.slots(),
             on_seed_done=tick,
             update_command=job.update_command,
+            reused=[
+                dataclasses.replace(o, index=o.index - start)
+                for o in job.reused
+                if start <= o.index < look.n
+            ],
+            on_outcome=journaled,
         )
         stages.append(stage)
         values = _frozen(np.concatenate([s.values for s in stages]))
@@ -504,6 +520,7 @@ def _run_staged(job: Job, backend: Backend, tick: Callable[[], None], started: f
         baseline=baseline,
         comparison=decision.comparison,
         timings=Timings.of(time.perf_counter() - started, per_seed),
+        reused=sum(s.reused for s in stages),
         seeds_run=look.n,
         seeds_stored=len(job.seeds),
         stopped_at_look=index + 1,
@@ -521,8 +538,7 @@ def _run_one(
 ) -> Outcome:
     if job.refused is not None:
         return Outcome(Status.ERROR, job.bench, job.settings, job.seeds, error=job.refused)
-    name = job.bench.name
-    tick = _ticker(name, len(job.seeds), on_event)
+    tick = _ticker(job.bench.name, len(job.seeds), on_event)
     started = time.perf_counter()
     mismatches = tuple(pool.version_mismatches(job.bench))
     if mismatches and job.strict:
@@ -537,24 +553,25 @@ def _run_one(
     )
     writer = None
     if journal is not None and job.fingerprint is not None:
-        writer = journal.start(name, job.fingerprint, job.seeds, job.reused)
+        writer = journal.start(job.bench.name, job.fingerprint, job.seeds, job.reused)
     cluster = None
     try:
         if job.baseline is not None and settings.adaptive:
             try:
-                outcome = _run_staged(job, backend, tick, started)
+                outcome = _run_staged(job, backend, tick, started, writer)
             finally:
                 cluster = getattr(backend, "notes", None)
         else:
-            outcome, cluster = _run_all(job, backend, tick, started, git, writer)
+            outcome, cluster = _run_all(job, backend, tick, started, writer, git)
     except BenchmarkError as exc:
         outcome = _failed(job, exc, started)
+        cluster = getattr(backend, "notes", None)
     finally:
         backend.close()
         if writer is not None:
             writer.close()
     if journal is not None and outcome.status is not Status.ERROR:
-        journal.remove(name)  # a verdict: nothing left to resume
+        journal.remove(job.bench.name)  # a verdict: nothing left to resume
     return dataclasses.replace(outcome, version_mismatches=mismatches, cluster=cluster)
 
 
@@ -563,13 +580,11 @@ def _run_all(
     backend: Backend,
     tick: Callable[[], None],
     started: float,
+    writer: JournalWriter | None,
     git: GitState | None,
-    writer: Any,
-) -> tuple[Outcome, Any]:
-    """Every seed (those a journal kept excepted), the verdict, then the determinism check.
-
-    Returns the outcome and what the cluster did for the seeds (not for the check).
-    """
+) -> tuple[Outcome, ClusterNotes | None]:
+    """Every seed, the verdict, and for a new baseline the determinism check; with the
+    cluster's notes on the seeds' run (not on the check's)."""
     try:
         result = run_benchmark(
             job.bench,
@@ -596,6 +611,17 @@ def _run_all(
     return outcome, cluster
 
 
+def _not_collected(error: CollectionError) -> Outcome:
+    """The ERROR outcome of a file that failed to import or a benchmark with a bad configuration."""
+
+    def uncollected(seed: int) -> Any:
+        raise BenchmarkError(error.label, error.message)
+
+    bench = Benchmark(name=error.label, path=error.path, func=uncollected)
+    failure = Failure(error.message, traceback=error.traceback)
+    return Outcome(Status.ERROR, bench, bench.defaults, (), error=failure)
+
+
 def _version_error(job: Job, mismatches: tuple[VersionMismatch, ...]) -> Outcome:
     """``--strict``: the workers run other versions than this process; nothing runs."""
     more = f" (and {len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
@@ -611,17 +637,6 @@ def _version_error(job: Job, mismatches: tuple[VersionMismatch, ...]) -> Outcome
         error=Failure(message),
         version_mismatches=mismatches,
     )
-
-
-def _not_collected(error: CollectionError) -> Outcome:
-    """The ERROR outcome of a file that failed to import or a benchmark with a bad configuration."""
-
-    def uncollected(seed: int) -> Any:
-        raise BenchmarkError(error.label, error.message)
-
-    bench = Benchmark(name=error.label, path=error.path, func=uncollected)
-    failure = Failure(error.message, traceback=error.traceback)
-    return Outcome(Status.ERROR, bench, bench.defaults, (), error=failure)
 
 
 def run(
