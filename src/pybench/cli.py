@@ -7,7 +7,6 @@ Heavy modules (numpy, rich) are imported inside the commands so that
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import os
 import shlex
 import sys
@@ -481,10 +480,6 @@ def _wants_reports(options: dict[str, Any]) -> bool:
     return given or bool(os.environ.get(STEP_SUMMARY_ENV))
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 _T = TypeVar("_T")
 
 
@@ -526,7 +521,6 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
         path=options["path"],
         baseline=options["baseline"] or store.find_baseline(options["path"]),
         strict=bool(options.get("strict")),
-        started=_now(),
     )
     outcomes, info = _reporting_errors(options, info, lambda: _session(options, info, update))
     return _finish(options, outcomes, info)
@@ -556,7 +550,7 @@ def _compare(options: dict[str, Any]) -> int:
     from .reports import RunInfo
     from .vcs import GitState
 
-    info = RunInfo(command="compare", path=options["path"], baseline=None, started=_now())
+    info = RunInfo(command="compare", path=options["path"], baseline=None)
     pair = _reporting_errors(options, info, lambda: _resolve_revisions(options))
     head = pair.head
     info = dataclasses.replace(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,12 @@ __all__ = ["ReportError", "RunInfo", "write_all", "write_text"]
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 """The environment variable naming GitHub Actions' job-summary file; the Markdown is appended."""
+
+
+def _utc_now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ReportError(PybenchError):
@@ -49,8 +55,8 @@ class RunInfo:
     git: GitState | None = None
     """The working tree's state (``None`` when not read); for ``compare``, HEAD's commit
     and whether HEAD is the working tree with uncommitted changes."""
-    started: str = ""
-    """When the run started (UTC, ISO 8601)."""
+    started: str = field(default_factory=lambda: _utc_now())
+    """When the run started (UTC, ISO 8601): by default, when this value was made."""
     elapsed: float = 0.0
     """Seconds the run took."""
     error: str | None = None
