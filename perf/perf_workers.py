@@ -50,20 +50,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pybench.backends import THREAD_VARIABLES
+
 N_SEEDS = 24
 SEED_SECONDS = 0.4
 REPEATS = 3
 TARGETS = {"cpu": 1.8, "blas": 1.0}
 BEFORE = "--workers 2, every pool on all cores (before)"
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
-
 CPU = textwrap.dedent(
     """
     import os

@@ -221,8 +221,8 @@ def test_timing_line_and_durations():
     assert [duration(s) for s in (4.24, 0.142, 0.0031)] == ["4.2s", "0.14s", "3.1ms"]
     [outcome] = session.run(session.plan([_bench("bench_a", float)], {}, {}, base_seed=1),
                             pool=Pool())  # fmt: skip
-    timed = replace(outcome, timings=session.Timings.of(4.24, [0.1, 0.3, 0.2]), reused=2)
+    timed = replace(outcome, timings=session.Timings(4.24, (0.1, 0.3, 0.2)), reused=2)
     assert timing_line(timed) == (
         "bench_a: 3 seeds in 4.2s (median 0.20s per seed, 2 of them reused)"
     )
-    assert timing_line(replace(outcome, timings=session.Timings.of(1.5))) == "bench_a: 1.5s"
+    assert timing_line(replace(outcome, timings=session.Timings(1.5))) == "bench_a: 1.5s"

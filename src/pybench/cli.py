@@ -19,6 +19,7 @@ import click
 
 from . import __version__, prompts
 from .errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
+from .settings import KEYWORDS
 
 if TYPE_CHECKING:
     from .reports import RunInfo
@@ -598,17 +599,7 @@ def _compare_session(
     return outcomes, dataclasses.replace(info, elapsed=elapsed)
 
 
-SETTING_OPTIONS = (
-    "n_seeds",
-    "alpha",
-    "min_effect",
-    "workers",
-    "gpus",
-    "env",
-    "adaptive",
-    "timeout",
-    "check_determinism",
-)
+SETTING_OPTIONS = KEYWORDS
 """The command-line options that override a benchmark's keyword settings."""
 
 REPORT_OPTIONS = ("json_path", "junit_path", "markdown_path", "html_path")

@@ -148,19 +148,16 @@ class Job:
 class Timings:
     """Wall time of the whole benchmark and the time of each seed's call (seed order).
 
-    ``median`` is the median of ``per_seed`` (0 when there is none). ``wall``
-    includes the determinism check's extra seed, if one ran.
+    ``wall`` includes the determinism check's extra seed, if one ran.
     """
 
     wall: float
     per_seed: tuple[float, ...] = ()
-    median: float = 0.0
 
-    @classmethod
-    def of(cls, wall: float, per_seed: Sequence[float] = ()) -> Timings:
-        """Timings with their median filled in."""
-        median = statistics.median(per_seed) if per_seed else 0.0
-        return cls(wall, tuple(per_seed), median)
+    @property
+    def median(self) -> float:
+        """The median of ``per_seed`` (0 when there is none)."""
+        return statistics.median(self.per_seed) if self.per_seed else 0.0
 
 
 @dataclass(frozen=True)
@@ -519,7 +516,7 @@ def _run_staged(
         values=values,
         baseline=baseline,
         comparison=decision.comparison,
-        timings=Timings.of(time.perf_counter() - started, per_seed),
+        timings=Timings(time.perf_counter() - started, tuple(per_seed)),
         reused=sum(s.reused for s in stages),
         seeds_run=look.n,
         seeds_stored=len(job.seeds),
@@ -598,13 +595,13 @@ def _run_all(
         )
     finally:
         cluster = getattr(backend, "notes", None)
-    outcome = _judge(job, result, Timings.of(0.0, result.seed_times), git)
+    outcome = _judge(job, result, Timings(0.0, tuple(result.seed_times)), git)
     warning = None
     if outcome.status is Status.NEW and job.settings.check_determinism:
         warning = check_determinism(job.bench, result, backend)
     outcome = dataclasses.replace(
         outcome,
-        timings=Timings.of(time.perf_counter() - started, result.seed_times),
+        timings=Timings(time.perf_counter() - started, tuple(result.seed_times)),
         warnings=(warning,) if warning else (),
         reused=result.reused,
     )
@@ -699,7 +696,7 @@ def _failed(job: Job, exc: BenchmarkError, started: float) -> Outcome:
         job.settings,
         job.seeds,
         error=Failure(str(exc), exc.seed, exc.detail, exc.stdout, exc.stderr),
-        timings=Timings.of(time.perf_counter() - started),
+        timings=Timings(time.perf_counter() - started),
     )
 
 
@@ -728,7 +725,7 @@ def _run_paired(
                 on_seed_done=tick,
             )
         record = as_baseline(job.bench.name, base_result, base_tree.revision)
-        timings = Timings.of(time.perf_counter() - started, head_result.seed_times)
+        timings = Timings(time.perf_counter() - started, tuple(head_result.seed_times))
         return _judge(dataclasses.replace(job, baseline=record), head_result, timings, None)
     except BenchmarkError as exc:
         return _failed(job, exc, started)
@@ -759,7 +756,7 @@ def _run_head_only(job: Job, head_tree: Tree, on_event: Callable[[Event], None])
         job.seeds,
         slots=tuple(result.slots),
         values=_frozen(result.values),
-        timings=Timings.of(time.perf_counter() - started, result.seed_times),
+        timings=Timings(time.perf_counter() - started, tuple(result.seed_times)),
         note=ONLY_IN_HEAD,
     )
 
