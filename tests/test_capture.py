@@ -70,3 +70,32 @@ def test_long_output_keeps_its_end(capfd):
     assert out.stdout.endswith("line 39999\n")
     assert out.stdout.startswith("[… ") and "only the last" in out.stdout.splitlines()[0]
     assert len(out.stdout) < capture.MAX_CHARS + 200
+
+
+def test_a_thread_that_prints_after_the_block_neither_crashes_nor_leaks_into_the_capture(
+    tmp_path,
+):
+    script = tmp_path / "late.py"
+    script.write_text(
+        "import sys, threading, time\n"
+        "from pybench import capture\n"
+        "def chatter(stream):\n"
+        "    for i in range(20000):\n"
+        "        stream.write(f'late {i}\\n')\n"
+        "with capture.capture() as out:\n"
+        "    t = threading.Thread(target=chatter, args=(sys.stdout,), daemon=True)\n"
+        "    t.start()\n"
+        "    time.sleep(0.001)\n"
+        "t.join()\n"
+        "sys.__stdout__.write('survived\\n')\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr  # the thread's late writes go nowhere, quietly
+    assert done.stdout.endswith("survived\n")
+    assert "late" not in done.stdout

@@ -116,3 +116,37 @@ def test_a_second_ctrl_c_kills_workers_and_exits_130_at_once(tmp_path):
     assert time.monotonic() - sent < 2
     assert marker.read_text() == "workers killed"
     assert "interrupted again: stopped at once" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_like_ctrl_c_with_their_own_exit_code(name):
+    signum = getattr(signal, name)
+    log: list[str] = []
+    with pytest.raises(KeyboardInterrupt), interrupts.guard(), interrupts.interruptible():
+        try:
+            signal.raise_signal(signum)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            log.append("caught")  # swallowed, and raised again when the region ends
+    assert log == ["caught"]
+    assert interrupts.exit_code() == 128 + signum
+    assert signal.getsignal(signum) is signal.SIG_DFL  # the previous handler is back
+
+
+def test_a_second_sigterm_exits_143_at_once(tmp_path):
+    marker = tmp_path / "forced"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SECOND_CTRL_C, str(marker)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stdout.readline().strip() == "swallowed"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 143
+    assert marker.read_text() == "workers killed"

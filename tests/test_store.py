@@ -93,7 +93,7 @@ json_value = st.recursive(
 @st.composite
 def records(draw: st.DrawFn, bench: str | None = None) -> BaselineRecord:
     n = draw(st.integers(1, 6))
-    seeds = draw(st.lists(st.integers(0, 2**32 - 1), min_size=n, max_size=n))
+    seeds = draw(st.lists(st.integers(0, 2**32 - 1), min_size=n, max_size=n, unique=True))
     steps = draw(st.lists(st.integers(-(2**63), 2**63), min_size=1, max_size=3, unique=True))
     metric_names = names | st.sampled_from(["min:loss", "max:acc", 'quo"te', "new\nline", "min:"])
     scores = {
@@ -345,10 +345,8 @@ def test_newer_format_is_a_clear_error(tmp_path: Path) -> None:
     assert f"{path}:2" in message
     assert "newer" in message
     assert "upgrade" in message
-    before = path.read_bytes()
-    with pytest.raises(StoreError):
-        store.save(path, [_record("bench_c")])
-    assert path.read_bytes() == before
+    store.save(path, [_record("bench_c")])
+    assert newer + "\n" in path.read_text(encoding="utf-8")  # kept as it was
 
 
 # -- unreadable files -------------------------------------------------------------
@@ -426,12 +424,14 @@ def test_unreadable_line_names_file_and_line(tmp_path: Path, case: str) -> None:
         store.parse(text, "some/name.jsonl")
     assert "some/name.jsonl:3" in str(info2.value)
 
-    # pybench never overwrites a file it could not read
-    before = path.read_bytes()
-    with pytest.raises(StoreError):
-        store.save(path, [_record("bench_new")])
-    assert path.read_bytes() == before
+    # a save keeps every line it could not read, as it was, and adds its own record
+    before = path.read_text(encoding="utf-8")
+    store.save(path, [_record("bench_new")])
+    after = path.read_text(encoding="utf-8")
+    assert BAD_LINES[case] + "\n" in after
+    assert good + "\n" in after
     assert _leftovers(tmp_path, path.name) == []
+    assert len(after.splitlines()) == len([x for x in before.split("\n") if x.strip()]) + 1
 
 
 def test_error_messages_name_what_is_wrong(tmp_path: Path) -> None:

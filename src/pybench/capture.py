@@ -81,6 +81,22 @@ def _show_warning(
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
+def _retire(stream: IO[str]) -> None:
+    """Send later writes to ``stream`` nowhere, without closing it.
+
+    A thread the seed started may still hold the stream and print after the
+    seed ended; closing it under that thread can crash the interpreter. Its
+    descriptor is pointed at the null device instead, and the stream is closed
+    by the garbage collector once nobody holds it.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
+
+
 @contextlib.contextmanager
 def capture(enabled: bool = True) -> Iterator[Captured]:
     """Capture what the block writes to stdout and stderr (nothing when not ``enabled``)."""
@@ -124,8 +140,7 @@ def capture(enabled: bool = True) -> Iterator[Captured]:
                 os.dup2(saved, fd)
                 os.close(saved)
         for stream in streams:
-            with contextlib.suppress(OSError):
-                stream.close()
+            _retire(stream)
         texts = []
         for file in files:
             texts.append(_read_tail(file))

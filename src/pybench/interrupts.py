@@ -12,6 +12,10 @@ is doing (saving a record, writing the journal) and stops at the next region.
 
 A second Ctrl-C ends the process at once with exit code 130, after killing the
 worker processes.
+
+SIGTERM (what CI sends when a job is cancelled) and SIGHUP (a closed terminal)
+are handled the same way, so workers, worktrees and locks are cleaned up; the
+exit code is then 128 + the signal's number (143, 129), as a shell reports it.
 """
 
 from __future__ import annotations
@@ -22,11 +26,24 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .errors import EXIT_INTERRUPTED
 
-__all__ = ["check", "guard", "interruptible", "interruptibly", "requested"]
+__all__ = [
+    "HANDLED",
+    "check",
+    "exit_code",
+    "guard",
+    "interruptible",
+    "interruptibly",
+    "requested",
+]
+
+HANDLED: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+"""The signals the guard turns into a clean stop."""
 
 T = TypeVar("T")
 
@@ -39,6 +56,7 @@ FORCED_MESSAGE = (
 class _Guard:
     def __init__(self, on_force: Callable[[], None] | None):
         self.requested = False
+        self.signum = int(signal.SIGINT)
         self.depth = 0
         self.on_force = on_force
         # Written to on a forced exit, which may come while a seed's output is captured.
@@ -49,6 +67,7 @@ class _Guard:
         if self.requested:
             self.force()
         self.requested = True
+        self.signum = signum
         if self.depth > 0:
             raise KeyboardInterrupt
 
@@ -62,7 +81,7 @@ class _Guard:
         with contextlib.suppress(OSError):
             if self.stderr >= 0:
                 os.write(self.stderr, FORCED_MESSAGE.encode())
-        os._exit(EXIT_INTERRUPTED)
+        os._exit(128 + self.signum if self.signum != signal.SIGINT else EXIT_INTERRUPTED)
 
     def close(self) -> None:
         for fd in (self.stderr, self.stdout):
@@ -83,7 +102,7 @@ _active: _Guard | None = None
 
 @contextlib.contextmanager
 def guard(on_force: Callable[[], None] | None = None) -> Iterator[None]:
-    """Handle SIGINT as described in the module docstring while the block runs.
+    """Handle SIGINT, SIGTERM and SIGHUP as the module docstring says while the block runs.
 
     A no-op outside the main thread (where Python cannot handle signals) and
     when a guard is already active.
@@ -96,20 +115,44 @@ def guard(on_force: Callable[[], None] | None = None) -> Iterator[None]:
         yield
         return
     state = _Guard(on_force)
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGINT, state.handle)
+        for signum in HANDLED:
+            previous[signum] = signal.signal(signum, state.handle)
     except (ValueError, OSError):  # e.g. not the main interpreter
+        _restore(previous)
         state.close()
         yield
         return
     _active = state
+    global _last_signal
+    _last_signal = None
     try:
         yield
         check()  # a Ctrl-C that came while pybench was finishing the last benchmark
     finally:
         _active = None
-        signal.signal(signal.SIGINT, previous)
+        if state.requested:
+            _last_signal = state.signum
+        _restore(previous)
         state.close()
+
+
+_last_signal: int | None = None
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            signal.signal(signum, handler)
+
+
+def exit_code() -> int:
+    """The exit code for the stop the last guard handled: 130 for Ctrl-C, 143 for SIGTERM…"""
+    signum = _active.signum if _active is not None and _active.requested else _last_signal
+    if signum is None or signum == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    return 128 + signum
 
 
 def requested() -> bool:

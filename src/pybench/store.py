@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,14 +30,18 @@ __all__ = [
     "BASELINE_DIR",
     "BASELINE_NAME",
     "FORMAT_VERSION",
+    "BaselineFile",
     "BaselineRecord",
     "StoreError",
     "find_baseline",
     "load",
     "lock_path",
     "parse",
+    "parse_lenient",
     "prepare_folder",
+    "read",
     "save",
+    "write_target",
 ]
 
 FORMAT_VERSION = 1
@@ -131,9 +136,22 @@ class BaselineRecord:
         return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(text: str) -> str:
+    """``text`` with control characters and lone surrogates written as escapes."""
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+
+    return _UNPRINTABLE.sub(escape, text)
+
+
 def _fail(where: str, message: str) -> StoreError:
     return StoreError(
-        f"{where}: {message}; fix or remove that line"
+        f"{_escape(where)}: {_escape(message)}; fix or remove that line"
         " (pybench does not overwrite a file it cannot read)"
     )
 
@@ -166,6 +184,13 @@ def _parse_record(obj: Any, where: str) -> BaselineRecord:
         or not all(_is_int(s) and 0 <= s < 2**32 for s in seeds)
     ):
         raise _fail(where, f"{bench}: field 'seeds' must be a non-empty list of ints in [0, 2**32)")
+    if len(set(seeds)) != len(seeds):
+        repeated = next(s for s in seeds if seeds.count(s) > 1)
+        raise _fail(
+            where,
+            f"{bench}: seed {repeated} is listed more than once in 'seeds'"
+            " (each seed must be one independent pair)",
+        )
     if "n" in obj and obj["n"] != len(seeds):
         raise _fail(where, f"{bench}: field 'n' is {obj['n']!r} but there are {len(seeds)} seeds")
     if not isinstance(scores, dict) or not scores:
@@ -215,14 +240,63 @@ def _reject_constant(token: str) -> float:
     raise ValueError(f"{token} is not valid JSON")
 
 
-def parse(text: str, name: str) -> dict[str, BaselineRecord]:
-    """Parse the contents of a baseline file; ``name`` is used in error messages.
+MAX_LINE_CHARS = 1 << 30
+"""The longest line a baseline file may hold (1 GiB); a longer one cannot be read."""
 
-    Raises:
-        StoreError: naming the file and line of the first problem.
+_BENCH_FIELD = re.compile(r'"bench"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+class BaselineFile(dict[str, BaselineRecord]):
+    """The records of a baseline file by benchmark name, and the lines that could not be used.
+
+    It is a ``dict[str, BaselineRecord]`` of the usable records. ``unusable`` maps
+    a benchmark name to the one-line reason its record cannot be used (its
+    benchmark is then an error of its own, the others still run); ``unnamed``
+    lists the reasons for lines whose benchmark cannot even be told. ``raw``
+    keeps the text of every unusable line, so that a save writes them back as
+    they were, and ``lines`` the text of each usable record's line.
     """
-    records: dict[str, BaselineRecord] = {}
-    lines = text.split("\n")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unusable: dict[str, str] = {}
+        self.unnamed: list[str] = []
+        self.raw: dict[str, list[str]] = {}
+        self.lines: dict[str, str] = {}
+
+    def problems(self) -> list[str]:
+        """Every reason, named ones first."""
+        return [*self.unusable.values(), *self.unnamed]
+
+
+def _bench_of(line: str) -> str | None:
+    """The benchmark a line that cannot be parsed belongs to, when that can be told."""
+    match = _BENCH_FIELD.search(line[:100_000])
+    if match is None:
+        return None
+    try:
+        name = json.loads(f'"{match.group(1)}"')
+    except ValueError:
+        return None
+    return name if isinstance(name, str) and name else None
+
+
+def _parse_line(line: str, where: str) -> BaselineRecord:
+    if len(line) > MAX_LINE_CHARS:
+        raise _fail(where, f"the line is longer than {MAX_LINE_CHARS} characters")
+    try:
+        obj = json.loads(line, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _fail(where, "not valid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise _fail(where, f"not valid JSON ({exc})") from None
+    try:
+        return _parse_record(obj, where)
+    except RecursionError:  # pragma: no cover - json.loads refuses deeper nesting first
+        raise _fail(where, "nested too deeply") from None
+
+
+def _conflict_check(lines: list[str], name: str) -> None:
     conflict = next((i for i, line in enumerate(lines, 1) if _CONFLICT_MARKER.match(line)), None)
     if conflict is not None:
         raise StoreError(
@@ -230,36 +304,120 @@ def parse(text: str, name: str) -> dict[str, BaselineRecord]:
             "per benchmark, or take either side and re-run `pybench update` for the benchmarks "
             "it changed) — pybench does not overwrite a file it cannot read"
         )
+
+
+def parse_lenient(text: str, name: str) -> BaselineFile:
+    """Parse a baseline file, keeping going past records that cannot be used.
+
+    A record that cannot be used (a line that is not JSON, a ``NaN`` token,
+    wrong types, repeated seeds, a second record of the same benchmark) makes
+    only its own benchmark unusable. A merge-conflict marker still makes the
+    whole file unreadable: which side is meant cannot be guessed.
+
+    Raises:
+        StoreError: on a merge-conflict marker.
+    """
+    result = BaselineFile()
     # split on "\n" only: str.splitlines() also breaks at U+2028, U+0085, U+001C...,
     # which JSON allows raw inside strings
+    lines = text.split("\n")
+    _conflict_check(lines, name)
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{name}:{lineno}"
         try:
-            obj = json.loads(line, parse_constant=_reject_constant)
-        except ValueError as exc:
-            raise _fail(where, f"not valid JSON ({exc})") from None
-        record = _parse_record(obj, where)
-        if record.bench in records:
-            raise _fail(where, f"{record.bench} appears twice in the file")
-        records[record.bench] = record
-    return records
+            record = _parse_line(line, where)
+        except StoreError as exc:
+            bench = _bench_of(line)
+            if bench is None:
+                result.unnamed.append(str(exc))
+                result.raw[f"\0line {lineno:012d}"] = [line]
+            else:
+                _set_aside(result, bench, str(exc), line)
+            continue
+        if record.bench in result or record.bench in result.unusable:
+            reason = str(_fail(where, f"{record.bench} appears twice in the file"))
+            _set_aside(result, record.bench, reason, line)
+            continue
+        result[record.bench] = record
+        result.lines[record.bench] = line
+    return result
+
+
+def _set_aside(result: BaselineFile, bench: str, reason: str, line: str) -> None:
+    """Mark ``bench`` unusable, keeping every line of it (a record read earlier included)."""
+    result.unusable.setdefault(bench, reason)
+    if bench in result:
+        del result[bench]
+        result.raw[bench] = [result.lines.pop(bench)]
+    result.raw.setdefault(bench, []).append(line)
+
+
+def parse(text: str, name: str) -> dict[str, BaselineRecord]:
+    """Parse the contents of a baseline file; ``name`` is used in error messages.
+
+    Raises:
+        StoreError: naming the file and line of the first problem.
+    """
+    parsed = parse_lenient(text, name)
+    problems = parsed.problems()
+    if problems:
+        raise StoreError(min(problems, key=_line_number_of))
+    return dict(parsed)
+
+
+def _line_number_of(message: str) -> int:
+    match = re.match(r".*?:(\d+): ", message)
+    return int(match.group(1)) if match else 0
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        _check_regular(path)
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{path}: cannot be read ({exc})") from None
 
 
 def load(path: Path) -> dict[str, BaselineRecord]:
     """Read every record of the baseline file at ``path`` (none if it does not exist).
 
     Raises:
-        StoreError: if the file cannot be read or parsed.
+        StoreError: if the file cannot be read or any record cannot be parsed.
     """
+    text = _read_text(path)
+    return {} if text is None else parse(text, str(path))
+
+
+def read(path: Path) -> BaselineFile:
+    """Read the baseline file at ``path``, keeping going past records that cannot be used.
+
+    See :func:`parse_lenient`; a missing file reads as empty.
+
+    Raises:
+        StoreError: if the file itself cannot be read (not a regular file, not
+            UTF-8, a merge conflict).
+    """
+    text = _read_text(path)
+    return BaselineFile() if text is None else parse_lenient(text, str(path))
+
+
+def _check_regular(path: Path) -> None:
+    """Refuse a baseline that exists but is not a regular file (after following links)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoreError(f"{path}: cannot be read ({exc})") from None
-    return parse(text, str(path))
+        raise
+    except OSError:
+        return  # let the read or write itself report it
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise StoreError(
+            f"{path}: is {kind}; give --baseline a regular file (or a path that does not exist yet)"
+        )
 
 
 def find_baseline(path: Path) -> Path:
@@ -326,10 +484,27 @@ def prepare_folder(baseline: Path) -> None:
     _make_folder(baseline.parent, baseline)
 
 
+def _open_lock(lock: Path) -> int:
+    """Open (creating) the lock file without following a symbolic link."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(lock, flags, 0o644)
+    except OSError as exc:
+        if os.path.islink(lock):
+            raise StoreError(
+                f"{lock}: the lock file is a symbolic link; remove it (pybench does not follow it)"
+            ) from None
+        raise StoreError(f"{lock}: cannot be opened ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StoreError(f"{lock}: the lock file is not a regular file; remove it")
+    return fd
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive inter-process lock on ``path``'s sidecar ``.lock`` file."""
-    with open(lock_path(path), "a+b") as handle:
+    with os.fdopen(_open_lock(lock_path(path)), "a+b") as handle:
         if fcntl is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
@@ -376,13 +551,33 @@ def save(path: Path, records: Iterable[BaselineRecord]) -> None:
     records = list(records)
     if not records:
         return
+    target = write_target(path)
     try:
-        _make_folder(path.parent, path)
-        with _locked(path):
-            merged = load(path)
+        _make_folder(target.parent, target)
+        with _locked(target):
+            existing = read(target)
+            # records this save does not replace keep their line as it was, and so do
+            # lines it could not read
+            lines = {name: [line] for name, line in existing.lines.items()}
+            lines.update(existing.raw)
             for record in records:
-                merged[record.bench] = record
-            text = "".join(merged[name].to_json() + "\n" for name in sorted(merged))
-            _write_atomic(path, text)
+                lines[record.bench] = [record.to_json()]
+            text = "".join(line + "\n" for name in sorted(lines) for line in lines[name])
+            _write_atomic(target, text)
     except OSError as exc:
         raise StoreError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+
+
+def write_target(path: Path) -> Path:
+    """The file a save of ``path`` replaces: ``path`` itself, or where its symbolic links lead.
+
+    A baseline shared through a link is updated where it lives (the link is
+    kept); a path that exists but is not a regular file is refused.
+
+    Raises:
+        StoreError: if ``path`` is a folder, a device, a FIFO or a socket.
+    """
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+    with contextlib.suppress(FileNotFoundError):
+        _check_regular(target)
+    return target
