@@ -4,7 +4,7 @@ Run from the repository root::
 
     uv run python perf/perf_compare.py
 
-Times :func:`pybench.revisions.checkout` of ``HEAD`` (``git worktree add
+Times :func:`pybench.sources.revisions.checkout` of ``HEAD`` (``git worktree add
 --detach`` into a temporary folder, with the stale-checkout scan that precedes
 it) and its clean-up (``git worktree remove --force``, removing the folder),
 separately and together, medians of 7 after one warm-up. Target: checkout
@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from pybench import revisions
-from pybench.discover import select
+from pybench.sources import revisions
+from pybench.sources.discover import select
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = Path("examples/synthetic/benchmarks")

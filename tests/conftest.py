@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from pybench import revisions, session
-from pybench.backends import Pool
 from pybench.cli import main
-from pybench.discover import Benchmark
+from pybench.core.settings import Settings
+from pybench.engine import loop as session
+from pybench.engine.loop import Outcome
+from pybench.execution.backends import Pool
 from pybench.reports import RunInfo
-from pybench.session import Outcome
-from pybench.settings import Settings
-from pybench.vcs import GitState
+from pybench.sources import revisions
+from pybench.sources.discover import Benchmark
+from pybench.sources.git import GitState
 from tests.toyrepo import ToyRepo, build_toy_repo
 
 REPO = Path(__file__).resolve().parent.parent

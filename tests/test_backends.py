@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from pybench import backends
-from pybench.backends import ProcessBackend
-from pybench.discover import discover
-from pybench.run import SerialBackend, run_benchmark
+from pybench.execution import backends
+from pybench.execution.backends import ProcessBackend
+from pybench.execution.evaluate import SerialBackend, run_benchmark
+from pybench.sources.discover import discover
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parallel"
 
@@ -576,7 +576,7 @@ def test_pools_loaded_before_the_limit_are_resized():
     code = (
         "import numpy\n"
         "from threadpoolctl import threadpool_info\n"
-        "from pybench.backends import _limit_threads\n"
+        "from pybench.execution.backends import _limit_threads\n"
         "_limit_threads(1)\n"
         "print(max(p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'))\n"
     )

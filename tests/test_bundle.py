@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pybench.bundle import BundleError, load, pack
-from pybench.discover import DiscoveryError, _module_name
-from pybench.run import evaluate_seed
+from pybench.execution.bundle import BundleError, load, pack
+from pybench.execution.evaluate import evaluate_seed
+from pybench.sources.discover import DiscoveryError, _module_name
 
 
 def _write(path: Path, source: str) -> Path:
@@ -99,7 +99,7 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path):
 
 _RUN_ELSEWHERE = """
 import os, pickle, sys
-from pybench.bundle import load
+from pybench.execution.bundle import load
 bundle = pickle.load(open(sys.argv[1], "rb"))
 func = load(bundle, sys.argv[2])
 module = sys.modules[func.__module__]

@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from pybench import backends, versions
-from pybench.discover import discover
+from pybench.execution import backends, versions
+from pybench.sources.discover import discover
 
 distributed = pytest.importorskip("distributed")
 
@@ -371,7 +371,7 @@ def test_versions_are_compared_with_each_worker_before_seeds_run(project, on_clu
     same = on_cluster(str(folder), "--baseline", "b.jsonl")
     assert same.exit_code == 0 and "warning" not in same.output, same.output
 
-    # different versions here only: the workers import their own, untouched pybench.versions
+    # different versions here only: the workers import their own, untouched versions module
     real = versions._version
     fake = {"click": "0.0.1", "numpy": "0.0.2"}
     monkeypatch.setattr(versions, "_version", lambda name: fake.get(name) or real(name))

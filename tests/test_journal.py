@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from pybench import store
-from pybench.discover import Benchmark
-from pybench.journal import Journal
-from pybench.run import SeedOutcome
+from pybench.execution.evaluate import SeedOutcome
+from pybench.sources.discover import Benchmark
+from pybench.storage import store
+from pybench.storage.journal import Journal
 
 
 def _bench(path: Path, name: str = "bench_t") -> Benchmark:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pybench.normalize import ReturnValueError, normalize
-from pybench.run import SeedFailure, SeedOutcome, evaluate_seed
+from pybench.core.normalize import ReturnValueError, normalize
+from pybench.execution.evaluate import SeedFailure, SeedOutcome, evaluate_seed
 
 # -- the three shapes -----------------------------------------------------------
 

@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import pybench.engine.loop  # noqa: F401
+
 # The stages a --pybench run imports, imported here first: an in-process pytester run
 # drops the modules it imported when it ends, and numpy cannot be imported twice.
-import pybench.backends  # noqa: F401
+import pybench.execution.backends  # noqa: F401
 import pybench.reports.terminal  # noqa: F401
-import pybench.session  # noqa: F401
-import pybench.vcs  # noqa: F401
-from pybench import cli, prompts, store
+import pybench.sources.git  # noqa: F401
+from pybench import cli
 from pybench import pytest_plugin as plugin
+from pybench.app import prompts
+from pybench.storage import store
 
 pytest_plugins = ["pytester"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench import session
-from pybench.backends import Pool
-from pybench.compare import compare_run
-from pybench.discover import Benchmark
+from pybench.core.settings import Settings
+from pybench.engine import loop as session
+from pybench.execution.backends import Pool
+from pybench.judging.verdict import compare_run
 from pybench.reports.terminal import (
     Reporter,
     format_flips,
@@ -20,7 +20,7 @@ from pybench.reports.terminal import (
     summary_text,
     timing_line,
 )
-from pybench.settings import Settings
+from pybench.sources.discover import Benchmark
 
 
 def _comparison(metric: str = "min:loss"):
@@ -159,8 +159,8 @@ def test_table_shows_intervals_and_marks():
 def test_cluster_notes_and_version_warnings(capsys):
     from dataclasses import replace
 
-    from pybench.backends import ClusterNotes
-    from pybench.versions import VersionMismatch
+    from pybench.execution.backends import ClusterNotes
+    from pybench.execution.versions import VersionMismatch
 
     [outcome] = session.run(session.plan([_bench("bench_a", float)], {}, {}, base_seed=1),
                             pool=Pool())  # fmt: skip

@@ -10,9 +10,10 @@ import jsonschema
 import numpy as np
 import pytest
 
-from pybench import adaptive, session
+from pybench.engine import loop as session
+from pybench.engine.loop import Status
+from pybench.judging import adaptive
 from pybench.reports import json as json_report
-from pybench.session import Status
 
 from .conftest import NASTY_MESSAGE, NASTY_METRIC
 

@@ -13,10 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench import revisions
-from pybench.discover import Benchmark, DiscoveryError
-from pybench.errors import EXIT_ERROR
-from pybench.revisions import (
+from pybench.core.errors import EXIT_ERROR
+from pybench.execution.evaluate import (
+    BenchmarkError,
+    RunResult,
+    SeedFailure,
+    SeedOutcome,
+    evaluate_seed,
+)
+from pybench.sources import revisions
+from pybench.sources.discover import Benchmark, DiscoveryError
+from pybench.sources.revisions import (
     Revision,
     RevisionError,
     checkout,
@@ -32,7 +39,6 @@ from pybench.revisions import (
     source_roots,
     working_tree,
 )
-from pybench.run import BenchmarkError, RunResult, SeedFailure, SeedOutcome, evaluate_seed
 from tests.toyrepo import (
     BENCH,
     DECOY,
@@ -195,7 +201,7 @@ def test_checkout_is_removed_after_an_exception(
 HOLDER_SCRIPT = """
 import sys, time
 from pathlib import Path
-from pybench import revisions
+from pybench.sources import revisions
 
 revisions._temp_root = lambda: Path(sys.argv[2])
 repo = Path(sys.argv[1])
@@ -286,7 +292,7 @@ import toypkg
 import json as json_before
 before = toypkg.value(5)
 
-from pybench.revisions import shadow_imports
+from pybench.sources.revisions import shadow_imports
 undo = shadow_imports([tree])
 import json
 import toypkg

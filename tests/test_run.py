@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench.discover import Benchmark
-from pybench.run import (
+from pybench.execution.evaluate import (
     BenchmarkError,
     SeedOutcome,
     SerialBackend,
@@ -20,7 +19,8 @@ from pybench.run import (
     run_benchmark,
     sample_seeds,
 )
-from pybench.store import BaselineRecord
+from pybench.sources.discover import Benchmark
+from pybench.storage.store import BaselineRecord
 
 
 def _bench(func) -> Benchmark:

@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench import adaptive, session
-from pybench.backends import Pool
-from pybench.discover import Benchmark
-from pybench.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION
-from pybench.session import Status
-from pybench.settings import Settings
-from pybench.store import BaselineRecord
-from pybench.vcs import GitState
+from pybench.core.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION
+from pybench.core.settings import Settings
+from pybench.engine import loop as session
+from pybench.engine.loop import Status
+from pybench.execution.backends import Pool
+from pybench.judging import adaptive
+from pybench.sources.discover import Benchmark
+from pybench.sources.git import GitState
+from pybench.storage.store import BaselineRecord
 
 
 def _bench(func, name: str = "bench_t", **defaults) -> Benchmark:
@@ -121,7 +122,7 @@ def test_plan_fresh_samples_seeds_and_says_how_to_reach_alpha():
 
 
 def test_run_revisions_judges_head_against_base(toy_repo):
-    from pybench import revisions
+    from pybench.sources import revisions
 
     root = toy_repo.root
     base_rev, head_rev = revisions.resolve(root, "v1"), revisions.resolve(root, "main")
@@ -194,7 +195,7 @@ class _MismatchedPool(Pool):
     """A local pool that reports the workers running another numpy (as a Dask pool would)."""
 
     def version_mismatches(self, bench):
-        from pybench.versions import VersionMismatch
+        from pybench.execution.versions import VersionMismatch
 
         return [VersionMismatch("numpy", "tcp://10.0.0.2:4000", "2.1.0", "1.26.4")]
 
@@ -219,7 +220,7 @@ def test_version_mismatch_is_a_warning_or_under_strict_an_error(strict):
 
 
 def test_plan_revisions_orders_by_name_and_marks_the_one_sided():
-    from pybench.revisions import Pairing
+    from pybench.sources.revisions import Pairing
 
     both = (_bench(_curve, "bench_b", n_seeds=6), _bench(_curve, "bench_b", n_seeds=8))
     added = _bench(_curve, "bench_c", n_seeds=6, alpha=0.1)
@@ -369,7 +370,7 @@ def test_timings_give_the_wall_time_and_the_median_seed():
 
 
 def test_collection_errors_become_error_outcomes_reported_first(tmp_path):
-    from pybench.discover import CollectionError
+    from pybench.sources.discover import CollectionError
 
     broken = CollectionError(
         tmp_path / "bench_broken.py",
@@ -388,7 +389,7 @@ def test_collection_errors_become_error_outcomes_reported_first(tmp_path):
 
 
 def test_resume_reuses_journaled_seeds_of_the_same_code(tmp_path):
-    from pybench.journal import Journal
+    from pybench.storage.journal import Journal
 
     calls = []
 
@@ -429,7 +430,7 @@ def test_resume_reuses_journaled_seeds_of_the_same_code(tmp_path):
 
 
 def test_an_adaptive_comparison_journals_its_stages_and_resumes(tmp_path):
-    from pybench.journal import Journal
+    from pybench.storage.journal import Journal
 
     path = tmp_path / "bench_t.py"
     path.write_text("# the benchmark's file\n")

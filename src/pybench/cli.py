@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, prompts
-from .errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
-from .settings import KEYWORDS
+from . import __version__
+from .app import prompts
+from .core.errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
+from .core.settings import KEYWORDS
 
 if TYPE_CHECKING:
+    from .engine.loop import Job, Outcome
     from .reports import RunInfo
     from .reports.terminal import Reporter
-    from .revisions import RevisionPair
-    from .session import Job, Outcome
-    from .vcs import GitState
+    from .sources.git import GitState
+    from .sources.revisions import RevisionPair
 
 DEFAULT_PATH = "benchmarks"
 DEFAULT_BASELINE = ".pybench/baselines.jsonl"
@@ -207,7 +208,7 @@ _n_seeds_option = click.option(
 
 
 def _check_env(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]) -> Any:
-    from .settings import env_name_problem
+    from .core.settings import env_name_problem
 
     for name in names:
         problem = env_name_problem(name)
@@ -346,7 +347,8 @@ class _Saving:
         self.running: str | None = None
 
     def __call__(self, event: Any) -> None:
-        from . import session, store
+        from .engine import loop as session
+        from .storage import store
 
         if isinstance(event, session.BenchStarted):
             self.running = event.name
@@ -380,7 +382,8 @@ def _run_jobs(
     planned: _Planned, options: dict[str, Any], reporter: Reporter, info: RunInfo
 ) -> list[Outcome]:
     """Run the jobs, saving each new baseline as its benchmark finishes."""
-    from . import backends, session
+    from .engine import loop as session
+    from .execution import backends
 
     on_event = _Saving(info.baseline, reporter)
     capture = options["capture"] == "fd" and not options["no_capture"]
@@ -411,10 +414,10 @@ def _plan(
     options: dict[str, Any], records: dict[str, Any], info: RunInfo, update: bool
 ) -> _Planned:
     """The jobs of the benchmarks chosen under PATH, with this run's hints and strictness."""
-    from . import session
-    from .discover import collect
-    from .journal import Journal
+    from .engine import loop as session
     from .reports.text import display_path
+    from .sources.discover import collect
+    from .storage.journal import Journal
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
     if options["dask"] and overrides["gpus"]:
@@ -440,9 +443,9 @@ def _plan(
 
 def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list[Outcome], RunInfo]:
     """Load the baseline → plan → guard writes → run → terminal report."""
-    from . import store
     from .reports.terminal import Reporter
-    from .vcs import git_state
+    from .sources.git import git_state
+    from .storage import store
 
     started = time.perf_counter()  # the time reported includes discovery and imports
     records = store.load(info.baseline)
@@ -501,7 +504,7 @@ def _reporting_errors(options: dict[str, Any], info: RunInfo, stage: Callable[[]
 
 def _finish(options: dict[str, Any], outcomes: Sequence[Outcome], info: RunInfo) -> int:
     """Write the machine-readable reports; the exit code."""
-    from . import session
+    from .engine import loop as session
     from .reports import write_all
 
     write_all(outcomes, info, **{key: options[key] for key in REPORT_OPTIONS})
@@ -514,8 +517,8 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
     An error that stops the run before any verdict is still written to the
     reports (a document with ``error`` set), then reported as usual.
     """
-    from . import store
     from .reports import RunInfo
+    from .storage import store
 
     info = RunInfo(
         command="update" if update else "run",
@@ -529,7 +532,7 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
 
 def _resolve_revisions(options: dict[str, Any]) -> RevisionPair:
     """Refuse ``--dask`` (ignore ``PYBENCH_DASK``), then resolve BASE, HEAD and ``--path``."""
-    from . import revisions
+    from .sources import revisions
 
     if options["dask"]:
         source = click.get_current_context().get_parameter_source("dask")
@@ -549,7 +552,7 @@ def _compare(options: dict[str, Any]) -> int:
     written to the reports.
     """
     from .reports import RunInfo
-    from .vcs import GitState
+    from .sources.git import GitState
 
     info = RunInfo(command="compare", path=options["path"], baseline=None)
     pair = _reporting_errors(options, info, lambda: _resolve_revisions(options))
@@ -567,8 +570,9 @@ def _compare_session(
     options: dict[str, Any], pair: RevisionPair, info: RunInfo
 ) -> tuple[list[Outcome], RunInfo]:
     """Check out both revisions → discover → plan → run interleaved → terminal report."""
-    from . import revisions, session
+    from .engine import loop as session
     from .reports.terminal import Reporter
+    from .sources import revisions
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
     to_stderr = "-" in (options[key] for key in REPORT_OPTIONS)
@@ -676,9 +680,10 @@ def plan_command(
     path: Path, benches: tuple[str, ...], baseline: Path | None, effect: float, power: float
 ) -> int:
     """From the stored baselines' noise: the drop each slot detects, and the seeds a drop needs."""
-    from . import stats, store
-    from .discover import discover, select
+    from . import stats
     from .reports.terminal import PLAN_ASSUMPTION, Reporter
+    from .sources.discover import discover, select
+    from .storage import store
 
     baseline = baseline or store.find_baseline(path)
     records = store.load(baseline)
@@ -772,10 +777,10 @@ def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool)
 
     Without --baseline, the file is searched for from the current directory up.
     """
-    from . import store
-    from .discover import bench_name
     from .reports.terminal import Reporter
-    from .vcs import history as git_history
+    from .sources.discover import bench_name
+    from .sources.git import history as git_history
+    from .storage import store
 
     baseline = baseline or store.find_baseline(Path.cwd())
     reporter = Reporter()

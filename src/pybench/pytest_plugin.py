@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point and inactive unless ``--pybench`
 is given: then every ``bench_*`` function of the ``bench_*.py`` files under the
 given paths (default: the ``pybench_paths`` ini option, else ``benchmarks``)
 becomes one item, run through the same stage as the ``pybench`` command
-(:func:`pybench.session.plan` and :func:`pybench.session.run`), so its verdict
+(:func:`pybench.engine.loop.plan` and :func:`pybench.engine.loop.run`), so its verdict
 is the command's. New baselines are saved once, when the session ends.
 
 Loading this module costs a pytest run nothing: it imports only pytest and the
@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .backends import Pool
-    from .discover import Benchmark
-    from .session import Outcome
-    from .store import BaselineRecord
-    from .vcs import GitState
+    from .engine.loop import Outcome
+    from .execution.backends import Pool
+    from .sources.discover import Benchmark
+    from .sources.git import GitState
+    from .storage.store import BaselineRecord
 
 __all__ = ["BenchFile", "BenchItem", "PybenchWarning"]
 
@@ -120,7 +120,7 @@ def _gpus(text: str) -> tuple[int, ...]:
 
 
 def _env_name(text: str) -> str:
-    from .settings import env_name_problem
+    from .core.settings import env_name_problem
 
     problem = env_name_problem(text)
     if problem is not None:
@@ -279,8 +279,8 @@ class BenchFile(pytest.File):
 
     def collect(self) -> Iterator[BenchItem]:
         """One item per benchmark the file defines; an import failure shows the user's traceback."""
-        from .errors import PybenchError
-        from .run import _user_traceback
+        from .core.errors import PybenchError
+        from .execution.evaluate import _user_traceback
 
         run = self.config.stash[_STASH]
         try:
@@ -335,7 +335,7 @@ class BenchItem(pytest.Item):
         self.bench = bench
         """The benchmark."""
         self.outcome: Outcome | None = None
-        """Its :class:`pybench.session.Outcome` once it has run (for ``conftest.py``
+        """Its :class:`pybench.engine.loop.Outcome` once it has run (for ``conftest.py``
         hooks such as ``pytest_runtest_makereport``)."""
         self.add_marker("pybench")
         for mark in getattr(bench.func, "pytestmark", []):  # @pytest.mark.* on the function
@@ -347,8 +347,8 @@ class BenchItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the benchmark; a FAIL or ERROR raises, a NEW is kept to be saved."""
+        from .engine.loop import Status
         from .reports.text import details, status_word
-        from .session import Status
 
         run = self.config.stash[_STASH]
         outcome = self.outcome = run.judge(self.bench)
@@ -372,7 +372,7 @@ class BenchItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         """The benchmark's line and its slot table or traceback; pybench's errors in one line."""
-        from .errors import PybenchError
+        from .core.errors import PybenchError
         from .reports.terminal import format_flips, format_table
         from .reports.text import details
 
@@ -468,7 +468,7 @@ class _PybenchRun:
 
     def _baseline(self) -> Path:
         """``--pybench-baseline``, or the file ``pybench`` would find from the first path."""
-        from .store import find_baseline
+        from .storage.store import find_baseline
 
         if self.baseline_option:
             return self.config.invocation_params.dir / self.baseline_option
@@ -520,7 +520,7 @@ class _PybenchRun:
 
     def benchmarks_in(self, path: Path) -> list[Benchmark]:
         """The benchmarks of one file; a name already collected from another file is an error."""
-        from .discover import DiscoveryError, benchmarks_in
+        from .sources.discover import DiscoveryError, benchmarks_in
 
         found = benchmarks_in(path)
         for bench in found:
@@ -538,8 +538,8 @@ class _PybenchRun:
         Raises:
             pytest.UsageError: the file cannot be read.
         """
-        from .errors import PybenchError
-        from .store import load
+        from .core.errors import PybenchError
+        from .storage.store import load
 
         if self.records is None and not self._load_error:
             try:
@@ -563,7 +563,7 @@ class _PybenchRun:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Settle, before anything runs, what may be written; open the back-ends."""
-        from .errors import PybenchError
+        from .core.errors import PybenchError
 
         items = [item for item in session.items if isinstance(item, BenchItem)]
         if not items or self.config.option.collectonly:
@@ -596,8 +596,8 @@ class _PybenchRun:
 
     def _guard_write(self, overwriting: list[str]) -> GitState:
         """Confirm overwrites and warn about a dirty tree, as ``pybench`` does."""
-        from .prompts import confirm, dirty_warning, interactive
-        from .vcs import git_state
+        from .app.prompts import confirm, dirty_warning, interactive
+        from .sources.git import git_state
 
         state = git_state(self.root, ignore=self.baseline)
         on_terminal = interactive()
@@ -628,7 +628,7 @@ class _PybenchRun:
     # -- running ------------------------------------------------------------------
     def judge(self, bench: Benchmark) -> Outcome:
         """Plan and run one benchmark through the run stage, as ``pybench`` would."""
-        from . import session
+        from .engine import loop as session
 
         jobs = session.plan(
             [bench],
@@ -645,7 +645,7 @@ class _PybenchRun:
 
     def _open_pool(self) -> Pool:
         """The session's one back-end pool, opened before the first benchmark runs."""
-        from . import backends
+        from .execution import backends
 
         if self._pool is None:
             self._pool = self._stack.enter_context(backends.open_pool(dask=self.dask))
@@ -659,8 +659,8 @@ class _PybenchRun:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Close the back-ends and save every new baseline in one locked, atomic write."""
-        from .errors import PybenchError
-        from .store import save
+        from .core.errors import PybenchError
+        from .storage.store import save
 
         self._stack.close()
         if not self.pending:

@@ -15,6 +15,7 @@ what a change did to the output::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "examples" / "synthetic" / "benchmarks" / "bench_synthetic.py"
 DATE = "2026-01-02T03:04:05+00:00"
-TIME_KEYS = re.compile(r"elapsed|wall|median|per_seed|seconds|time|date|started|finished|duration|timings")
+TIME_KEYS = re.compile(
+    r"elapsed|wall|median|per_seed|seconds|time|date|started|finished|duration|timings"
+)
 
 COMMANDS: list[tuple[str, list[str], dict[str, str]]] = [
     ("help", ["--help"], {}),
@@ -109,10 +112,8 @@ def written(tmp: Path) -> list[Path]:
 
 def show_text(text: str, tmp: Path) -> str:
     """``text`` masked; a JSON document with its times masked by key first."""
-    try:
+    with contextlib.suppress(ValueError):
         text = json.dumps(mask_json(json.loads(text)), indent=1, sort_keys=True)
-    except ValueError:
-        pass
     return mask(text, tmp)
 
 
@@ -141,7 +142,8 @@ def main() -> int:
                 continue
             if label == "commit-regress":
                 path = tmp / "benchmarks" / BENCH.name
-                path.write_text(path.read_text().replace("+= 0.20", "+= 0.20\n    losses[100] += 0.1"))
+                text = path.read_text().replace("+= 0.20", "+= 0.20\n    losses[100] += 0.1")
+                path.write_text(text)
                 git(tmp, "commit", "-q", "-am", "regress")
                 continue
             before = {p: p.stat().st_mtime for p in written(tmp)}

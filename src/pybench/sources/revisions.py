@@ -39,14 +39,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ..core.errors import PybenchError
+from ..core.normalize import Slot, describe_slot
+from ..execution.evaluate import (
+    Backend,
+    BenchmarkError,
+    RunResult,
+    SeedOutcome,
+    check_finite,
+    run_benchmark,
+)
 from .discover import Benchmark, DiscoveryError, bench_name, discover
-from .errors import PybenchError
-from .normalize import Slot, describe_slot
-from .run import Backend, BenchmarkError, RunResult, SeedOutcome, check_finite, run_benchmark
 
 if TYPE_CHECKING:
-    from .backends import ProcessBackend
-    from .store import BaselineRecord
+    from ..execution.backends import ProcessBackend
+    from ..storage.store import BaselineRecord
 
 __all__ = [
     "Pairing",
@@ -176,7 +183,7 @@ def resolve(repo: Path, rev: str) -> Revision:
 
 def working_tree(repo: Path) -> Revision:
     """The working tree of ``repo`` as it is, uncommitted changes included."""
-    from .vcs import git_state
+    from .git import git_state
 
     state = git_state(repo)
     commit = None
@@ -656,7 +663,7 @@ def side_backend(
     revisions' modules of the same name never meet in one interpreter. ``env``
     names variables forwarded around each call, as with ``pybench run``.
     """
-    from .backends import ProcessBackend, forwarded_env
+    from ..execution.backends import ProcessBackend, forwarded_env
 
     backend = ProcessBackend(
         workers=workers, gpus=gpus, sys_path=tree.source_roots, env=forwarded_env(env)
@@ -783,7 +790,7 @@ def run_alone(
     benchmark, this run's side will be compared against.
 
     Raises:
-        BenchmarkError: as :func:`pybench.run.run_benchmark`, or a value is not
+        BenchmarkError: as :func:`pybench.execution.evaluate.run_benchmark`, or a value is not
             finite; the message starts with ``label`` (e.g. ``head main (1a2b3c4)``).
     """
     try:
@@ -801,14 +808,14 @@ def run_alone(
 
 
 def as_baseline(name: str, result: RunResult, revision: Revision) -> BaselineRecord:
-    """The base side's run as a baseline record, for :func:`pybench.compare.compare_run`.
+    """The base side's run as a baseline record, for :func:`pybench.judging.verdict.compare_run`.
 
     Nothing is written: the record only lives for the comparison.
 
     Raises:
         BenchmarkError: the base side returned NaN or ±inf (nothing to compare against).
     """
-    from .store import BaselineRecord
+    from ..storage.store import BaselineRecord
 
     try:
         check_finite(name, result)

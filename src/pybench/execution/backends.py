@@ -1,19 +1,19 @@
 """Execution back-ends: where a benchmark's seeds run.
 
 :func:`open_pool` is entered once per pybench run; its :meth:`Pool.backend_for`
-hands out a :class:`pybench.run.Backend` for each benchmark:
+hands out a :class:`pybench.execution.evaluate.Backend` for each benchmark:
 
-- :class:`pybench.run.SerialBackend`: one seed after another in this process;
+- :class:`pybench.execution.evaluate.SerialBackend`: one seed after another in this process;
 - :class:`ProcessBackend`: a pool of local worker processes, optionally one per
   GPU with ``CUDA_VISIBLE_DEVICES`` set to it, and the back-end of any benchmark
   with a per-seed ``timeout`` (a seed past it is stopped by killing its worker);
 - :class:`DaskBackend`: tasks on a Dask ``distributed`` cluster (optional extra),
-  which carry the benchmark's sources with them (:mod:`pybench.bundle`).
+  which carry the benchmark's sources with them (:mod:`pybench.execution.bundle`).
 
-Every back-end runs seeds through :func:`pybench.run.evaluate_seed`, so a
+Every back-end runs seeds through :func:`pybench.execution.evaluate.evaluate_seed`, so a
 benchmark's values do not depend on where they were computed; a worker sets the
 forwarded variables (:func:`forwarded_env`) around each call. A worker that
-dies hard becomes a :class:`pybench.run.SeedFailure` for the seed it was
+dies hard becomes a :class:`pybench.execution.evaluate.SeedFailure` for the seed it was
 running, never a hang. :meth:`Pool.version_mismatches` compares a Dask
 cluster's package versions with this process's before a benchmark runs.
 """
@@ -37,13 +37,13 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import PybenchError
+from ..core.settings import env_name_problem
+from ..sources.discover import Benchmark, load_benchmark
 from . import interrupts
 from .bundle import Bundle, BundleError, pack
 from .bundle import load as load_bundle
-from .discover import Benchmark, load_benchmark
-from .errors import PybenchError
-from .run import Backend, SeedFailure, SeedOutcome, SerialBackend, evaluate_seed
-from .settings import env_name_problem
+from .evaluate import Backend, SeedFailure, SeedOutcome, SerialBackend, evaluate_seed
 from .versions import VersionMismatch, mismatches, package_versions
 
 __all__ = [
@@ -172,7 +172,7 @@ def _worker_main(
     if options.threads is not None:
         _limit_threads(options.threads)
     if options.sys_path:
-        from .revisions import shadow_imports
+        from ..sources.revisions import shadow_imports
 
         shadow_imports([Path(p) for p in options.sys_path])
     func: Callable[[int], Any] | None = None
@@ -210,7 +210,7 @@ def _context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         # Takes effect when the server starts: its children begin with numpy and pybench imported.
-        ctx.set_forkserver_preload(["pybench.backends"])
+        ctx.set_forkserver_preload(["pybench.execution.backends"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -279,7 +279,7 @@ class ProcessBackend:
         workers: the number of worker processes (ignored when ``gpus`` is given).
         gpus: one worker per entry, pinned to that GPU.
         sys_path: folders whose code the workers import first, ahead of anything
-            installed (see :func:`pybench.revisions.shadow_imports`); used to run a
+            installed (see :func:`pybench.sources.revisions.shadow_imports`); used to run a
             benchmark against one git revision's sources.
         env: forwarded variables (see :func:`forwarded_env`), set around each
             seed's call and restored after it, as on a Dask worker.
@@ -611,7 +611,7 @@ class DaskBackend:
     """Runs each seed as a task on a Dask ``distributed`` cluster.
 
     The benchmark file and the sibling modules it imports travel inside each
-    task (:mod:`pybench.bundle`), so the workers need no shared filesystem;
+    task (:mod:`pybench.execution.bundle`), so the workers need no shared filesystem;
     the forwarded variables are set around each seed's call. A worker that dies
     while running a seed makes the scheduler retry it elsewhere (counted in
     :attr:`notes`); a seed that keeps killing workers (``KilledWorker``)
@@ -724,7 +724,7 @@ class DaskBackend:
             self.notes = ClusterNotes(rescheduled, tuple(log))
 
     def version_mismatches(self, bench: Benchmark) -> list[VersionMismatch]:
-        """Packages whose versions on a worker differ from here (see :mod:`pybench.versions`).
+        """Packages whose versions on a worker differ from here (:mod:`pybench.execution.versions`).
 
         Checks Python, numpy, pybench and the installed packages the benchmark
         and its sibling modules import, on every worker connected now. A

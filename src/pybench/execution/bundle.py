@@ -31,9 +31,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .discover import DiscoveryError, _module_name, _user_traceback
-from .errors import PybenchError
-from .run import environment
+from ..core.errors import PybenchError
+from ..sources.discover import DiscoveryError, _module_name, _user_traceback
+from .evaluate import environment
 
 __all__ = ["Bundle", "BundleError", "ShippedFile", "load", "pack"]
 

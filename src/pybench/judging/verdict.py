@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .normalize import Slot
-from .stats import Comparison, compare
+from ..core.normalize import Slot
+from ..stats import Comparison, compare
 
 __all__ = ["BenchComparison", "Divergence", "compare_run"]
 

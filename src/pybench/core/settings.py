@@ -42,7 +42,7 @@ class Settings:
     (every ``PYBENCH_*`` one travels without being named)."""
     adaptive: bool = False
     """A comparison runs its stored seeds in stages and stops as soon as the verdict
-    is clear (:mod:`pybench.adaptive`); new baselines and ``update`` run every seed."""
+    is clear (:mod:`pybench.judging.adaptive`); new baselines and ``update`` run every seed."""
     timeout: float | None = None
     """Seconds one seed may run before it is stopped and the benchmark is an ERROR
     (``None``: no limit). Seeds then run in a worker process, which can be killed."""

@@ -1,7 +1,7 @@
 """Running: call a benchmark on its seeds and gather one ``(n_seeds, K)`` score matrix.
 
 Seeds are executed by a *backend* (serial in this process, or the parallel
-back-ends of :mod:`pybench.backends`). Every backend calls
+back-ends of :mod:`pybench.execution.backends`). Every backend calls
 :func:`evaluate_seed`, which never raises for the user's mistakes: it returns a
 :class:`SeedOutcome` holding either the normalized values or a
 :class:`SeedFailure` that travels back from any worker.
@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..core.errors import PybenchError
+from ..core.normalize import ReturnValueError, Slot, describe_slot, normalize
+from ..sources.discover import Benchmark
 from . import interrupts
 from .capture import capture as capture_output
-from .discover import Benchmark
-from .errors import PybenchError
-from .normalize import ReturnValueError, Slot, describe_slot, normalize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -159,7 +159,7 @@ def evaluate_seed(
         env: environment variables forwarded from where pybench was started,
             set just for this call and restored after it (``None`` values unset).
         capture: keep what the call writes to stdout and stderr on the outcome
-            instead of letting it reach the terminal (:mod:`pybench.capture`).
+            instead of letting it reach the terminal (:mod:`pybench.execution.capture`).
     """
     failure: SeedFailure | None = None
     with capture_output(capture) as output:
@@ -200,7 +200,7 @@ class SerialBackend:
     """Runs seeds one after another in this process.
 
     Args:
-        capture: keep what each seed prints on its outcome (:mod:`pybench.capture`).
+        capture: keep what each seed prints on its outcome (:mod:`pybench.execution.capture`).
     """
 
     def __init__(self, *, capture: bool = False):
@@ -265,7 +265,7 @@ def run_benchmark(
     """Run ``bench`` on ``seeds`` and return the values in seed order.
 
     After a Ctrl-C the seed that was running is discarded, even if it
-    returned (:mod:`pybench.interrupts`).
+    returned (:mod:`pybench.execution.interrupts`).
 
     Args:
         bench: the benchmark.

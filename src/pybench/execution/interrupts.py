@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TypeVar
 
-from .errors import EXIT_INTERRUPTED
+from ..core.errors import EXIT_INTERRUPTED
 
 __all__ = ["check", "guard", "interruptible", "interruptibly", "requested"]
 

@@ -9,7 +9,7 @@ callback, saving baselines is the caller's business (the only files the run
 stage writes are the journals of running benchmarks), and every front end
 (terminal, JSON, JUnit, Markdown, HTML, pytest) renders the same outcomes.
 
-While :func:`run` runs, Ctrl-C belongs to pybench (:mod:`pybench.interrupts`):
+While :func:`run` runs, Ctrl-C belongs to pybench (:mod:`pybench.execution.interrupts`):
 a benchmark that swallows ``KeyboardInterrupt`` still ends the run, and the
 seed it was running is never kept.
 """
@@ -25,12 +25,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import adaptive, interrupts, stats
-from .compare import BenchComparison, compare_run
-from .discover import Benchmark, CollectionError
-from .errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, PybenchError
-from .normalize import Slot
-from .run import (
+from .. import stats
+from ..core.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, PybenchError
+from ..core.normalize import Slot
+from ..core.settings import Settings, resolve
+from ..execution import interrupts
+from ..execution.evaluate import (
     Backend,
     BenchmarkError,
     RunResult,
@@ -40,17 +40,19 @@ from .run import (
     run_benchmark,
     sample_seeds,
 )
-from .settings import Settings, resolve
-from .store import BaselineRecord
+from ..judging import adaptive
+from ..judging.verdict import BenchComparison, compare_run
+from ..sources.discover import Benchmark, CollectionError
+from ..storage.store import BaselineRecord
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .backends import ClusterNotes, Pool
-    from .journal import Journal, JournalWriter
-    from .revisions import Pairing, Tree
-    from .vcs import GitState
-    from .versions import VersionMismatch
+    from ..execution.backends import ClusterNotes, Pool
+    from ..execution.versions import VersionMismatch
+    from ..sources.git import GitState
+    from ..sources.revisions import Pairing, Tree
+    from ..storage.journal import Journal, JournalWriter
 
 __all__ = [
     "BenchFinished",
@@ -653,7 +655,7 @@ def run(
 
     Args:
         jobs: from :func:`plan`.
-        pool: where seeds run (:func:`pybench.backends.open_pool`).
+        pool: where seeds run (:func:`pybench.execution.backends.open_pool`).
         git: the working tree's state, recorded in new baselines.
         on_event: receives :class:`BenchStarted`, :class:`SeedDone` and
             :class:`BenchFinished` events as the run goes.
@@ -703,7 +705,7 @@ def _failed(job: Job, exc: BenchmarkError, started: float) -> Outcome:
 def _run_paired(
     job: Job, base: Benchmark, trees: tuple[Tree, Tree], on_event: Callable[[Event], None]
 ) -> Outcome:
-    from .revisions import as_baseline, run_interleaved, side_backend
+    from ..sources.revisions import as_baseline, run_interleaved, side_backend
 
     base_tree, head_tree = trees
     tick = _ticker(job.bench.name, 2 * len(job.seeds), on_event)
@@ -733,7 +735,7 @@ def _run_paired(
 
 def _run_head_only(job: Job, head_tree: Tree, on_event: Callable[[Event], None]) -> Outcome:
     """A benchmark only HEAD has: run on HEAD alone, NEW with a note, nothing saved."""
-    from .revisions import run_alone, side_backend
+    from ..sources.revisions import run_alone, side_backend
 
     tick = _ticker(job.bench.name, len(job.seeds), on_event)
     started = time.perf_counter()
@@ -773,20 +775,20 @@ def run_revisions(
     The base side's values take the place of a stored baseline: outcomes are
     PASS, FAIL or ERROR exactly as for :func:`run`, with ``baseline`` holding
     the base side's matrix. Both sides run in local worker processes that
-    import their own tree's code (:func:`pybench.revisions.run_interleaved`).
+    import their own tree's code (:func:`pybench.sources.revisions.run_interleaved`).
     A job only HEAD has (``only_in="head"``) runs on HEAD alone and ends NEW
     (or ERROR), with :data:`ONLY_IN_HEAD` as its note and nothing to save; one
     only BASE has (``only_in="base"``) does not run and ends GONE.
 
     Each outcome's benchmark names its file where it lies in the repository
-    (:meth:`pybench.revisions.Tree.in_repo`), not in the checkout, which is
+    (:meth:`pybench.sources.revisions.Tree.in_repo`), not in the checkout, which is
     removed when the command ends.
 
     Args:
         jobs: from :func:`plan_revisions` (or :func:`plan_fresh`, for the head side's
             benchmarks).
         base: the base side's benchmark of each job both revisions have, by name.
-        trees: the ``(base, head)`` checkouts (:func:`pybench.revisions.open_tree`).
+        trees: the ``(base, head)`` checkouts (:func:`pybench.sources.revisions.open_tree`).
         on_event: as for :func:`run`; a job both sides have counts ``2 * n_seeds``
             seeds, one HEAD alone has ``n_seeds``; a GONE job only finishes.
     """

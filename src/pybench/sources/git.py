@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .store import BaselineRecord, StoreError, parse
+from ..storage.store import BaselineRecord, StoreError, parse
 
 __all__ = ["GitState", "HistoryEntry", "code_state", "git_state", "history"]
 

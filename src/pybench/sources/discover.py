@@ -22,9 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import settings
-from .errors import PybenchError
-from .settings import KEYWORDS, Settings
+from ..core import settings
+from ..core.errors import PybenchError
+from ..core.settings import KEYWORDS, Settings
 
 __all__ = [
     "Benchmark",

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..execution.evaluate import SeedOutcome
+from ..sources.discover import Benchmark
+from ..sources.git import code_state
 from . import store
-from .discover import Benchmark
-from .run import SeedOutcome
-from .vcs import code_state
 
 __all__ = ["FORMAT", "Journal", "JournalWriter", "Resumable"]
 
