@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pybench.core.normalize import ReturnValueError, normalize
-from pybench.execution.evaluate import SeedFailure, SeedOutcome, evaluate_seed
+from pybench.core.seeds import SeedFailure, SeedOutcome
+from pybench.execution.evaluate import evaluate_seed
 
 # -- the three shapes -----------------------------------------------------------
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pybench.execution.evaluate import sample_seeds
+from pybench.engine.plan import sample_seeds
 from pybench.storage import store
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")

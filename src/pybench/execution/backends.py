@@ -1,57 +1,55 @@
-"""Execution back-ends: where a benchmark's seeds run.
+"""Execution back-ends: where a benchmark's seeds run, with one pool of workers per run.
 
 :func:`open_pool` is entered once per pybench run; its :meth:`Pool.backend_for`
-hands out a :class:`pybench.execution.evaluate.Backend` for each benchmark:
+hands out a :class:`~pybench.execution.evaluate.Backend` for each benchmark:
 
-- :class:`pybench.execution.evaluate.SerialBackend`: one seed after another in this process;
-- :class:`ProcessBackend`: a pool of local worker processes, optionally one per
-  GPU with ``CUDA_VISIBLE_DEVICES`` set to it, and the back-end of any benchmark
-  with a per-seed ``timeout`` (a seed past it is stopped by killing its worker);
-- :class:`DaskBackend`: tasks on a Dask ``distributed`` cluster (optional extra),
-  which carry the benchmark's sources with them (:mod:`pybench.execution.bundle`).
+- :class:`~pybench.execution.evaluate.SerialBackend`: one seed after another in this process;
+- :class:`ProcessBackend`: local worker processes, optionally one per GPU with
+  ``CUDA_VISIBLE_DEVICES`` set to it, the back-end of any benchmark with a
+  per-seed ``timeout`` (a seed past it is stopped by killing its worker), and of
+  each side of ``pybench compare`` (workers that import that side's code first);
+- :class:`~pybench.execution.dask.DaskBackend`: tasks on a Dask cluster.
 
-Every back-end runs seeds through :func:`pybench.execution.evaluate.evaluate_seed`, so a
-benchmark's values do not depend on where they were computed; a worker sets the
-forwarded variables (:func:`forwarded_env`) around each call. A worker that
-dies hard becomes a :class:`pybench.execution.evaluate.SeedFailure` for the seed it was
-running, never a hang. :meth:`Pool.version_mismatches` compares a Dask
-cluster's package versions with this process's before a benchmark runs.
+The pool keeps its worker processes for the whole run: every benchmark that
+asks for the same workers (count or GPUs, and code source) reuses them, so a
+benchmark's imports are paid once per worker, not once per benchmark. Each task
+carries its benchmark, its forwarded variables and whether to capture output;
+the timeout is enforced per seed by the parent. A worker that dies hard
+becomes a :class:`~pybench.core.seeds.SeedFailure` for the seed it was running,
+never a hang.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import multiprocessing
 import os
 import signal
 import time
-import uuid
-import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from ..core.benchmark import Benchmark
 from ..core.errors import PybenchError
+from ..core.seeds import SeedFailure, SeedOutcome
 from ..core.settings import env_name_problem
-from ..sources.discover import Benchmark, load_benchmark
+from ..sources.discover import load_benchmark
+from ..sources.shadow import shadow_imports
 from . import interrupts
-from .bundle import Bundle, BundleError, pack
-from .bundle import load as load_bundle
-from .evaluate import Backend, SeedFailure, SeedOutcome, SerialBackend, evaluate_seed
-from .versions import VersionMismatch, mismatches, package_versions
+from .bundle import Bundle, pack
+from .dask import BackendError, DaskBackend, HeldBackLog, dask_client
+from .evaluate import Backend, SerialBackend, evaluate_seed
+from .versions import VersionMismatch
 
 __all__ = [
     "THREAD_VARIABLES",
-    "BackendError",
-    "ClusterNotes",
-    "DaskBackend",
-    "DaskMissingError",
+    "CallOptions",
     "Pool",
     "ProcessBackend",
     "forwarded_env",
@@ -62,14 +60,6 @@ __all__ = [
 
 _STOP_GRACE_S = 2.0
 """How long a worker may take to exit after SIGTERM before it is killed."""
-
-
-class BackendError(PybenchError):
-    """A back-end that cannot be started as asked (bad ``--dask`` address, bad combination)."""
-
-
-class DaskMissingError(BackendError):
-    """``--dask`` was asked for but the optional ``distributed`` package is not installed."""
 
 
 # -- native thread pools ----------------------------------------------------------
@@ -142,26 +132,39 @@ class _Started:
 
 
 @dataclass(frozen=True)
-class _WorkerOptions:
-    """How a worker sets itself up (see :class:`ProcessBackend`)."""
+class CallOptions:
+    """How one benchmark's seeds are called in a worker (per benchmark, not per worker)."""
 
+    env: Mapping[str, str | None] = field(default_factory=dict)
+    """Forwarded variables (see :func:`forwarded_env`), set around each seed's call."""
+    timeout: float | None = None
+    """Seconds a seed may run, counted from when its worker starts it."""
     capture: bool = False
+    """Keep what each seed prints on its outcome."""
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One seed for a worker: the benchmark (imported once per worker), the call's options."""
+
+    path: str
+    name: str
+    index: int
+    seed: int
+    env: dict[str, str | None]
+    capture: bool
+
+
+@dataclass(frozen=True)
+class _WorkerOptions:
+    """How a worker sets itself up when it starts (see :class:`ProcessBackend`)."""
+
     threads: int | None = None
     gpu: int | None = None
     sys_path: tuple[str, ...] = ()
-    env: dict[str, str | None] | None = None
 
 
-def _worker_main(
-    conn: Connection, path: str, name: str, environ: dict[str, str], options: _WorkerOptions
-) -> None:
-    """The loop of one worker process: import the benchmark once, then run seeds on request.
-
-    Receives ``(index, seed)`` tuples and answers each with a :class:`_Started`
-    note and then a :class:`SeedOutcome`; ``None`` or a closed connection ends the loop.
-    ``environ`` is the whole environment the worker starts with; ``options.env`` the
-    forwarded variables set around each call.
-    """
+def _set_up_worker(environ: dict[str, str], options: _WorkerOptions) -> None:
     # Ctrl-C on a terminal reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forkserver child inherits the server's environment, not the parent's current one.
@@ -172,34 +175,45 @@ def _worker_main(
     if options.threads is not None:
         _limit_threads(options.threads)
     if options.sys_path:
-        from ..sources.revisions import shadow_imports
-
         shadow_imports([Path(p) for p in options.sys_path])
-    func: Callable[[int], Any] | None = None
-    load_error = ""
-    try:
-        func = load_benchmark(Path(path), name)
-    except PybenchError as exc:
-        load_error = str(exc)
+
+
+_Loaded = dict[tuple[str, str], "Callable[[int], Any] | str"]
+"""A worker's imported benchmarks by ``(path, name)``, or why one could not be imported."""
+
+
+def _run_task(task: _Task, loaded: _Loaded) -> SeedOutcome:
+    """Run one task, importing its benchmark on first use (a failed import is kept too)."""
+    key = (task.path, task.name)
+    if key not in loaded:
+        try:
+            loaded[key] = load_benchmark(Path(task.path), task.name)
+        except PybenchError as exc:
+            loaded[key] = str(exc)
+    func = loaded[key]
+    if isinstance(func, str):
+        failure = SeedFailure(f"could not be run in a worker: {func}")
+        return SeedOutcome(task.index, task.seed, failure=failure)
+    return evaluate_seed(func, task.index, task.seed, task.env, capture=task.capture)
+
+
+def _worker_main(conn: Connection, environ: dict[str, str], options: _WorkerOptions) -> None:
+    """The loop of one worker process: run seeds on request, each benchmark imported once.
+
+    Receives :class:`_Task` values and answers each with a :class:`_Started`
+    note and then a :class:`SeedOutcome`; ``None`` or a closed connection ends the loop.
+    ``environ`` is the whole environment the worker starts with; a task's ``env``
+    the forwarded variables set around its call.
+    """
+    _set_up_worker(environ, options)
+    loaded: _Loaded = {}
     while True:
         try:
             task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        index, seed = task
-        if func is None:
-            outcome = SeedOutcome(
-                index, seed, failure=SeedFailure(f"could not be run in a worker: {load_error}")
-            )
-        else:
-            try:
-                conn.send(_Started(index))
-            except (EOFError, OSError):
+            if task is None:
                 return
-            outcome = evaluate_seed(func, index, seed, options.env, capture=options.capture)
-        try:
+            conn.send(_Started(task.index))
+            outcome = _run_task(task, loaded)
             conn.send(outcome)
         except (EOFError, OSError):
             return
@@ -210,7 +224,7 @@ def _context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         # Takes effect when the server starts: its children begin with numpy and pybench imported.
-        ctx.set_forkserver_preload(["pybench.execution.backends"])
+        ctx.set_forkserver_preload([__name__])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -238,7 +252,7 @@ class _Worker:
     process: Any  # multiprocessing.process.BaseProcess
     conn: Connection
     gpu: int | None
-    task: tuple[int, int] | None = None
+    task: _Task | None = None
     started: float | None = None
     """When the worker began its task (``time.monotonic``); ``None`` before it says so."""
 
@@ -266,9 +280,11 @@ def kill_workers() -> None:
 class ProcessBackend:
     """Runs seeds in local worker processes, one seed per worker at a time.
 
-    Each worker imports the benchmark file by path once and keeps it for every
-    seed it runs. With ``gpus``, there is one worker per listed GPU and its
-    ``CUDA_VISIBLE_DEVICES`` is set to that GPU before the file is imported.
+    Each worker imports a benchmark file by path the first time it runs one of
+    its seeds and keeps it for every later seed, of this benchmark and of any
+    other benchmark the run hands the same workers. With ``gpus``, there is one
+    worker per listed GPU and its ``CUDA_VISIBLE_DEVICES`` is set to that GPU
+    before anything is imported.
     Workers are not daemonic, so a benchmark may start processes of its own
     (e.g. a data loader).
 
@@ -279,7 +295,7 @@ class ProcessBackend:
         workers: the number of worker processes (ignored when ``gpus`` is given).
         gpus: one worker per entry, pinned to that GPU.
         sys_path: folders whose code the workers import first, ahead of anything
-            installed (see :func:`pybench.sources.revisions.shadow_imports`); used to run a
+            installed (see :func:`pybench.sources.shadow.shadow_imports`); used to run a
             benchmark against one git revision's sources.
         env: forwarded variables (see :func:`forwarded_env`), set around each
             seed's call and restored after it, as on a Dask worker.
@@ -300,28 +316,21 @@ class ProcessBackend:
     ):
         self._slots: list[int | None] = list(gpus) if gpus else [None] * max(1, workers)
         self._sys_path = tuple(str(p) for p in sys_path)
-        self._env = dict(env or {})
+        self._defaults = CallOptions(dict(env or {}), timeout, capture)
+        self._call = self._defaults
         self._workers: list[_Worker | None] = []
         self._stopping: list[_Worker] = []
-        self._timeout = timeout
-        self._capture = capture
         self._threads = threads_per_worker(len(self._slots))
         _LIVE.add(self)
 
-    def _start(self, bench: Benchmark, gpu: int | None) -> _Worker:
+    def _start(self, gpu: int | None) -> _Worker:
         ctx = _context()
         parent_conn, child_conn = ctx.Pipe(duplex=True)
-        options = _WorkerOptions(
-            capture=self._capture,
-            threads=self._threads,
-            gpu=gpu,
-            sys_path=self._sys_path,
-            env=self._env,
-        )
+        options = _WorkerOptions(threads=self._threads, gpu=gpu, sys_path=self._sys_path)
         process = ctx.Process(
             target=_worker_main,
-            args=(child_conn, str(bench.path), bench.name, dict(os.environ), options),
-            name=f"pybench-{bench.name}" + (f"-gpu{gpu}" if gpu is not None else ""),
+            args=(child_conn, dict(os.environ), options),
+            name="pybench-worker" + (f"-gpu{gpu}" if gpu is not None else ""),
         )
         process.start()
         child_conn.close()
@@ -332,20 +341,18 @@ class ProcessBackend:
         while len(self._workers) < wanted:
             self._workers.append(None)  # started on first use
 
-    def _dispatch(self, bench: Benchmark, i: int, task: tuple[int, int]) -> SeedOutcome | None:
+    def _dispatch(self, i: int, task: _Task) -> SeedOutcome | None:
         """Send ``task`` to worker ``i``, starting it if needed; an outcome if it is dead."""
         worker = self._workers[i]
         if worker is None or not worker.process.is_alive():
             if worker is not None:
                 self._stop(worker)
             try:
-                worker = self._workers[i] = self._start(bench, self._slots[i])
+                worker = self._workers[i] = self._start(self._slots[i])
             except OSError as exc:  # e.g. out of processes or memory
                 self._workers[i] = None
-                index, seed = task
-                return SeedOutcome(
-                    index, seed, failure=SeedFailure(f"could not start a worker process: {exc}")
-                )
+                failure = SeedFailure(f"could not start a worker process: {exc}")
+                return SeedOutcome(task.index, task.seed, failure=failure)
         worker.task = task
         worker.started = None
         try:
@@ -363,26 +370,24 @@ class ProcessBackend:
         worker.process.join(_STOP_GRACE_S)
         self._stop(worker)
         self._workers[i] = None
-        index, seed = worker.task
-        limit = f"{self._timeout:g}s"
+        timeout = self._call.timeout or 0.0
         return SeedOutcome(
-            index,
-            seed,
+            worker.task.index,
+            worker.task.seed,
             failure=SeedFailure(
-                f"ran past the per-seed timeout of {limit} and was stopped (its worker process"
-                f" was killed); raise `timeout` (or --timeout) if a seed needs longer"
+                f"ran past the per-seed timeout of {timeout:g}s and was stopped (its worker"
+                " process was killed); raise `timeout` (or --timeout) if a seed needs longer"
             ),
-            elapsed=self._timeout or 0.0,
+            elapsed=timeout,
         )
 
     def _next_deadline(self) -> float | None:
         """Seconds until the first running seed's timeout; ``None`` without one."""
-        if self._timeout is None:
-            return None
+        timeout = self._call.timeout
         starts = [w.started for w in self._workers if w is not None and w.started is not None]
-        if not starts:
+        if timeout is None or not starts:
             return None
-        return max(0.0, min(starts) + self._timeout - time.monotonic())
+        return max(0.0, min(starts) + timeout - time.monotonic())
 
     def _died(self, i: int) -> SeedOutcome:
         """Forget dead worker ``i``; the failure of the seed it was running."""
@@ -392,72 +397,77 @@ class ProcessBackend:
         exitcode = worker.process.exitcode
         self._stop(worker)
         self._workers[i] = None
-        index, seed = worker.task
-        return SeedOutcome(
-            index,
-            seed,
-            failure=SeedFailure(f"was running when its worker process {_death_reason(exitcode)}"),
-        )
+        failure = SeedFailure(f"was running when its worker process {_death_reason(exitcode)}")
+        return SeedOutcome(worker.task.index, worker.task.seed, failure=failure)
 
-    def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
-        """Yield one outcome per seed as each finishes; closing early stops the workers."""
+    def map_seeds(
+        self, bench: Benchmark, seeds: Sequence[int], options: CallOptions | None = None
+    ) -> Iterator[SeedOutcome]:
+        """Yield one outcome per seed as each finishes; closing early stops the workers.
+
+        ``options`` (default: the constructor's) say how this benchmark's seeds are called.
+        """
+        self._call = options or self._defaults
+        env = dict(self._call.env)
         self._prepare(len(seeds))
-        pending = deque(enumerate(seeds))
+        pending = deque(
+            _Task(str(bench.path), bench.name, i, seed, env, self._call.capture)
+            for i, seed in enumerate(seeds)
+        )
         finished = False
         try:
-            ready_outcomes: list[SeedOutcome] = []
+            ready: list[SeedOutcome] = []
             while True:
                 for i, worker in enumerate(self._workers):
                     if pending and (worker is None or worker.task is None):
-                        dead = self._dispatch(bench, i, pending.popleft())
-                        if dead is not None:
-                            ready_outcomes.append(dead)
-                yield from ready_outcomes
-                ready_outcomes.clear()
-                busy = {
-                    i: w
-                    for i, w in enumerate(self._workers)
-                    if w is not None and w.task is not None
-                }
+                        ready += self._send(i, pending)
+                yield from ready
+                ready.clear()
+                busy = {i: w for i, w in enumerate(self._workers) if w and w.task is not None}
                 if not busy:
                     if not pending:
                         break
                     continue
-                waitables: list[Any] = []
-                for w in busy.values():
-                    waitables += [w.conn, w.process.sentinel]
-                with interrupts.interruptible():  # Ctrl-C stops the wait at once
-                    ready = set(wait(waitables, timeout=self._next_deadline()))
-                now = time.monotonic()
-                for i, w in busy.items():
-                    if w.conn in ready:
-                        try:
-                            outcome = w.conn.recv()
-                        except (EOFError, OSError):
-                            ready_outcomes.append(self._died(i))
-                            continue
-                        if isinstance(outcome, _Started):
-                            w.started = now
-                            continue
-                        w.task = w.started = None
-                        # Hand the worker its next seed before the caller sees this one.
-                        if pending:
-                            dead = self._dispatch(bench, i, pending.popleft())
-                            if dead is not None:
-                                ready_outcomes.append(dead)
-                        ready_outcomes.append(outcome)
-                    elif w.process.sentinel in ready:
-                        ready_outcomes.append(self._died(i))
-                    elif (
-                        self._timeout is not None
-                        and w.started is not None
-                        and now - w.started >= self._timeout
-                    ):
-                        ready_outcomes.append(self._timed_out(i))
+                ready += self._receive(busy, pending)
             finished = True
         finally:
             if not finished:  # closed early, an error, or Ctrl-C: cancel what is running
                 self.close()
+
+    def _send(self, i: int, pending: deque[_Task]) -> list[SeedOutcome]:
+        """Hand worker ``i`` the next task; the seed's failure if the worker cannot take it."""
+        dead = self._dispatch(i, pending.popleft())
+        return [] if dead is None else [dead]
+
+    def _receive(self, busy: dict[int, _Worker], pending: deque[_Task]) -> list[SeedOutcome]:
+        """Wait for the busy workers; the outcomes that came back (or their failures)."""
+        waitables: list[Any] = []
+        for w in busy.values():
+            waitables += [w.conn, w.process.sentinel]
+        with interrupts.interruptible():  # Ctrl-C stops the wait at once
+            ready = set(wait(waitables, timeout=self._next_deadline()))
+        now = time.monotonic()
+        outcomes: list[SeedOutcome] = []
+        timeout = self._call.timeout
+        for i, w in busy.items():
+            if w.conn in ready:
+                try:
+                    message = w.conn.recv()
+                except (EOFError, OSError):
+                    outcomes.append(self._died(i))
+                    continue
+                if isinstance(message, _Started):
+                    w.started = now
+                    continue
+                w.task = w.started = None
+                if pending:  # hand the worker its next seed before the caller sees this one
+                    outcomes += self._send(i, pending)
+                outcomes.append(message)
+            elif w.process.sentinel in ready:
+                outcomes.append(self._died(i))
+            elif timeout is not None and w.started is not None and now - w.started >= timeout:
+                outcomes.append(self._timed_out(i))
+        return outcomes
 
     def _stop(self, worker: _Worker) -> None:
         process = worker.process
@@ -530,301 +540,39 @@ def forwarded_env(
     return dict(sorted(env.items()))
 
 
-# -- Dask ---------------------------------------------------------------------
-_DASK_LOGGERS = ("distributed", "tornado", "bokeh")
-_MAX_LOG_LINES = 1000
+# -- the pool ----------------------------------------------------------------
+class _Bound:
+    """One benchmark's view of a shared :class:`ProcessBackend`: its call options."""
 
-
-def _dask_run_seed(
-    bundle: Bundle, name: str, index: int, seed: int, env: dict[str, str | None]
-) -> SeedOutcome:
-    """One seed on a Dask worker: import the shipped benchmark (once per digest), then call it."""
-    try:
-        func = load_bundle(bundle, name, env)
-    except PybenchError as exc:
-        return SeedOutcome(
-            index, seed, failure=SeedFailure(f"could not be imported on a Dask worker: {exc}")
-        )
-    return evaluate_seed(func, index, seed, env)
-
-
-def _import_distributed() -> Any:
-    try:
-        import distributed
-    except ImportError as exc:
-        raise DaskMissingError(
-            f"--dask needs the optional Dask dependency ({exc}); "
-            "install it with `uv pip install distributed` (what pybench's `dask` extra installs)"
-        ) from None
-    return distributed
-
-
-class _HeldBackLog(logging.Filter):
-    """Keeps Dask's log records below ERROR off the terminal; remembers them for the details."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR:
-            return True
-        if len(self.lines) < _MAX_LOG_LINES:
-            try:
-                message = record.getMessage()
-            except Exception:  # a malformed record is Dask's problem, not the run's
-                message = str(record.msg)
-            self.lines.append(f"{record.name} - {record.levelname} - {message}")
-        return False
-
-
-@contextlib.contextmanager
-def _held_back_dask_logs() -> Iterator[_HeldBackLog]:
-    """Filter every logger of Dask (and its Tornado and Bokeh) in this process for the block."""
-    held = _HeldBackLog()
-    loggers = [logging.getLogger(name) for name in _DASK_LOGGERS] + [
-        logger
-        for name, logger in list(logging.root.manager.loggerDict.items())
-        if isinstance(logger, logging.Logger) and name.partition(".")[0] in _DASK_LOGGERS
-    ]
-    for logger in loggers:
-        logger.addFilter(held)
-    try:
-        yield held
-    finally:
-        for logger in loggers:
-            logger.removeFilter(held)
-
-
-@dataclass(frozen=True)
-class ClusterNotes:
-    """What the Dask cluster did while one benchmark ran, for the benchmark's details."""
-
-    rescheduled: int = 0
-    """How many times one of its seeds was moved to another worker because the
-    worker running it (or holding its result) was lost."""
-    log: tuple[str, ...] = ()
-    """Dask's log lines below ERROR from this process, held back from the terminal."""
-
-
-class DaskBackend:
-    """Runs each seed as a task on a Dask ``distributed`` cluster.
-
-    The benchmark file and the sibling modules it imports travel inside each
-    task (:mod:`pybench.execution.bundle`), so the workers need no shared filesystem;
-    the forwarded variables are set around each seed's call. A worker that dies
-    while running a seed makes the scheduler retry it elsewhere (counted in
-    :attr:`notes`); a seed that keeps killing workers (``KilledWorker``)
-    becomes a :class:`SeedFailure`.
-
-    Args:
-        client: a connected ``distributed.Client``.
-        bundle: returns the shipped form of a benchmark (packs it by default).
-        env: forwarded variables (see :func:`forwarded_env`).
-        log: where Dask's held-back log lines are collected, if anywhere.
-    """
-
-    def __init__(
-        self,
-        client: Any,
-        *,
-        bundle: Callable[[Benchmark], Bundle] | None = None,
-        env: Mapping[str, str | None] | None = None,
-        log: _HeldBackLog | None = None,
-    ):
-        self._client = client
-        self._bundle = bundle or (lambda bench: pack(bench.path))
-        self._env = dict(env or {})
-        self._log = log
-        self.notes = ClusterNotes()
-        """What the cluster did during the latest :meth:`map_seeds` (final once it ends)."""
+    def __init__(self, backend: ProcessBackend, options: CallOptions):
+        self.backend = backend
+        self.options = options
 
     def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
-        """Submit every seed, yield outcomes as they complete; closing early cancels the rest."""
-        distributed = _import_distributed()
-        from distributed.scheduler import KilledWorker
-
-        self.notes = ClusterNotes()
-        rescheduled = 0
-        log_from = len(self._log.lines) if self._log is not None else 0
-        try:
-            bundle = self._bundle(bench)
-        except BundleError as exc:
-            if seeds:
-                failure = SeedFailure(f"could not be shipped to the Dask workers: {exc}")
-                yield SeedOutcome(0, seeds[0], failure=failure)
-            return
-        run_id = uuid.uuid4().hex[:8]
-        pending: dict[str, Any] = {}
-        where: dict[str, tuple[int, int]] = {}
-
-        def on_event(event: Any) -> None:  # runs in the client's event loop thread
-            nonlocal rescheduled
-            msg = event[1] if isinstance(event, tuple) and len(event) == 2 else event
-            if not isinstance(msg, dict) or msg.get("action") != "remove-worker":
-                return
-            moved = [*msg.get("processing-tasks", ()), *msg.get("lost-computed-tasks", ())]
-            rescheduled += sum(1 for key in moved if key in pending)
-
-        subscribed = False
-        try:
-            with contextlib.suppress(Exception):
-                self._client.subscribe_topic("all", on_event)
-                subscribed = True
-            for index, seed in enumerate(seeds):
-                key = f"pybench-{bench.name}-{run_id}-{index}"
-                where[key] = (index, seed)
-                pending[key] = self._client.submit(
-                    _dask_run_seed,
-                    bundle,
-                    bench.name,
-                    index,
-                    seed,
-                    self._env,
-                    pure=False,
-                    key=key,
-                )
-            completed = iter(distributed.as_completed(list(pending.values())))
-            for future in interrupts.interruptibly(completed):
-                index, seed = where[future.key]
-                try:
-                    outcome = future.result()
-                except KilledWorker as exc:
-                    outcome = SeedOutcome(
-                        index,
-                        seed,
-                        failure=SeedFailure(
-                            f"killed every Dask worker that ran it ({exc.allowed_failures + 1}"
-                            f" workers died, the last was {_worker_address(exc)}); check the"
-                            " worker logs for running out of memory or a crash in native code"
-                        ),
-                    )
-                except Exception as exc:  # the cluster's failure, reported as the seed's
-                    outcome = SeedOutcome(
-                        index,
-                        seed,
-                        failure=SeedFailure(
-                            f"failed on the Dask cluster: {type(exc).__name__}: {exc}"
-                        ),
-                    )
-                # The value is here: a worker lost from now on must not recompute it.
-                pending.pop(future.key, None)
-                future.release()
-                yield outcome
-        finally:
-            outstanding = list(pending.values())
-            pending.clear()
-            if outstanding:
-                with contextlib.suppress(Exception):
-                    self._client.cancel(outstanding)
-            if subscribed:
-                with contextlib.suppress(Exception):
-                    self._client.unsubscribe_topic("all")
-            log = self._log.lines[log_from:] if self._log is not None else []
-            self.notes = ClusterNotes(rescheduled, tuple(log))
-
-    def version_mismatches(self, bench: Benchmark) -> list[VersionMismatch]:
-        """Packages whose versions on a worker differ from here (:mod:`pybench.execution.versions`).
-
-        Checks Python, numpy, pybench and the installed packages the benchmark
-        and its sibling modules import, on every worker connected now. A
-        benchmark that cannot be shipped, or a cluster that does not answer, has
-        none: running it reports the problem.
-        """
-        try:
-            names = self._bundle(bench).imports
-        except BundleError:
-            return []
-        here = package_versions(names)
-        try:
-            remote = self._client.run(package_versions, names, on_error="ignore")
-        except Exception:  # e.g. the scheduler went away; the run itself will say so
-            return []
-        return mismatches(here, {str(w): v for w, v in remote.items() if isinstance(v, dict)})
+        return self.backend.map_seeds(bench, seeds, self.options)
 
     def close(self) -> None:
-        """Nothing to release: the client and cluster belong to :func:`open_pool`."""
+        """Nothing: the workers belong to the pool and serve the next benchmark too."""
 
 
-def _worker_address(exc: Any) -> str:
-    last = getattr(exc, "last_worker", None)
-    return str(getattr(last, "address", last) or "unknown")
-
-
-def _parse_local(address: str) -> int | None:
-    """``local:N`` -> N; ``None`` for a scheduler address."""
-    if not address.startswith("local:"):
-        return None
-    text = address.removeprefix("local:")
-    if not text.isdigit() or int(text) < 1:
-        raise BackendError(
-            f"--dask {address}: expected local:N with N >= 1 worker processes, e.g. local:4"
-        )
-    return int(text)
-
-
-def _connect(distributed: Any, address: str) -> Any:
-    # pybench compares versions itself, per benchmark (Pool.version_mismatches).
-    from distributed.versions import VersionMismatchWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", VersionMismatchWarning)
-        try:
-            return distributed.Client(address)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise BackendError(
-                f"--dask {address}: cannot connect to a Dask scheduler there ({exc}); "
-                "check the address (e.g. tcp://host:8786) or use --dask local:N"
-            ) from None
-
-
-@contextlib.contextmanager
-def _dask_client(address: str) -> Iterator[tuple[Any, _HeldBackLog]]:
-    n_local = _parse_local(address)
-    distributed = _import_distributed()
-
-    with _held_back_dask_logs() as held:
-        cluster = None
-        try:
-            if n_local is not None:
-                cluster = distributed.LocalCluster(
-                    n_workers=n_local,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",  # any free port: never clash with another cluster
-                    silence_logs=logging.ERROR,
-                )
-                client = _connect(distributed, cluster.scheduler_address)
-            else:
-                client = _connect(distributed, address)
-            try:
-                yield client, held
-            finally:
-                with contextlib.suppress(Exception):
-                    client.close()
-        finally:
-            if cluster is not None:
-                with contextlib.suppress(Exception):
-                    cluster.close()
-
-
-# -- the pool ------------------------------------------------------------------
 class Pool:
-    """Hands out the back-end each benchmark runs on.
+    """Hands out the back-end each benchmark runs on, and keeps its workers for the whole run.
 
     Args:
         dask_client: a connected ``distributed.Client``, to run seeds on Dask.
-        dask_log: the held-back log of the ``distributed`` loggers (see :class:`ClusterNotes`).
+        dask_log: the held-back log of the ``distributed`` loggers (see
+            :class:`~pybench.execution.dask.ClusterNotes`).
         capture: capture each seed's output in local runs (``-s`` turns it off);
             seeds run on Dask write to the Dask workers' logs.
     """
 
     def __init__(
-        self, dask_client: Any = None, dask_log: _HeldBackLog | None = None, *, capture: bool = True
+        self, dask_client: Any = None, dask_log: HeldBackLog | None = None, *, capture: bool = True
     ):
         self._client = dask_client
         self._log = dask_log
         self._bundles: dict[Path, Bundle] = {}
+        self._workers: dict[tuple[object, ...], ProcessBackend] = {}
         self.capture = capture
 
     def _bundle(self, bench: Benchmark) -> Bundle:
@@ -842,6 +590,7 @@ class Pool:
         gpus: tuple[int, ...] | None,
         env: Sequence[str] = (),
         timeout: float | None = None,
+        source_roots: Sequence[Path] = (),
     ) -> Backend:
         """The back-end for ``bench``: Dask if connected, else GPU workers, processes or serial.
 
@@ -855,6 +604,8 @@ class Pool:
             timeout: seconds a seed may run. It needs a process that can be killed,
                 so even a single worker's seeds then run in a worker process. Dask
                 does not enforce it.
+            source_roots: the code source's folders (one side of a comparison): its
+                seeds run in workers that import that code first, never in this process.
 
         Raises:
             BackendError: GPU pinning was asked for together with Dask, or a
@@ -868,17 +619,26 @@ class Pool:
                     "give each Dask worker its own GPU instead (e.g. dask-cuda)"
                 )
             return DaskBackend(self._client, bundle=self._bundle, env=forwarded, log=self._log)
-        if gpus:
-            return ProcessBackend(gpus=gpus, env=forwarded, timeout=timeout, capture=self.capture)
-        if workers > 1 or timeout is not None:
-            return ProcessBackend(
-                workers=workers, env=forwarded, timeout=timeout, capture=self.capture
+        if not (gpus or workers > 1 or timeout is not None or source_roots):
+            return SerialBackend(capture=self.capture)
+        roots = tuple(str(p) for p in source_roots)
+        key = ("gpus", gpus, roots) if gpus else ("workers", workers, roots)
+        backend = self._workers.get(key)
+        if backend is None:
+            backend = self._workers[key] = ProcessBackend(
+                workers=workers, gpus=gpus, sys_path=roots
             )
-        return SerialBackend(capture=self.capture)
+        return _Bound(backend, CallOptions(forwarded, timeout, self.capture))
 
     def kill(self) -> None:
         """Kill every local worker process at once (a second Ctrl-C)."""
         kill_workers()
+
+    def close(self) -> None:
+        """Stop every worker of the run."""
+        for backend in self._workers.values():
+            backend.close()
+        self._workers.clear()
 
     def version_mismatches(self, bench: Benchmark) -> list[VersionMismatch]:
         """Where the workers' versions differ from here; always empty for local back-ends.
@@ -893,10 +653,10 @@ class Pool:
 
 @contextlib.contextmanager
 def open_pool(*, dask: str | None = None, capture: bool = True) -> Iterator[Pool]:
-    """The back-ends of one run.
+    """The back-ends of one run; every worker is stopped when the block ends.
 
     With Dask, the ``distributed`` loggers of this process are held below
-    ERROR for the whole run (see :class:`ClusterNotes`).
+    ERROR for the whole run (see :class:`~pybench.execution.dask.ClusterNotes`).
 
     Args:
         dask: a Dask scheduler address (``tcp://host:8786``), or ``local:N`` to
@@ -909,7 +669,11 @@ def open_pool(*, dask: str | None = None, capture: bool = True) -> Iterator[Pool
         BackendError: the address is malformed or no scheduler answers there.
     """
     if not dask:
-        yield Pool(capture=capture)
+        pool = Pool(capture=capture)
+        try:
+            yield pool
+        finally:
+            pool.close()
         return
-    with _dask_client(dask) as (client, held):
+    with dask_client(dask) as (client, held):
         yield Pool(client, held, capture=capture)

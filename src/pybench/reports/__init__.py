@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import PybenchError
 
 if TYPE_CHECKING:
-    from ..engine.loop import Outcome
-    from ..sources.git import GitState
-    from ..sources.revisions import Revision
+    from ..core.provenance import GitState, Revision
+    from ..engine.outcome import Outcome
 
 __all__ = ["ReportError", "RunInfo", "write_all", "write_text"]
 

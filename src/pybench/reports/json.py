@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..core.errors import EXIT_ERROR
-from ..engine.loop import Outcome, Status, exit_code
+from ..engine.outcome import Outcome, Status, exit_code
 from ..stats import goodness_sign
 from . import RunInfo
 from .text import display_path
 
 if TYPE_CHECKING:
-    from ..sources.revisions import Revision
+    from ..core.provenance import Revision
 
 __all__ = ["FORMAT", "document", "render", "schema"]
 

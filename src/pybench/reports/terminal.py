@@ -29,10 +29,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..engine.loop import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Status
+from ..engine.outcome import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Status
 from ..judging.verdict import BenchComparison
-from ..sources.git import HistoryEntry
 from ..stats import PLAN_MAX_SEEDS, SlotPlan
+from ..storage.history import HistoryEntry
 from ..storage.store import BaselineRecord
 from .text import (
     details,

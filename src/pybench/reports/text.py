@@ -12,7 +12,7 @@ from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 
 from ..core.normalize import Slot
-from ..engine.loop import Outcome, Status
+from ..engine.outcome import Outcome, Status
 from ..judging.verdict import BenchComparison
 
 __all__ = [
