@@ -40,9 +40,9 @@ class _DefaultGroup(click.Group):
         Ctrl-C become messages and exit codes; commands return their exit code.
         """
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         except click.ClickException as exc:
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
@@ -141,20 +141,18 @@ def _option(name: str, **extra: Any) -> Callable[[Any], Any]:
 
 
 _REPORTS = ["json_path", "junit_path", "markdown_path", "html_path"]
+_WHERE = ["seed", "workers", "gpus", "dask", "env"]
+"""How seeds are drawn and where they run."""
+_CAPTURE = ["capture", "no_capture"]
 _RUN_OPTIONS = [
     "benches",
     "baseline",
     "yes",
-    "seed",
-    "workers",
-    "gpus",
-    "dask",
-    "env",
+    *_WHERE,
     "timeout",
     "resume",
     "check_determinism",
-    "capture",
-    "no_capture",
+    *_CAPTURE,
     "verbose",
     *_REPORTS,
 ]
@@ -166,17 +164,12 @@ _COMPARE_OPTIONS = [
     "alpha",
     "min_effect",
     "n_seeds",
-    "seed",
-    "workers",
-    "gpus",
-    "dask",
-    "env",
+    *_WHERE,
     *_REPORTS,
     "timeout",
     "resume",
     "adaptive",
-    "capture",
-    "no_capture",
+    *_CAPTURE,
 ]
 """The options of ``pybench compare`` (its own run: no baseline file, no prompts)."""
 
@@ -282,8 +275,9 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
     from .storage import store
 
     started = time.perf_counter()  # the time reported includes discovery and imports
-    assert info.baseline is not None
-    records = store.load(info.baseline)
+    baseline = info.baseline
+    assert baseline is not None
+    records = store.load(baseline)
     info = dataclasses.replace(info, n_records=len(records))
     planned = _plan(options, records, info, update)
     jobs = planned.jobs
@@ -293,11 +287,10 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
         to_stderr="-" in (options[key] for key in REPORT_OPTIONS),
         update_command=_update_command(options),
     )
-    shown = display_path(info.baseline)
-    reporter.note(records_note(shown, info.baseline.exists(), len(records)))
+    reporter.note(records_note(display_path(baseline), baseline.exists(), len(records)))
     fresh = [job.bench.name for job in jobs if job.makes_baseline]
     if fresh or _wants_reports(options):
-        info = dataclasses.replace(info, git=git_state(_folder(info.path), ignore=info.baseline))
+        info = dataclasses.replace(info, git=git_state(_folder(info.path), ignore=baseline))
     if fresh:
         assert info.git is not None
         overwriting = [n for n in fresh if n in records]

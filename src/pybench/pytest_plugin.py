@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .core.benchmark import Benchmark
+    from .core.provenance import GitState
     from .engine.outcome import Outcome
     from .execution.backends import Pool
-    from .sources.discover import Benchmark
-    from .sources.git import GitState
     from .storage.store import BaselineRecord
 
 __all__ = ["BenchFile", "BenchItem", "PybenchWarning"]

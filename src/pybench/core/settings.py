@@ -117,10 +117,10 @@ def _gpus_from_text(text: str) -> tuple[int, ...]:
 def _check_gpus(gpus: Any) -> tuple[int, ...]:
     if isinstance(gpus, (str, bytes)) or not hasattr(gpus, "__iter__"):
         raise ValueError("must be a list of GPU indices, e.g. [0, 1]")
-    gpus = tuple(gpus)
-    if not gpus or not all(_is_int(g) and g >= 0 for g in gpus):
+    listed: tuple[int, ...] = tuple(gpus)
+    if not listed or not all(_is_int(g) and g >= 0 for g in listed):
         raise ValueError("must be a non-empty list of ints >= 0")
-    return gpus
+    return listed
 
 
 @dataclass(frozen=True)

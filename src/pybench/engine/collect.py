@@ -142,24 +142,21 @@ class Collector:
                 self.reused.add(outcome.index)
 
     def error(
-        self,
-        message: str,
-        *,
-        seed: int | None = None,
-        detail: str = "",
-        stdout: str = "",
-        stderr: str = "",
-        reset: bool = False,
+        self, message: str, outcome: SeedOutcome | None = None, *, reset: bool = False
     ) -> BenchmarkError:
-        """A :class:`BenchmarkError` of this benchmark, its message naming the source."""
+        """A :class:`BenchmarkError` of this benchmark, its message naming the source; the
+        seed, its traceback and its output taken from ``outcome``."""
         text = f"{self.label}: {message}" if self.label else message
+        if outcome is None:
+            return BenchmarkError(self.bench.name, text, reset=reset)
+        failure = outcome.failure
         return BenchmarkError(
             self.bench.name,
             text,
-            seed=seed,
-            detail=detail,
-            stdout=stdout,
-            stderr=stderr,
+            seed=outcome.seed,
+            detail=failure.traceback if failure is not None else "",
+            stdout=outcome.stdout if failure is not None else "",
+            stderr=outcome.stderr if failure is not None else "",
             reset=reset,
         )
 
@@ -175,19 +172,13 @@ class Collector:
                 seeds or the baseline.
         """
         if outcome.failure is not None:
-            raise self.error(
-                f"seed {outcome.seed} {outcome.failure.message}",
-                seed=outcome.seed,
-                detail=outcome.failure.traceback,
-                stdout=outcome.stdout,
-                stderr=outcome.stderr,
-            )
+            raise self.error(f"seed {outcome.seed} {outcome.failure.message}", outcome)
         got = set(outcome.values or {})
         if self.expected is not None and got != self.expected:
             raise self.error(
                 f"seed {outcome.seed} returned different slots from the baseline"
                 f" ({slots_differ(got, self.expected)})",
-                seed=outcome.seed,
+                outcome,
                 reset=True,
             )
         if self.first is None:
@@ -197,7 +188,7 @@ class Collector:
                 f"seed {outcome.seed} returned different slots from seed {self.first[0]}"
                 f" ({slots_differ(got, self.first[1])}); every seed must return the same"
                 " steps and metrics",
-                seed=outcome.seed,
+                outcome,
             )
         self.rows[outcome.index] = outcome
 

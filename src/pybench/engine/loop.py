@@ -167,17 +167,13 @@ def _judge(job: Job, runs: Sequence[_SideRun], started: float) -> Outcome:
         alpha=job.settings.alpha,
         min_effect=job.settings.min_effect,
     )
-    timings = Timings(time.perf_counter() - started, result.seed_times)
     return Outcome.judged(
         job.bench,
         job.settings,
-        job.seeds,
-        result.slots,
-        result.values,
+        result,
         baseline,
         comparison,
-        timings=timings,
-        reused=result.reused,
+        wall=time.perf_counter() - started,
     )
 
 
@@ -208,14 +204,11 @@ def _staged(
     return Outcome.judged(
         job.bench,
         job.settings,
-        job.seeds[: look.n],
-        result.slots,
-        result.values,
+        result,
         baseline,
         decision.comparison,
-        timings=Timings(time.perf_counter() - started, result.seed_times),
+        wall=time.perf_counter() - started,
         adaptive=trace,
-        reused=result.reused,
     )
 
 
@@ -228,11 +221,8 @@ def _new(job: Job, head: _SideRun, started: float, git: GitState | None) -> Outc
     result = head.collector.result()
     if job.only_in == "head":
         check_finite(job.bench.name, result, why=HEAD_ALONE_FINITE, label=head.collector.label)
-        timings = Timings(time.perf_counter() - started, result.seed_times)
-        return Outcome.new(
-            job.bench, job.settings, job.seeds, result.slots, result.values, record=None,
-            timings=timings,
-        )
+        wall = time.perf_counter() - started
+        return Outcome.new(job.bench, job.settings, result, record=None, wall=wall)
     check_finite(job.bench.name, result)
     record = BaselineRecord.from_matrix(
         job.bench.name,
@@ -249,13 +239,10 @@ def _new(job: Job, head: _SideRun, started: float, git: GitState | None) -> Outc
     outcome = Outcome.new(
         job.bench,
         job.settings,
-        job.seeds,
-        result.slots,
-        result.values,
+        result,
         record=record,
         replaces=job.update,
-        timings=Timings(time.perf_counter() - started, result.seed_times),
-        reused=result.reused,
+        wall=time.perf_counter() - started,
     )
     return dataclasses.replace(outcome, warnings=(warning,) if warning else ())
 
@@ -322,9 +309,9 @@ def _run_job(
         for side in runs:
             side.close()
     if journal is not None and outcome.status is not Status.ERROR:
-        for side in job.runs_on:  # a verdict: nothing left to resume
-            if side.journal_key is not None:
-                journal.remove(side.journal_key)
+        for planned in job.runs_on:  # a verdict: nothing left to resume
+            if planned.journal_key is not None:
+                journal.remove(planned.journal_key)
     return dataclasses.replace(outcome, version_mismatches=mismatches, cluster=runs[-1].notes)
 
 

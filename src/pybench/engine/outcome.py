@@ -13,7 +13,7 @@ import enum
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from ..core.benchmark import Benchmark
 from ..core.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION
@@ -24,9 +24,12 @@ from ..execution.versions import VersionMismatch
 from ..judging.adaptive import StopReason
 from ..judging.verdict import BenchComparison
 from ..storage.store import BaselineRecord
+from .collect import RunResult
 
 if TYPE_CHECKING:
     import numpy as np
+
+T = TypeVar("T")
 
 __all__ = [
     "ONLY_IN_BASE",
@@ -118,6 +121,17 @@ class AdaptiveTrace:
     keeps the statistics of the benchmark's ``alpha``; its ``passed`` is the look's verdict)."""
 
 
+class _Traced(Generic[T]):
+    """A field of the outcome's :class:`AdaptiveTrace`, read on the outcome (``None`` without)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, outcome: Outcome | None, owner: type | None = None) -> T | None:
+        trace = outcome.adaptive if outcome is not None else None
+        return cast("T | None", getattr(trace, self.name)) if trace is not None else None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result of one benchmark in one run (numpy matrices are read-only)."""
@@ -166,30 +180,16 @@ class Outcome:
     def name(self) -> str:
         return self.bench.name
 
-    @property
-    def seeds_run(self) -> int | None:
-        """With ``adaptive``: how many of the stored seeds ran (``None`` without)."""
-        return self.adaptive.seeds_run if self.adaptive else None
-
-    @property
-    def seeds_stored(self) -> int | None:
-        """With ``adaptive``: how many seeds the baseline stores."""
-        return self.adaptive.seeds_stored if self.adaptive else None
-
-    @property
-    def stopped_at_look(self) -> int | None:
-        """With ``adaptive``: the look (1-based) whose decision ended the run."""
-        return self.adaptive.stopped_at_look if self.adaptive else None
-
-    @property
-    def stop_reason(self) -> StopReason | None:
-        """With ``adaptive``: why the run stopped at that look."""
-        return self.adaptive.stop_reason if self.adaptive else None
-
-    @property
-    def look_alpha(self) -> float | None:
-        """With ``adaptive``: the share of ``alpha`` held to at the last look."""
-        return self.adaptive.look_alpha if self.adaptive else None
+    seeds_run = _Traced[int]()
+    """With ``adaptive``: how many of the stored seeds ran (``None`` without)."""
+    seeds_stored = _Traced[int]()
+    """With ``adaptive``: how many seeds the baseline stores."""
+    stopped_at_look = _Traced[int]()
+    """With ``adaptive``: the look (1-based) whose decision ended the run."""
+    stop_reason = _Traced[StopReason]()
+    """With ``adaptive``: why the run stopped at that look."""
+    look_alpha = _Traced[float]()
+    """With ``adaptive``: the share of ``alpha`` held to at the last look."""
 
     @property
     def stopped_early(self) -> bool:
@@ -228,14 +228,11 @@ class Outcome:
         cls,
         bench: Benchmark,
         settings: Settings,
-        seeds: Sequence[int],
-        slots: Sequence[Slot],
-        values: np.ndarray,
+        result: RunResult,
         *,
         record: BaselineRecord | None,
         replaces: bool = False,
-        timings: Timings = Timings(0.0),
-        reused: int = 0,
+        wall: float = 0.0,
     ) -> Outcome:
         """A NEW: values with nothing to compare them with; ``record`` is the baseline to save
         (``None`` for a benchmark only HEAD has in ``pybench compare``)."""
@@ -243,14 +240,14 @@ class Outcome:
             Status.NEW,
             bench,
             settings,
-            tuple(seeds),
-            slots=tuple(slots),
-            values=_frozen(values),
+            tuple(result.seeds),
+            slots=tuple(result.slots),
+            values=_frozen(result.values),
             record=record,
             replaces=replaces,
-            timings=timings,
+            timings=Timings(wall, result.seed_times),
             note=ONLY_IN_HEAD if record is None else None,
-            reused=reused,
+            reused=result.reused,
         )
 
     @classmethod
@@ -258,29 +255,26 @@ class Outcome:
         cls,
         bench: Benchmark,
         settings: Settings,
-        seeds: Sequence[int],
-        slots: Sequence[Slot],
-        values: np.ndarray,
+        result: RunResult,
         baseline: np.ndarray,
         comparison: BenchComparison,
         *,
-        timings: Timings = Timings(0.0),
+        wall: float = 0.0,
         adaptive: AdaptiveTrace | None = None,
-        reused: int = 0,
     ) -> Outcome:
-        """A PASS or FAIL: values judged against the baseline's on the same seeds."""
+        """A PASS or FAIL: the run's values judged against the baseline's on the same seeds."""
         return cls(
             Status.PASS if comparison.passed else Status.FAIL,
             bench,
             settings,
-            tuple(seeds),
-            slots=tuple(slots),
-            values=_frozen(values),
+            tuple(result.seeds),
+            slots=tuple(result.slots),
+            values=_frozen(result.values),
             baseline=_frozen(baseline),
             comparison=comparison,
-            timings=timings,
+            timings=Timings(wall, result.seed_times),
             adaptive=adaptive,
-            reused=reused,
+            reused=result.reused,
         )
 
 

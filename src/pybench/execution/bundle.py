@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from ..core.errors import PybenchError
 from ..sources.discover import DiscoveryError, module_name, summary
@@ -286,4 +286,4 @@ def load(
         _LOADED[key] = func
         while len(_LOADED) > _MAX_LOADED:
             _LOADED.popitem(last=False)
-        return func
+        return cast("Callable[[int], Any]", func)

@@ -191,26 +191,7 @@ class DaskBackend:
             completed = iter(distributed.as_completed(list(pending.values())))
             for future in interrupts.interruptibly(completed):
                 index, seed = where[future.key]
-                try:
-                    outcome = future.result()
-                except KilledWorker as exc:
-                    outcome = SeedOutcome(
-                        index,
-                        seed,
-                        failure=SeedFailure(
-                            f"killed every Dask worker that ran it ({exc.allowed_failures + 1}"
-                            f" workers died, the last was {_worker_address(exc)}); check the"
-                            " worker logs for running out of memory or a crash in native code"
-                        ),
-                    )
-                except Exception as exc:  # the cluster's failure, reported as the seed's
-                    outcome = SeedOutcome(
-                        index,
-                        seed,
-                        failure=SeedFailure(
-                            f"failed on the Dask cluster: {type(exc).__name__}: {exc}"
-                        ),
-                    )
+                outcome = _result(future, index, seed, KilledWorker)
                 # The value is here: a worker lost from now on must not recompute it.
                 pending.pop(future.key, None)
                 future.release()
@@ -248,6 +229,23 @@ class DaskBackend:
 
     def close(self) -> None:
         """Nothing to release: the client and cluster belong to :func:`open_pool`."""
+
+
+def _result(future: Any, index: int, seed: int, killed: type[Exception]) -> SeedOutcome:
+    """The outcome a finished Dask future holds; the cluster's failure as the seed's."""
+    try:
+        outcome: SeedOutcome = future.result()
+    except killed as exc:
+        failure = SeedFailure(
+            f"killed every Dask worker that ran it ({getattr(exc, 'allowed_failures', 0) + 1}"
+            f" workers died, the last was {_worker_address(exc)}); check the"
+            " worker logs for running out of memory or a crash in native code"
+        )
+        return SeedOutcome(index, seed, failure=failure)
+    except Exception as exc:  # the cluster's failure, reported as the seed's
+        failure = SeedFailure(f"failed on the Dask cluster: {type(exc).__name__}: {exc}")
+        return SeedOutcome(index, seed, failure=failure)
+    return outcome
 
 
 def _worker_address(exc: Any) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from ..core import settings
 from ..core.benchmark import Benchmark, bench_name
@@ -164,7 +164,7 @@ def load_benchmark(path: Path, name: str) -> Callable[[int], Any]:
     func = getattr(load_module(path), name, None)
     if not callable(func):
         raise DiscoveryError(f"{path}: has no function {name!r}")
-    return func
+    return cast("Callable[[int], Any]", func)
 
 
 def benchmarks_in(path: Path) -> list[Benchmark]:

@@ -113,7 +113,8 @@ def git_state(cwd: Path, ignore: Path | None = None) -> GitState:
             ignored = ignore.resolve().relative_to(Path(top.strip()).resolve()).as_posix()
         except ValueError:
             ignored = None
-    changed, untracked = [], []
+    changed: list[str] = []
+    untracked: list[str] = []
     for code, path in _porcelain_paths(status):
         if _is_pybench_file(path, ignored):
             continue

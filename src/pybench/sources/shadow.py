@@ -128,12 +128,12 @@ def shadow_imports(roots: Sequence[Path | str]) -> Callable[[], None]:
         del sys.modules[key]
     sys.path[:] = root_strs + [p for p in sys.path if p not in root_strs]
     finder = _SourceFinder(root_strs, names)
-    sys.meta_path.insert(0, finder)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, finder)
     importlib.invalidate_caches()
 
     def restore() -> None:
         with contextlib.suppress(ValueError):
-            sys.meta_path.remove(finder)  # type: ignore[arg-type]
+            sys.meta_path.remove(finder)
         for key in [
             k
             for k, module in list(sys.modules.items())
