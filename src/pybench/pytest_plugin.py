@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point and inactive unless ``--pybench`
 is given: then every ``bench_*`` function of the ``bench_*.py`` files under the
 given paths (default: the ``pybench_paths`` ini option, else ``benchmarks``)
 becomes one item, run through the same stage as the ``pybench`` command
-(:func:`pybench.engine.loop.plan` and :func:`pybench.engine.loop.run`), so its verdict
+(:func:`pybench.engine.plan.plan` and :func:`pybench.engine.loop.run`), so its verdict
 is the command's. New baselines are saved once, when the session ends.
 
 Loading this module costs a pytest run nothing: it imports only pytest and the
@@ -180,7 +180,7 @@ class BenchItem(pytest.Item):
         self.bench = bench
         """The benchmark."""
         self.outcome: Outcome | None = None
-        """Its :class:`pybench.engine.loop.Outcome` once it has run (for ``conftest.py``
+        """Its :class:`pybench.engine.outcome.Outcome` once it has run (for ``conftest.py``
         hooks such as ``pytest_runtest_makereport``)."""
         self.add_marker("pybench")
         for mark in getattr(bench.func, "pytestmark", []):  # @pytest.mark.* on the function
