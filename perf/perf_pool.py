@@ -96,8 +96,9 @@ def run(
     cmd += ["--seed", "1", "--yes", "--no-check-determinism", "--workers", str(workers)]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PYBENCH_")}
     environ.update(env, PERF_IMPORTS=str(imports))
-    if pythonpath is not None:
-        environ["PYTHONPATH"] = pythonpath
+    # slowlib is a library on the path (as an installed one would be), not a benchmark file
+    paths = [*([pythonpath] if pythonpath else []), str(folder / "lib")]
+    environ["PYTHONPATH"] = os.pathsep.join(paths)
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=folder, env=environ, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -119,7 +120,8 @@ def main() -> int:
         )
         subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
         (folder / "benchmarks").mkdir()
-        (folder / "benchmarks" / "slowlib.py").write_text(SLOWLIB)
+        (folder / "lib").mkdir()
+        (folder / "lib" / "slowlib.py").write_text(SLOWLIB)
         for name in ("a", "b", "c"):
             text = BENCH.format(name=name, seeds=SEEDS)
             (folder / "benchmarks" / f"bench_{name}.py").write_text(textwrap.dedent(text))
