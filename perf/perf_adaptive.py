@@ -39,7 +39,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from pybench import adaptive, stats  # noqa: E402
+from pybench import stats  # noqa: E402
+from pybench.judging import adaptive  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 N_SEEDS = 30

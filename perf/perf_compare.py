@@ -4,7 +4,7 @@ Run from the repository root::
 
     uv run python perf/perf_compare.py
 
-Times :func:`pybench.revisions.checkout` of ``HEAD`` (``git worktree add
+Times :func:`pybench.sources.worktrees.checkout` of ``HEAD`` (``git worktree add
 --detach`` into a temporary folder, with the stale-checkout scan that precedes
 it) and its clean-up (``git worktree remove --force``, removing the folder),
 separately and together, medians of 7 after one warm-up. Target: checkout
@@ -23,8 +23,12 @@ import sys
 import time
 from pathlib import Path
 
-from pybench import revisions
-from pybench.discover import select
+from pybench.core.provenance import Revision
+from pybench.execution.backends import open_pool
+from pybench.sources import revisions, worktrees
+from pybench.sources.code import discover_tree, open_tree
+from pybench.sources.discover import select
+from pybench.sources.git import git
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = Path("examples/synthetic/benchmarks")
@@ -32,9 +36,9 @@ REPEATS = 7
 TARGET_S = 1.0
 
 
-def _checkout_times(revision: revisions.Revision) -> tuple[float, float]:
+def _checkout_times(revision: Revision) -> tuple[float, float]:
     started = time.perf_counter()
-    with revisions.checkout(ROOT, revision) as tree:
+    with worktrees.checkout(ROOT, revision) as tree:
         created = time.perf_counter()
         assert (tree / "pyproject.toml").is_file()
     ended = time.perf_counter()
@@ -42,11 +46,12 @@ def _checkout_times(revision: revisions.Revision) -> tuple[float, float]:
     return created - started, ended - created
 
 
-def _side_time(revision: revisions.Revision) -> float:
+def _side_time(revision: Revision) -> float:
     started = time.perf_counter()
-    with revisions.open_tree(ROOT, revision, BENCHMARKS) as tree:
-        (bench,) = select(revisions.discover_tree(tree), ("synthetic",))
-        with revisions.side_backend(tree) as backend:
+    with open_tree(ROOT, revision, BENCHMARKS, "head") as tree:
+        (bench,) = select(discover_tree(tree), ("synthetic",))
+        with open_pool() as pool:
+            backend = pool.backend_for(bench, workers=1, gpus=None, source_roots=tree.source_roots)
             (outcome,) = backend.map_seeds(bench, [1])
             assert outcome.values is not None
     return time.perf_counter() - started
@@ -55,7 +60,7 @@ def _side_time(revision: revisions.Revision) -> float:
 def main() -> int:
     revision = revisions.resolve(ROOT, "HEAD")
     print(f"repository: {ROOT} at {revision.label}")
-    files = len(revisions._git(["ls-files"], ROOT).stdout.splitlines())
+    files = len(git(["ls-files"], ROOT).stdout.splitlines())
     print(f"tracked files checked out: {files}")
     _checkout_times(revision)  # warm the file-system caches
     creates, removes, totals = [], [], []
@@ -77,7 +82,7 @@ def main() -> int:
         f"  one side set up (checkout, discovery, a worker, one seed, clean-up) "
         f"{statistics.median(sides):6.3f} s   (information)"
     )
-    mine = list(revisions._temp_root().glob(f"{revisions.PREFIX}{os.getpid()}-*"))
+    mine = list(worktrees._temp_root().glob(f"{worktrees.PREFIX}{os.getpid()}-*"))
     print(f"  checkouts left behind by this run: {len(mine)}")
     return 0 if total < TARGET_S and not mine else 1
 

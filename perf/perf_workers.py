@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pybench.backends import THREAD_VARIABLES
+from pybench.execution.backends import THREAD_VARIABLES
 
 N_SEEDS = 24
 SEED_SECONDS = 0.4

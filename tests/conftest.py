@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from pybench import revisions, session
-from pybench.backends import Pool
 from pybench.cli import main
-from pybench.discover import Benchmark
+from pybench.core.benchmark import Benchmark
+from pybench.core.provenance import GitState, Revision
+from pybench.core.settings import Settings
+from pybench.engine import loop
+from pybench.engine import outcome as results
+from pybench.engine import plan as planning
+from pybench.engine.outcome import Outcome
+from pybench.execution.backends import Pool
 from pybench.reports import RunInfo
-from pybench.session import Outcome
-from pybench.settings import Settings
-from pybench.vcs import GitState
+from pybench.sources import worktrees
 from tests.toyrepo import ToyRepo, build_toy_repo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,7 +73,7 @@ def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Checkouts of revisions go here instead of the system's temporary directory."""
     root = tmp_path / "tmp"
     root.mkdir()
-    monkeypatch.setattr(revisions, "_temp_root", lambda: root)
+    monkeypatch.setattr(worktrees, "_temp_root", lambda: root)
     return root
 
 
@@ -132,11 +135,11 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Zoo:
         bench("bench_diverged", diverging),
         bench("bench_error", raising),
     ]
-    made = session.run(session.plan(first, {}, {}, base_seed=1), pool=Pool())
+    made = loop.run(planning.plan(first, {}, {}, base_seed=1), pool=Pool())
     records = {o.name: o.record for o in made}
     changed["on"] = True
     second = [*first, bench("bench_new", steady)]
-    outcomes = session.run(session.plan(second, records, {}, base_seed=2), pool=Pool())
+    outcomes = loop.run(planning.plan(second, records, {}, base_seed=2), pool=Pool())
     info = RunInfo(
         command="run",
         path=tmp_path / "benchmarks",
@@ -154,11 +157,11 @@ def compare_zoo(zoo: Zoo) -> Zoo:
     """The zoo as ``pybench compare`` reports it: ``main`` against the dirty working tree,
     ``bench_new`` only in HEAD (NEW, nothing saved) and a ``bench_gone`` only in BASE."""
     bench = Benchmark("bench_gone", zoo.outcomes[0].bench.path, float, Settings(n_seeds=8))
-    gone = Outcome(session.Status.GONE, bench, bench.defaults, (), note=session.ONLY_IN_BASE)
-    new = dataclasses.replace(zoo.by_name("bench_new"), record=None, note=session.ONLY_IN_HEAD)
+    gone = Outcome(results.Status.GONE, bench, bench.defaults, (), note=results.ONLY_IN_BASE)
+    new = dataclasses.replace(zoo.by_name("bench_new"), record=None, note=results.ONLY_IN_HEAD)
     outcomes = [new if o.name == "bench_new" else o for o in zoo.outcomes] + [gone]
-    base = revisions.Revision("main", "a" * 40, "aaaaaaa")
-    head = revisions.Revision("working tree", "b" * 40, "bbbbbbb", is_checkout=False, dirty=True)
+    base = Revision("main", "a" * 40, "aaaaaaa")
+    head = Revision("working tree", "b" * 40, "bbbbbbb", is_checkout=False, dirty=True)
     info = dataclasses.replace(
         zoo.info,
         command="compare",

@@ -13,8 +13,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from pybench import adaptive, stats
-from pybench.adaptive import Look, StopReason
+from pybench import stats
+from pybench.judging import adaptive
+from pybench.judging.adaptive import Look, StopReason
 
 MAIN = Path(__file__).resolve().parent.parent / "examples" / "synthetic" / "main.py"
 

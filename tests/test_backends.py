@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from pybench import backends
-from pybench.backends import ProcessBackend
-from pybench.discover import discover
-from pybench.run import SerialBackend, run_benchmark
+from pybench.engine.collect import run_seeds
+from pybench.execution import backends
+from pybench.execution.backends import ProcessBackend
+from pybench.execution.evaluate import SerialBackend
+from pybench.sources.discover import discover
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parallel"
 
@@ -137,8 +138,8 @@ def test_outcomes_stream_as_they_finish_and_rows_stay_in_seed_order(project, wri
         assert sorted(order) == seeds
         assert order[-1] == 100  # the slow first seed arrives last: yielded as completed
 
-        result = run_benchmark(
-            bench, seeds, backend=backend, on_seed_done=lambda: finished.append(1)
+        result = run_seeds(
+            bench, seeds, backend=backend, on_outcome=lambda outcome: finished.append(1)
         )
     finally:
         backend.close()
@@ -525,8 +526,37 @@ def test_pool_hands_out_the_asked_for_backend(project, bench_dir):
     bench = discover(bench_dir("bench_det.py"))[0]
     with backends.open_pool() as pool:
         assert isinstance(pool.backend_for(bench, workers=1, gpus=None), SerialBackend)
-        assert isinstance(pool.backend_for(bench, workers=3, gpus=None), ProcessBackend)
-        assert isinstance(pool.backend_for(bench, workers=1, gpus=(0,)), ProcessBackend)
+        three = pool.backend_for(bench, workers=3, gpus=None, timeout=2.0)
+        again = pool.backend_for(bench, workers=3, gpus=None, env=["HOME"])
+        gpu = pool.backend_for(bench, workers=1, gpus=(0,))
+        timed = pool.backend_for(bench, workers=1, gpus=None, timeout=1.0)
+        side = pool.backend_for(bench, workers=3, gpus=None, source_roots=[project])
+    assert isinstance(three, backends._Bound) and isinstance(three.backend, ProcessBackend)
+    assert again.backend is three.backend  # one set of workers per kind, for the whole run
+    assert (three.options.timeout, again.options.timeout) == (2.0, None)
+    assert "HOME" in again.options.env and "HOME" not in three.options.env
+    assert len({id(b.backend) for b in (three, gpu, timed, side)}) == 4
+
+
+def test_one_pool_serves_every_benchmark_of_a_run(project, write_bench):
+    from pybench.engine import loop
+    from pybench.engine.plan import plan
+
+    source = """
+        import os
+
+        def bench_a(seed, *, n_seeds=6, workers=2, check_determinism=False):
+            return {"pid": float(os.getpid())}
+
+        def bench_b(seed, *, n_seeds=6, workers=2, check_determinism=False):
+            return {"pid": float(os.getpid())}
+    """
+    found = discover(write_bench(source, "bench_pids.py"))
+    with backends.open_pool() as pool:
+        outcomes = loop.run(plan(found, {}, {}, base_seed=1), pool=pool)
+    pids = [set(outcome.values[:, 0].tolist()) for outcome in outcomes]
+    assert pids[0] == pids[1] and 1 <= len(pids[0]) <= 2  # the same two workers ran both
+    assert float(os.getpid()) not in pids[0]
 
 
 # -- native threads per worker ----------------------------------------------------
@@ -576,7 +606,7 @@ def test_pools_loaded_before_the_limit_are_resized():
     code = (
         "import numpy\n"
         "from threadpoolctl import threadpool_info\n"
-        "from pybench.backends import _limit_threads\n"
+        "from pybench.execution.backends import _limit_threads\n"
         "_limit_threads(1)\n"
         "print(max(p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'))\n"
     )

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pybench.bundle import BundleError, load, pack
-from pybench.discover import DiscoveryError, _module_name
-from pybench.run import evaluate_seed
+from pybench.execution.bundle import BundleError, load, pack
+from pybench.execution.evaluate import evaluate_seed
+from pybench.sources.discover import DiscoveryError, module_name
 
 
 def _write(path: Path, source: str) -> Path:
@@ -63,7 +63,7 @@ def test_pack_follows_imports_to_sibling_modules_and_packages(tmp_path):
     folder = _folder(tmp_path, "packa")
     bundle = pack(folder / "bench_packa.py")
     path = (folder / "bench_packa.py").resolve()
-    assert bundle.main.module == _module_name(path) and bundle.main.path == str(path)
+    assert bundle.main.module == module_name(path) and bundle.main.path == str(path)
     assert bundle.main.source == path.read_bytes()
     shipped = {(f.module, Path(f.path).relative_to(folder.resolve()).as_posix(), f.package)
                for f in bundle.helpers}  # fmt: skip
@@ -99,7 +99,7 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path):
 
 _RUN_ELSEWHERE = """
 import os, pickle, sys
-from pybench.bundle import load
+from pybench.execution.bundle import load
 bundle = pickle.load(open(sys.argv[1], "rb"))
 func = load(bundle, sys.argv[2])
 module = sys.modules[func.__module__]
@@ -125,7 +125,7 @@ def test_a_fresh_process_runs_the_bundle_after_the_folder_is_gone(tmp_path):
     assert proc.returncode == 0, proc.stderr
     value, name, file, helper_file, listing = proc.stdout.split(" ", 4)
     assert float(value) == (3 + 0.5) * 2.0
-    assert name == _module_name(path)  # the module name discovery gives it
+    assert name == module_name(path)  # the module name discovery gives it
     assert file == str(path) and helper_file == str(path.parent / "away_helpers.py")
     assert listing.strip() == "[]"  # nothing written where it ran
     assert not folder.exists()

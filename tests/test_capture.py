@@ -8,7 +8,7 @@ import subprocess
 import sys
 import warnings
 
-from pybench import capture
+from pybench.execution import capture
 
 
 def _noisy() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pybench import store
+from pybench.storage import store
 
 from .conftest import REPO, SYNTHETIC
 from .toyrepo import worktrees
@@ -415,7 +415,7 @@ def test_update_without_terminal_never_waits(project, write_bench, cli):
 
 def test_dirty_tree_prompts_on_a_terminal(project, write_bench, cli, monkeypatch):
     _dirty_project(project, write_bench)
-    monkeypatch.setattr("pybench.prompts.interactive", lambda: True)
+    monkeypatch.setattr("pybench.app.prompts.interactive", lambda: True)
     refused = cli("benchmarks", input="n\n")
     assert refused.exit_code == 2 and "nothing was saved" in refused.stderr
     assert not (project / ".pybench" / "baselines.jsonl").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pybench.compare import compare_run
+from pybench.judging.verdict import compare_run
 from pybench.reports.terminal import format_table
 
 

@@ -31,8 +31,9 @@ from typing import Any
 
 import pytest
 
-from pybench import backends, versions
-from pybench.discover import discover
+from pybench.execution import backends, versions
+from pybench.execution import dask as dask_backend
+from pybench.sources.discover import discover
 
 distributed = pytest.importorskip("distributed")
 
@@ -152,7 +153,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 def _quiet() -> Any:
     """The test's own clients keep Dask's log lines to themselves too."""
-    return backends._held_back_dask_logs()
+    return dask_backend._held_back_dask_logs()
 
 
 class _DaskTerminal(logging.Handler):
@@ -371,7 +372,7 @@ def test_versions_are_compared_with_each_worker_before_seeds_run(project, on_clu
     same = on_cluster(str(folder), "--baseline", "b.jsonl")
     assert same.exit_code == 0 and "warning" not in same.output, same.output
 
-    # different versions here only: the workers import their own, untouched pybench.versions
+    # different versions here only: the workers import their own, untouched versions module
     real = versions._version
     fake = {"click": "0.0.1", "numpy": "0.0.2"}
     monkeypatch.setattr(versions, "_version", lambda name: fake.get(name) or real(name))
@@ -463,7 +464,7 @@ def test_the_backend_counts_rescheduled_seeds(project, cluster, monkeypatch):
     bench = discover(folder)[0]
     with backends.open_pool(dask=cluster.address) as pool:
         backend = pool.backend_for(bench, workers=1, gpus=None)
-        assert isinstance(backend, backends.DaskBackend)
+        assert isinstance(backend, dask_backend.DaskBackend)
         outcomes = backend.map_seeds(bench, list(range(6)))
         first = next(outcomes)
         assert first.failure is None and backend.notes.rescheduled == 0

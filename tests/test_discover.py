@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pybench.discover import DiscoveryError, collect, discover, select
+from pybench.sources.discover import DiscoveryError, collect, discover, select
 
 
 def _write(path: Path, source: str) -> Path:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pybench import interrupts
+from pybench.execution import interrupts
 
 from .conftest import REPO
 
@@ -77,7 +77,7 @@ SECOND_CTRL_C = textwrap.dedent(
     """
     import signal, sys, time
     from pathlib import Path
-    from pybench import interrupts
+    from pybench.execution import interrupts
 
     def on_force():
         Path(sys.argv[1]).write_text("workers killed")

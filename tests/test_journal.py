@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from pybench import store
-from pybench.discover import Benchmark
-from pybench.journal import Journal
-from pybench.run import SeedOutcome
+from pybench.core.benchmark import Benchmark
+from pybench.core.seeds import SeedOutcome
+from pybench.sources.git import code_state
+from pybench.storage import store
+from pybench.storage.journal import Journal
 
 
 def _bench(path: Path, name: str = "bench_t") -> Benchmark:
@@ -93,7 +94,7 @@ def test_fingerprint_is_the_file_the_commit_and_the_diff(tmp_path):
     _git(tmp_path, "commit", "-qm", "first")
 
     def fingerprint() -> str:
-        return Journal.beside(baseline).fingerprint(_bench(bench_file))
+        return Journal.beside(baseline, code_state=code_state).fingerprint(_bench(bench_file))
 
     first = fingerprint()
     assert Journal.beside(baseline).folder == tmp_path / ".pybench" / "journal"

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pybench.normalize import ReturnValueError, normalize
-from pybench.run import SeedFailure, SeedOutcome, evaluate_seed
+from pybench.core.normalize import ReturnValueError, normalize
+from pybench.core.seeds import SeedFailure, SeedOutcome
+from pybench.execution.evaluate import evaluate_seed
 
 # -- the three shapes -----------------------------------------------------------
 

@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import pybench.engine.loop  # noqa: F401
+
 # The stages a --pybench run imports, imported here first: an in-process pytester run
 # drops the modules it imported when it ends, and numpy cannot be imported twice.
-import pybench.backends  # noqa: F401
+import pybench.execution.backends  # noqa: F401
 import pybench.reports.terminal  # noqa: F401
-import pybench.session  # noqa: F401
-import pybench.vcs  # noqa: F401
-from pybench import cli, prompts, store
+import pybench.sources.git  # noqa: F401
+from pybench import cli
 from pybench import pytest_plugin as plugin
+from pybench.app import prompts
+from pybench.storage import store
 
 pytest_plugins = ["pytester"]
 
@@ -123,7 +126,14 @@ def test_loading_the_plugin_imports_nothing_heavy(pytester):
     result = pytester.runpytest_subprocess("--co", "-q")
     assert result.ret == pytest.ExitCode.OK
     loaded = json.loads((pytester.path / "modules.json").read_text())
-    assert loaded == ["pybench", "pybench.pytest_plugin"]
+    # the settings table (plain dataclasses) renders the options; nothing else is loaded
+    assert loaded == [
+        "pybench",
+        "pybench.core",
+        "pybench.core.errors",
+        "pybench.core.settings",
+        "pybench.pytest_plugin",
+    ]
 
 
 # -- collection -------------------------------------------------------------------
@@ -396,7 +406,9 @@ def test_adaptive_flag_stops_an_unchanged_rerun_early(bench_project):
 
 
 def test_settings_flags_mirror_the_cli(bench_project):
-    assert set(plugin._SETTING_FLAGS) == set(cli.SETTING_OPTIONS)
+    from pybench.core.settings import TABLE
+
+    assert {s.name for s in TABLE if s.keyword and s.pytest} == set(cli.SETTING_OPTIONS)
     result = bench_project.runpytest("--pybench", "--pybench-alpha", "0.001", "-k", "accuracy")
     result.assert_outcomes(failed=1, deselected=1)
     result.stdout.fnmatch_lines(

@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench import session
-from pybench.backends import Pool
-from pybench.compare import compare_run
-from pybench.discover import Benchmark
+from pybench.core.benchmark import Benchmark
+from pybench.core.settings import Settings
+from pybench.engine import loop
+from pybench.engine import outcome as results
+from pybench.engine import plan as planning
+from pybench.execution.backends import Pool
+from pybench.judging.verdict import compare_run
 from pybench.reports.terminal import (
     Reporter,
     format_flips,
@@ -20,7 +23,6 @@ from pybench.reports.terminal import (
     summary_text,
     timing_line,
 )
-from pybench.settings import Settings
 
 
 def _comparison(metric: str = "min:loss"):
@@ -66,8 +68,8 @@ def test_reporter_prints_each_outcome_as_it_finishes_and_the_summary(capsys):
 
     benches = [_bench("bench_long_name", lambda s: 1.0 + s % 3), _bench("bench_b", boom)]
     reporter = Reporter(verbose=True, names=[b.name for b in benches])
-    jobs = session.plan(benches, {}, {}, base_seed=1)
-    outcomes = session.run(jobs, pool=Pool(), on_event=reporter)
+    jobs = planning.plan(benches, {}, {}, base_seed=1)
+    outcomes = loop.run(jobs, pool=Pool(), on_event=reporter)
     reporter.summary(outcomes, 1.23)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "bench_long_name .......... NEW 1 metrics × 1 steps (baseline saved)"
@@ -79,8 +81,8 @@ def test_reporter_prints_each_outcome_as_it_finishes_and_the_summary(capsys):
 
 @pytest.mark.parametrize("update", [False, True])
 def test_summary_counts_come_from_the_outcomes(capsys, update):
-    jobs = session.plan([_bench("bench_a", float)], {}, {}, update=update, base_seed=1)
-    outcomes = session.run(jobs, pool=Pool())
+    jobs = planning.plan([_bench("bench_a", float)], {}, {}, update=update, base_seed=1)
+    outcomes = loop.run(jobs, pool=Pool())
     Reporter().summary(outcomes, 0.04, update=update)
     last = capsys.readouterr().out.splitlines()[-1]
     assert last == ("1 updated in 0.0s" if update else "0 failed, 0 passed, 1 new in 0.0s")
@@ -117,20 +119,20 @@ def _example_outcome(status, base, cur):
     seeds = tuple(range(8))
     comparison = compare_run(EXAMPLE_SLOTS, seeds, base, cur, alpha=0.05, min_effect=None)
     bench = _bench("bench_acc", float)
-    return session.Outcome(
+    return results.Outcome(
         status, bench, bench.defaults, seeds, tuple(EXAMPLE_SLOTS), comparison=comparison
     )
 
 
 def test_docs_worked_example_table_is_pybench_output(capsys):
-    outcome = _example_outcome(session.Status.FAIL, EXAMPLE_BASE, EXAMPLE_CUR)
+    outcome = _example_outcome(results.Status.FAIL, EXAMPLE_BASE, EXAMPLE_CUR)
     assert not outcome.comparison.passed
     Reporter(verbose=True, names=["bench_acc"]).outcome(outcome)
     assert capsys.readouterr().out.splitlines() == _docs_block("$ pybench -v")[1:]
 
 
 def test_docs_improvement_note_is_pybench_output(capsys):
-    outcome = _example_outcome(session.Status.PASS, EXAMPLE_CUR, EXAMPLE_BASE)  # swapped
+    outcome = _example_outcome(results.Status.PASS, EXAMPLE_CUR, EXAMPLE_BASE)  # swapped
     assert outcome.comparison.passed and outcome.comparison.stats.improved
     Reporter(names=["bench_acc"]).outcome(outcome)
     out = capsys.readouterr().out.splitlines()
@@ -159,10 +161,10 @@ def test_table_shows_intervals_and_marks():
 def test_cluster_notes_and_version_warnings(capsys):
     from dataclasses import replace
 
-    from pybench.backends import ClusterNotes
-    from pybench.versions import VersionMismatch
+    from pybench.execution.dask import ClusterNotes
+    from pybench.execution.versions import VersionMismatch
 
-    [outcome] = session.run(session.plan([_bench("bench_a", float)], {}, {}, base_seed=1),
+    [outcome] = loop.run(planning.plan([_bench("bench_a", float)], {}, {}, base_seed=1),
                             pool=Pool())  # fmt: skip
     outcome = replace(
         outcome,
@@ -191,11 +193,11 @@ def test_cluster_notes_and_version_warnings(capsys):
 
 
 def test_compare_lines_and_summary_count_the_benchmarks_one_revision_lacks(capsys):
-    jobs = session.plan([_bench("bench_a", float), _bench("bench_b", float)], {}, {}, base_seed=1)
-    made = session.run(jobs, pool=Pool())
-    new = dataclasses.replace(made[0], record=None, note=session.ONLY_IN_HEAD)
-    gone = session.Outcome(
-        session.Status.GONE, made[1].bench, made[1].settings, (), note=session.ONLY_IN_BASE
+    jobs = planning.plan([_bench("bench_a", float), _bench("bench_b", float)], {}, {}, base_seed=1)
+    made = loop.run(jobs, pool=Pool())
+    new = dataclasses.replace(made[0], record=None, note=results.ONLY_IN_HEAD)
+    gone = results.Outcome(
+        results.Status.GONE, made[1].bench, made[1].settings, (), note=results.ONLY_IN_BASE
     )
     reporter = Reporter(names=["bench_a", "bench_b"])
     reporter.revisions("main (1a2b3c4)", "working tree (5d6e7f8, dirty)")
@@ -219,10 +221,10 @@ def test_timing_line_and_durations():
     from pybench.reports.terminal import duration
 
     assert [duration(s) for s in (4.24, 0.142, 0.0031)] == ["4.2s", "0.14s", "3.1ms"]
-    [outcome] = session.run(session.plan([_bench("bench_a", float)], {}, {}, base_seed=1),
+    [outcome] = loop.run(planning.plan([_bench("bench_a", float)], {}, {}, base_seed=1),
                             pool=Pool())  # fmt: skip
-    timed = replace(outcome, timings=session.Timings(4.24, (0.1, 0.3, 0.2)), reused=2)
+    timed = replace(outcome, timings=results.Timings(4.24, (0.1, 0.3, 0.2)), reused=2)
     assert timing_line(timed) == (
         "bench_a: 3 seeds in 4.2s (median 0.20s per seed, 2 of them reused)"
     )
-    assert timing_line(replace(outcome, timings=session.Timings(1.5))) == "bench_a: 1.5s"
+    assert timing_line(replace(outcome, timings=results.Timings(1.5))) == "bench_a: 1.5s"

@@ -10,9 +10,10 @@ import jsonschema
 import numpy as np
 import pytest
 
-from pybench import adaptive, session
+from pybench.engine import outcome as results
+from pybench.engine.outcome import Status
+from pybench.judging import adaptive
 from pybench.reports import json as json_report
-from pybench.session import Status
 
 from .conftest import NASTY_MESSAGE, NASTY_METRIC
 
@@ -195,8 +196,8 @@ def test_a_compare_document_names_both_revisions_and_the_one_sided_benchmarks(co
     assert doc["counts"] == {"NEW": 1, "PASS": 1, "FAIL": 2, "ERROR": 1, "GONE": 1}
     assert doc["exit_code"] == 2  # from the ERROR; NEW and GONE count for nothing
     new, gone = _bench(doc, "bench_new"), doc["benchmarks"][-1]
-    assert (new["status"], new["saved"], new["note"]) == ("NEW", False, session.ONLY_IN_HEAD)
-    assert (gone["status"], gone["saved"], gone["note"]) == ("GONE", False, session.ONLY_IN_BASE)
+    assert (new["status"], new["saved"], new["note"]) == ("NEW", False, results.ONLY_IN_HEAD)
+    assert (gone["status"], gone["saved"], gone["note"]) == ("GONE", False, results.ONLY_IN_BASE)
     assert gone["n_seeds"] == 0 and gone["slots"] == [] and gone["time"]["per_seed"] is None
     assert _bench(doc, "bench_pass")["note"] is None
 
@@ -234,11 +235,7 @@ def test_an_adaptive_comparison_says_where_it_stopped(zoo):
         seeds=outcome.seeds[:5],
         values=outcome.values[:5],
         baseline=outcome.baseline[:5],
-        seeds_run=5,
-        seeds_stored=8,
-        stopped_at_look=1,
-        stop_reason=adaptive.StopReason.FUTILITY,
-        look_alpha=0.0025,
+        adaptive=results.AdaptiveTrace(5, 8, 1, adaptive.StopReason.FUTILITY, 0.0025),
     )
     doc = json_report.document([stopped], zoo.info)
     _validate(doc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -13,26 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench import revisions
-from pybench.discover import Benchmark, DiscoveryError
-from pybench.errors import EXIT_ERROR
-from pybench.revisions import (
-    Revision,
-    RevisionError,
-    checkout,
-    discover_tree,
-    open_tree,
-    pair_benchmarks,
-    prune_stale,
-    resolve,
-    resolve_pair,
-    run_interleaved,
-    shadow_imports,
-    side_backend,
-    source_roots,
-    working_tree,
-)
-from pybench.run import BenchmarkError, RunResult, SeedFailure, SeedOutcome, evaluate_seed
+from pybench.core.benchmark import Benchmark
+from pybench.core.errors import EXIT_ERROR
+from pybench.core.provenance import Revision
+from pybench.core.seeds import SeedFailure, SeedOutcome
+from pybench.core.settings import Settings
+from pybench.engine import loop
+from pybench.engine.collect import BenchmarkError, RunResult, check_finite
+from pybench.engine.outcome import Outcome, Status
+from pybench.engine.plan import Job, Side, plan_pairs
+from pybench.execution.backends import open_pool
+from pybench.execution.evaluate import evaluate_seed
+from pybench.sources.code import CodeSource, discover_tree, pair_benchmarks
+from pybench.sources.code import open_tree as open_side
+from pybench.sources.discover import DiscoveryError
+from pybench.sources.revisions import RevisionError, resolve, resolve_pair, working_tree
+from pybench.sources.shadow import shadow_imports, source_roots
+from pybench.sources.worktrees import checkout, prune_stale
 from tests.toyrepo import (
     BENCH,
     DECOY,
@@ -195,11 +193,11 @@ def test_checkout_is_removed_after_an_exception(
 HOLDER_SCRIPT = """
 import sys, time
 from pathlib import Path
-from pybench import revisions
+from pybench.sources import revisions, worktrees
 
-revisions._temp_root = lambda: Path(sys.argv[2])
+worktrees._temp_root = lambda: Path(sys.argv[2])
 repo = Path(sys.argv[1])
-with revisions.checkout(repo, revisions.resolve(repo, "v1")) as tree:
+with worktrees.checkout(repo, revisions.resolve(repo, "v1")) as tree:
     print(tree, flush=True)
     time.sleep(120)
 """
@@ -286,7 +284,7 @@ import toypkg
 import json as json_before
 before = toypkg.value(5)
 
-from pybench.revisions import shadow_imports
+from pybench.sources.shadow import shadow_imports
 undo = shadow_imports([tree])
 import json
 import toypkg
@@ -344,21 +342,30 @@ def test_shadow_imports_undo_forgets_what_it_imported(tmp_path: Path, decoy: Pat
     assert sys.path == path and sys.meta_path == meta_path
 
 
+def open_tree(root: Path, revision: Revision, path: Path, side: str = "head"):  # noqa: ANN201
+    return open_side(root, revision, path, side)
+
+
 def _run_pair(
     root: Path, base: Revision, head: Revision, seeds: Sequence[int]
-) -> tuple[RunResult, RunResult]:
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both revisions through the run loop on ``seeds``: BASE's values, HEAD's values."""
     with (
-        open_tree(root, base, Path("benchmarks")) as base_tree,
-        open_tree(root, head, Path("benchmarks")) as head_tree,
+        open_tree(root, base, Path("benchmarks"), "base") as base_tree,
+        open_tree(root, head, Path("benchmarks"), "head") as head_tree,
     ):
         pairing = pair_benchmarks(discover_tree(base_tree), discover_tree(head_tree))
         ((base_bench, head_bench),) = pairing.pairs
         assert base_bench.func.__module__ != head_bench.func.__module__
         assert base_bench.path != head_bench.path
-        with side_backend(base_tree) as base_backend, side_backend(head_tree) as head_backend:
-            return run_interleaved(
-                base_bench, head_bench, seeds, base_backend=base_backend, head_backend=head_backend
-            )
+        [job] = plan_pairs(pairing, (base_tree, head_tree), {})
+        job = dataclasses.replace(job, seeds=tuple(seeds))
+        with open_pool() as pool:
+            [outcome] = loop.run([job], pool=pool)
+    assert outcome.error is None, outcome.error
+    assert outcome.slots == ((0, "min:cost"), (0, "value"))
+    assert outcome.baseline is not None and outcome.values is not None
+    return outcome.baseline, outcome.values
 
 
 def test_each_side_imports_its_own_revision(
@@ -367,12 +374,11 @@ def test_each_side_imports_its_own_revision(
     root = toy_repo.root
     want = np.array([[1.0 + s % 3, expected(s)] for s in SEEDS])
     base, noop = _run_pair(root, resolve(root, "v1"), resolve(root, "HEAD~1"), SEEDS)
-    assert base.slots == noop.slots == [(0, "min:cost"), (0, "value")]
-    np.testing.assert_array_equal(base.values, want)
-    np.testing.assert_array_equal(noop.values, want)
+    np.testing.assert_array_equal(base, want)
+    np.testing.assert_array_equal(noop, want)
     base, regression = _run_pair(root, resolve(root, "v1"), resolve(root, "main"), SEEDS)
-    np.testing.assert_array_equal(base.values, want)
-    np.testing.assert_array_equal(regression.values, want - [0.0, 1.0])
+    np.testing.assert_array_equal(base, want)
+    np.testing.assert_array_equal(regression, want - [0.0, 1.0])
     # The parent's own toypkg is still the decoy, and nothing is left behind.
     import toypkg
 
@@ -387,32 +393,29 @@ def test_dirty_working_tree_is_the_head(toy_repo: ToyRepo, temp_root: Path, deco
     pair = resolve_pair(root / "benchmarks", "v1", None)
     assert pair.head.dirty is True
     base, head = _run_pair(root, pair.base, pair.head, SEEDS[:2])
-    np.testing.assert_array_equal(head.values, base.values + [0.0, 2.0])
+    np.testing.assert_array_equal(head, base + [0.0, 2.0])
 
 
 def test_ctrl_c_mid_run_leaves_no_worktree_or_worker(toy_repo: ToyRepo, temp_root: Path) -> None:
     root = toy_repo.root
     pids: list[int] = []
+    pools = []
 
-    def interrupt() -> None:
-        pids.extend(base_backend.pids + head_backend.pids)
-        raise KeyboardInterrupt
+    def interrupt(event: object) -> None:
+        if type(event).__name__ == "SeedDone":
+            pids.extend(pid for b in pools[0]._workers.values() for pid in b.pids)
+            raise KeyboardInterrupt
 
     with (
         pytest.raises(KeyboardInterrupt),
-        open_tree(root, resolve(root, "v1"), Path("benchmarks")) as base_tree,
-        open_tree(root, resolve(root, "main"), Path("benchmarks")) as head_tree,
+        open_tree(root, resolve(root, "v1"), Path("benchmarks"), "base") as base_tree,
+        open_tree(root, resolve(root, "main"), Path("benchmarks"), "head") as head_tree,
     ):
-        ((b, h),) = pair_benchmarks(discover_tree(base_tree), discover_tree(head_tree)).pairs
-        with side_backend(base_tree) as base_backend, side_backend(head_tree) as head_backend:
-            run_interleaved(
-                b,
-                h,
-                SEEDS,
-                base_backend=base_backend,
-                head_backend=head_backend,
-                on_seed_done=interrupt,
-            )
+        pairing = pair_benchmarks(discover_tree(base_tree), discover_tree(head_tree))
+        jobs = plan_pairs(pairing, (base_tree, head_tree), {})
+        with open_pool() as pool:
+            pools.append(pool)
+            loop.run(jobs, pool=pool, on_event=interrupt)
     assert pids
     assert all(_gone(pid) for pid in pids)
     assert worktrees(root) == [str(root)]
@@ -479,104 +482,115 @@ class Recording:
         pass
 
 
+class Handing:
+    """A pool that hands out the given back-ends in order (base side first, then head)."""
+
+    def __init__(self, *backends: Recording):
+        self.backends = list(backends)
+
+    def backend_for(self, bench: Benchmark, **settings: object) -> Recording:
+        return self.backends.pop(0)
+
+    def version_mismatches(self, bench: Benchmark) -> list[object]:
+        return []
+
+    def kill(self) -> None:
+        pass
+
+
+BASE = CodeSource(revision=Revision("v1", "a" * 40, "abc1234"), side="base")
+HEAD = CodeSource(revision=Revision("main", "b" * 40, "def5678"), side="head")
+
+
 def _value_bench(offset: float = 0.0) -> Benchmark:
     return Benchmark(name="bench_v", path=Path("v.py"), func=lambda seed: seed / 2 + offset)
 
 
+def _interleave(
+    base: Recording, head: Recording, seeds: Sequence[int], *, workers: int = 1, offset: float = 0
+) -> tuple[Outcome, list[object]]:
+    """One paired job through the run loop with these back-ends; its outcome and events."""
+    job = Job(
+        _value_bench(offset),
+        Settings(n_seeds=len(seeds), workers=workers),
+        tuple(seeds),
+        None,
+        sides=(Side(_value_bench(), BASE), Side(_value_bench(offset), HEAD)),
+    )
+    events: list[object] = []
+    [outcome] = loop.run([job], pool=Handing(base, head), on_event=events.append)  # type: ignore[arg-type]
+    return outcome, events
+
+
 @pytest.mark.parametrize("chunk", [1, 2, 3])
-def test_run_interleaved_alternates_the_sides(chunk: int) -> None:
+def test_paired_jobs_alternate_the_sides(chunk: int) -> None:
     log: list[tuple[str, int]] = []
     seeds = [7, 1, 4, 9, 2]
-    calls: list[int] = []
-    base, head = run_interleaved(
-        _value_bench(),
-        _value_bench(1.0),
-        seeds,
-        base_backend=Recording("base", log),
-        head_backend=Recording("head", log),
-        chunk=chunk,
-        on_seed_done=lambda: calls.append(1),
+    outcome, events = _interleave(
+        Recording("base", log), Recording("head", log), seeds, workers=chunk, offset=1.0
     )
     want = []
     for start in range(0, len(seeds), chunk):
         block = seeds[start : start + chunk]
         want += [("base", s) for s in block] + [("head", s) for s in block]
     assert log == want
-    assert len(calls) == 2 * len(seeds)
-    assert base.seeds == head.seeds == seeds
-    np.testing.assert_array_equal(base.values[:, 0], [s / 2 for s in seeds])
-    np.testing.assert_array_equal(head.values[:, 0], [s / 2 + 1.0 for s in seeds])
+    assert sum(type(e).__name__ == "SeedDone" for e in events) == 2 * len(seeds)
+    assert outcome.seeds == tuple(seeds) and outcome.status is Status.PASS  # head is higher
+    assert outcome.baseline is not None and outcome.values is not None
+    np.testing.assert_array_equal(outcome.baseline[:, 0], [s / 2 for s in seeds])
+    np.testing.assert_array_equal(outcome.values[:, 0], [s / 2 + 1.0 for s in seeds])
 
 
-def test_run_interleaved_puts_rows_in_seed_order() -> None:
+def test_paired_rows_follow_seed_order() -> None:
     class Reversed(Recording):
         def map_seeds(self, bench: Benchmark, seeds: Sequence[int]) -> Iterator[SeedOutcome]:
             outcomes = list(super().map_seeds(bench, seeds))
             return iter(reversed(outcomes))
 
     log: list[tuple[str, int]] = []
-    base, head = run_interleaved(
-        _value_bench(),
-        _value_bench(),
-        [1, 2, 3, 4],
-        base_backend=Reversed("base", log),
-        head_backend=Recording("head", log),
-        chunk=2,
-    )
-    np.testing.assert_array_equal(base.values, head.values)
+    outcome, _ = _interleave(Reversed("base", log), Recording("head", log), [1, 2, 3, 4], workers=2)
+    np.testing.assert_array_equal(outcome.baseline, outcome.values)
 
 
 @pytest.mark.parametrize("side", ["base", "head"])
 def test_a_failing_seed_names_the_side_and_stops(side: str) -> None:
     log: list[tuple[str, int]] = []
     backends = {s: Recording(s, log, fail_on=[4] if s == side else []) for s in ("base", "head")}
-    with pytest.raises(BenchmarkError) as info:
-        run_interleaved(
-            _value_bench(),
-            _value_bench(),
-            [7, 4, 9],
-            base_backend=backends["base"],
-            head_backend=backends["head"],
-            labels=("base v1 (abc1234)", "head main (def5678)"),
-        )
-    exc = info.value
+    outcome, _ = _interleave(backends["base"], backends["head"], [7, 4, 9])
     label = "base v1 (abc1234)" if side == "base" else "head main (def5678)"
-    assert str(exc) == f"{label}: seed 4 raised ValueError: no"
-    assert (exc.bench, exc.seed, exc.detail) == ("bench_v", 4, "tb")
+    assert outcome.status is Status.ERROR and outcome.error is not None
+    assert outcome.error.message == f"{label}: seed 4 raised ValueError: no"
+    assert (outcome.error.seed, outcome.error.traceback) == (4, "tb")
     assert ("base", 9) not in log and ("head", 9) not in log
 
 
 def test_sides_with_different_slots_are_an_error() -> None:
     log: list[tuple[str, int]] = []
-    with pytest.raises(BenchmarkError, match=r"^head returns different slots from base \(new "):
-        run_interleaved(
-            _value_bench(),
-            _value_bench(),
-            [1, 2],
-            base_backend=Recording("base", log),
-            head_backend=Recording("head", log, func=lambda s: {"score": 1.0, "extra": 2.0}),
-        )
-    with pytest.raises(BenchmarkError, match=r"^base: seed 2 returned different slots from seed 1"):
-        run_interleaved(
-            _value_bench(),
-            _value_bench(),
-            [1, 2],
-            base_backend=Recording("base", log, func=lambda s: {"a": 1.0} if s == 1 else 2.0),
-            head_backend=Recording("head", log),
-        )
-
-
-def test_as_baseline() -> None:
-    rev = Revision(name="v1", commit="a" * 40, short="aaaaaaa")
-    result = RunResult(seeds=[5, 6], slots=[(0, "score")], values=np.array([[1.0], [2.0]]))
-    record = revisions.as_baseline("bench_v", result, rev)
-    assert (record.seeds, record.scores, record.git_commit) == (
-        [5, 6],
-        {0: {"score": [1.0, 2.0]}},
-        "aaaaaaa",
+    extra = Recording("head", log, func=lambda s: {"score": 1.0, "extra": 2.0})
+    outcome, _ = _interleave(Recording("base", log), extra, [1, 2])
+    assert outcome.error is not None
+    assert outcome.error.message.startswith(
+        "head main (def5678) returns different slots from base v1 (abc1234) (new "
     )
+    fickle = Recording("base", log, func=lambda s: {"a": 1.0} if s == 1 else 2.0)
+    outcome, _ = _interleave(fickle, Recording("head", log), [1, 2])
+    assert outcome.error is not None
+    assert outcome.error.message.startswith(
+        "base v1 (abc1234): seed 2 returned different slots from seed 1"
+    )
+
+
+def test_a_base_side_that_is_not_finite_names_the_side() -> None:
     bad = RunResult(seeds=[5, 6], slots=[(0, "score")], values=np.array([[1.0], [np.nan]]))
     with pytest.raises(
-        BenchmarkError, match=r"^base v1 \(aaaaaaa\): step 0 'score' is NaN on seed 6"
+        BenchmarkError,
+        match=r"^base v1 \(aaaaaaa\): step 0 'score' is NaN on seed 6; the base side must",
     ):
-        revisions.as_baseline("bench_v", bad, rev)
+        check_finite("bench_v", bad, why="the base side must be finite", label="base v1 (aaaaaaa)")
+    log: list[tuple[str, int]] = []
+    nan = Recording("base", log, func=lambda s: float("nan") if s == 2 else 1.0)
+    outcome, _ = _interleave(nan, Recording("head", log), [1, 2])
+    assert outcome.error is not None and outcome.error.message == (
+        "base v1 (abc1234): step 0 'score' is NaN on seed 2; the base side must be finite to"
+        " compare against"
+    )

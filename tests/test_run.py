@@ -10,17 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench.discover import Benchmark
-from pybench.run import (
-    BenchmarkError,
-    SeedOutcome,
-    SerialBackend,
-    check_finite,
-    evaluate_seed,
-    run_benchmark,
-    sample_seeds,
-)
-from pybench.store import BaselineRecord
+from pybench.core.benchmark import Benchmark
+from pybench.core.seeds import SeedOutcome
+from pybench.engine.collect import BenchmarkError, check_finite, run_seeds
+from pybench.engine.plan import sample_seeds
+from pybench.execution.evaluate import SerialBackend, evaluate_seed
+from pybench.storage.store import BaselineRecord
 
 
 def _bench(func) -> Benchmark:
@@ -43,9 +38,9 @@ def test_rows_follow_seed_order_whatever_the_finishing_order():
         return [{"step": 2, "acc": seed / 10}, {"step": 1, "acc": seed / 100, "min:loss": 1.0}]
 
     ticks = []
-    serial = run_benchmark(_bench(curve), [3, 1, 2], backend=SerialBackend())
-    shuffled = run_benchmark(
-        _bench(curve), [3, 1, 2], backend=ReversedBackend(), on_seed_done=lambda: ticks.append(1)
+    serial = run_seeds(_bench(curve), [3, 1, 2], backend=SerialBackend())
+    shuffled = run_seeds(
+        _bench(curve), [3, 1, 2], backend=ReversedBackend(), on_outcome=ticks.append
     )
     assert serial.slots == [(1, "acc"), (1, "min:loss"), (2, "acc")]
     assert np.array_equal(serial.values, shuffled.values) and len(ticks) == 3
@@ -66,20 +61,21 @@ def test_a_later_seed_with_other_slots_is_an_error():
     with pytest.raises(
         BenchmarkError, match=r"seed 7 returned different slots from seed 5 \(new step 0 'extra'\)"
     ):
-        run_benchmark(_bench(fickle), [5, 6, 7, 8], backend=SerialBackend())
+        run_seeds(_bench(fickle), [5, 6, 7, 8], backend=SerialBackend())
 
 
-def test_expected_slots_and_the_update_hint():
+def test_expected_slots_ask_for_a_reset():
     with pytest.raises(
-        BenchmarkError, match="missing step 0 'b'.*pybench update --bench bench_t"
+        BenchmarkError,
+        match=r"seed 1 returned different slots from the baseline \(missing step 0 'b'\)$",
     ) as info:
-        run_benchmark(
+        run_seeds(
             _bench(lambda s: {"a": 1.0}),
             [1, 2],
             backend=SerialBackend(),
-            expected_slots=[(0, "a"), (0, "b")],
+            expected=[(0, "a"), (0, "b")],
         )
-    assert info.value.seed == 1
+    assert info.value.seed == 1 and info.value.reset
 
 
 def test_raising_seed_stops_the_run_with_its_seed_and_traceback():
@@ -92,13 +88,13 @@ def test_raising_seed_stops_the_run_with_its_seed_and_traceback():
         return 1.0
 
     with pytest.raises(BenchmarkError, match="seed 2 raised RuntimeError: no GPU") as info:
-        run_benchmark(_bench(boom), [1, 2, 3], backend=SerialBackend())
+        run_seeds(_bench(boom), [1, 2, 3], backend=SerialBackend())
     assert calls == [1, 2]  # the serial run stops at the first failure
     assert "Traceback" in info.value.detail and 'raise RuntimeError("no GPU")' in info.value.detail
 
 
 def test_check_finite_names_slot_and_seeds():
-    result = run_benchmark(
+    result = run_seeds(
         _bench(lambda s: {"acc": math.inf if s % 2 else 1.0}),
         [1, 2, 3, 5, 7],
         backend=SerialBackend(),
@@ -106,7 +102,7 @@ def test_check_finite_names_slot_and_seeds():
     assert result.non_finite() == {(0, "acc"): [1, 3, 5, 7]}
     with pytest.raises(BenchmarkError, match=r"step 0 'acc' is \+inf on seeds 1, 3, 5 and 1 more"):
         check_finite("bench_t", result)
-    finite = run_benchmark(_bench(lambda s: 1.0), [1, 2], backend=SerialBackend())
+    finite = run_seeds(_bench(lambda s: 1.0), [1, 2], backend=SerialBackend())
     check_finite("bench_t", finite)
 
 

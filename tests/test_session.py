@@ -8,14 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pybench import adaptive, session
-from pybench.backends import Pool
-from pybench.discover import Benchmark
-from pybench.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION
-from pybench.session import Status
-from pybench.settings import Settings
-from pybench.store import BaselineRecord
-from pybench.vcs import GitState
+from pybench.core.benchmark import Benchmark
+from pybench.core.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION
+from pybench.core.provenance import GitState
+from pybench.core.settings import Settings
+from pybench.engine import loop
+from pybench.engine import outcome as results
+from pybench.engine import plan as planning
+from pybench.engine.outcome import Status
+from pybench.execution.backends import Pool, open_pool
+from pybench.judging import adaptive
+from pybench.sources.code import CodeSource, Pairing
+from pybench.storage.store import BaselineRecord
 
 
 def _bench(func, name: str = "bench_t", **defaults) -> Benchmark:
@@ -28,39 +32,39 @@ def _curve(seed: int) -> list[dict]:
 
 def test_plan_resolves_settings_once_and_samples_seeds():
     bench = _bench(_curve, n_seeds=6, alpha=0.1)
-    [job] = session.plan([bench], {}, {"alpha": 0.2, "min_effect": None}, base_seed=3)
+    [job] = planning.plan([bench], {}, {"alpha": 0.2, "min_effect": None}, base_seed=3)
     assert job.settings == Settings(n_seeds=6, alpha=0.2)
     assert len(job.seeds) == 6 and job.baseline is None
-    again = session.plan([bench], {}, {}, base_seed=3)[0]
+    again = planning.plan([bench], {}, {}, base_seed=3)[0]
     assert again.seeds == job.seeds and again.settings.alpha == 0.1
 
 
 def test_plan_reuses_stored_seeds_unless_updating():
     bench = _bench(_curve, n_seeds=6)
     record = BaselineRecord(bench="bench_t", seeds=[1, 2, 3, 4, 5], scores={0: {"x": [1.0] * 5}})
-    [job] = session.plan([bench], {"bench_t": record}, {})
+    [job] = planning.plan([bench], {"bench_t": record}, {})
     assert job.seeds == (1, 2, 3, 4, 5) and job.baseline is record
-    [fresh] = session.plan([bench], {"bench_t": record}, {"n_seeds": 8}, update=True)
+    [fresh] = planning.plan([bench], {"bench_t": record}, {"n_seeds": 8}, update=True)
     assert fresh.baseline is None and len(fresh.seeds) == 8 and fresh.update
 
 
 def test_plan_refuses_an_unreachable_alpha_before_running():
     calls = []
     bench = _bench(lambda s: calls.append(s) or 1.0, n_seeds=4)
-    with pytest.raises(session.UnreachableAlphaError, match="at least 5 seeds"):
-        session.plan([bench], {}, {})
+    with pytest.raises(planning.UnreachableAlphaError, match="at least 5 seeds"):
+        planning.plan([bench], {}, {})
     assert calls == []
 
 
 def _run(jobs, **kwargs):
-    events: list[session.Event] = []
-    outcomes = session.run(jobs, pool=Pool(), on_event=events.append, **kwargs)
+    events: list[results.Event] = []
+    outcomes = loop.run(jobs, pool=Pool(), on_event=events.append, **kwargs)
     return outcomes, events
 
 
 def test_new_then_pass_then_fail_outcomes_are_plain_values():
     bench = _bench(_curve, n_seeds=8)
-    jobs = session.plan([bench], {}, {}, base_seed=1)
+    jobs = planning.plan([bench], {}, {}, base_seed=1)
     (new,), events = _run(jobs, git=GitState("abc1234", False))
     assert new.status is Status.NEW and new.record is not None and not new.replaces
     assert new.record.git_commit == "abc1234" and new.record.timestamp.endswith("Z")
@@ -75,23 +79,23 @@ def test_new_then_pass_then_fail_outcomes_are_plain_values():
         new.values[0, 0] = 1.0  # the matrix is read-only too
 
     stored = {"bench_t": new.record}
-    (passed,), _ = _run(session.plan([bench], stored, {}))
+    (passed,), _ = _run(planning.plan([bench], stored, {}))
     assert passed.status is Status.PASS and passed.record is None
     assert passed.comparison.meta_p == 1.0
     np.testing.assert_array_equal(passed.baseline, new.values)
 
     worse = _bench(lambda s: [{**r, "acc": r["acc"] - 0.2} for r in _curve(s)], n_seeds=8)
-    (failed,), _ = _run(session.plan([worse], stored, {}))
+    (failed,), _ = _run(planning.plan([worse], stored, {}))
     assert failed.status is Status.FAIL and failed.comparison.n_flagged == 2
-    assert session.exit_code([new, passed]) == EXIT_OK
-    assert session.exit_code([passed, failed]) == EXIT_REGRESSION
+    assert results.exit_code([new, passed]) == EXIT_OK
+    assert results.exit_code([passed, failed]) == EXIT_REGRESSION
 
 
 def test_error_outcome_names_the_seed_and_keeps_going():
     def boom(seed):
         raise RuntimeError(f"bad {seed}")
 
-    jobs = session.plan([_bench(boom, "bench_a"), _bench(_curve, "bench_b")], {}, {}, base_seed=2)
+    jobs = planning.plan([_bench(boom, "bench_a"), _bench(_curve, "bench_b")], {}, {}, base_seed=2)
     (error, ok), _ = _run(jobs)
     assert error.status is Status.ERROR and error.record is None and error.values is None
     assert error.error.seed == jobs[0].seeds[0]
@@ -101,49 +105,57 @@ def test_error_outcome_names_the_seed_and_keeps_going():
     )
     assert "raise RuntimeError" in error.error.traceback
     assert ok.status is Status.NEW
-    assert session.exit_code([ok, error]) == EXIT_ERROR
+    assert results.exit_code([ok, error]) == EXIT_ERROR
 
 
 def test_update_outcome_replaces():
     bench = _bench(_curve, n_seeds=5)
-    (outcome,), _ = _run(session.plan([bench], {}, {}, update=True, base_seed=4))
+    (outcome,), _ = _run(planning.plan([bench], {}, {}, update=True, base_seed=4))
     assert outcome.status is Status.NEW and outcome.replaces
 
 
 # -- two revisions -----------------------------------------------------------
-def test_plan_fresh_samples_seeds_and_says_how_to_reach_alpha():
+_SOURCES = (CodeSource(side="base"), CodeSource(side="head"))
+
+
+def test_plan_pairs_samples_fresh_seeds_and_says_how_to_reach_alpha():
     bench = _bench(_curve, n_seeds=6, alpha=0.1)
-    [job] = session.plan_fresh([bench], {"n_seeds": 7}, base_seed=3)
+    pairing = Pairing(pairs=[(bench, bench)], only_base=[], only_head=[])
+    [job] = planning.plan_pairs(pairing, _SOURCES, {"n_seeds": 7}, base_seed=3)
     assert job.baseline is None and len(job.seeds) == 7 and job.settings.alpha == 0.1
-    assert session.plan_fresh([bench], {"n_seeds": 7}, base_seed=3)[0].seeds == job.seeds
-    with pytest.raises(session.UnreachableAlphaError, match=r"\(--n-seeds 5 or n_seeds=5\)"):
-        session.plan_fresh([_bench(_curve, n_seeds=4)], {})
+    assert job.paired and not job.makes_baseline
+    again = planning.plan_pairs(pairing, _SOURCES, {"n_seeds": 7}, base_seed=3)
+    assert again[0].seeds == job.seeds
+    short = _bench(_curve, n_seeds=4)
+    with pytest.raises(planning.UnreachableAlphaError, match=r"\(--n-seeds 5 or n_seeds=5\)"):
+        planning.plan_pairs(Pairing([(short, short)], [], []), _SOURCES, {})
 
 
-def test_run_revisions_judges_head_against_base(toy_repo):
-    from pybench import revisions
+def test_compare_judges_head_against_base_in_the_one_loop(toy_repo):
+    from pybench.sources import code, revisions
 
     root = toy_repo.root
     base_rev, head_rev = revisions.resolve(root, "v1"), revisions.resolve(root, "main")
     with (
-        revisions.open_tree(root, base_rev, Path("benchmarks")) as base_tree,
-        revisions.open_tree(root, head_rev, Path("benchmarks")) as head_tree,
+        code.open_tree(root, base_rev, Path("benchmarks"), "base") as base_tree,
+        code.open_tree(root, head_rev, Path("benchmarks"), "head") as head_tree,
     ):
-        [base] = revisions.discover_tree(base_tree)
-        [head] = revisions.discover_tree(head_tree)
-        jobs = session.plan_fresh([head], {}, base_seed=1)
-        events: list[session.Event] = []
-        [outcome] = session.run_revisions(
-            jobs, {base.name: base}, (base_tree, head_tree), on_event=events.append
-        )
+        [base] = code.discover_tree(base_tree)
+        [head] = code.discover_tree(head_tree)
+        pairing = Pairing(pairs=[(base, head)], only_base=[], only_head=[])
+        jobs = planning.plan_pairs(pairing, (base_tree, head_tree), {}, base_seed=1)
+        events: list[results.Event] = []
+        with open_pool() as pool:
+            [outcome] = loop.run(jobs, pool=pool, on_event=events.append)
     assert outcome.status is Status.FAIL and outcome.record is None
     assert outcome.slots == ((0, "min:cost"), (0, "value"))
     assert outcome.baseline is not None and outcome.values is not None
     np.testing.assert_array_equal(outcome.values - outcome.baseline, [[0.0, -1.0]] * 6)
     assert outcome.comparison is not None and outcome.comparison.n_flagged == 1
-    assert isinstance(events[0], session.BenchStarted) and events[0].total == 12
-    assert sum(isinstance(e, session.SeedDone) for e in events) == 12
-    assert isinstance(events[-1], session.BenchFinished) and events[-1].outcome is outcome
+    assert outcome.bench.path == root / "benchmarks" / outcome.bench.path.name
+    assert isinstance(events[0], results.BenchStarted) and events[0].total == 12
+    assert sum(isinstance(e, results.SeedDone) for e in events) == 12
+    assert isinstance(events[-1], results.BenchFinished) and events[-1].outcome is outcome
 
 
 def test_strict_refuses_a_missing_baseline_without_running_it():
@@ -153,7 +165,7 @@ def test_strict_refuses_a_missing_baseline_without_running_it():
     record = BaselineRecord(
         "bench_y", [1, 2, 3, 4, 5, 6], {1: {"acc": [0.5] * 6}, 2: {"acc": [0.6] * 6}}
     )
-    jobs = session.plan(
+    jobs = planning.plan(
         [bench, stored],
         {"bench_y": record},
         {},
@@ -170,18 +182,18 @@ def test_strict_refuses_a_missing_baseline_without_running_it():
     )
     assert compared.status in (Status.PASS, Status.FAIL)
     assert [type(e).__name__ for e in events if getattr(e, "name", None) == "bench_x"] == []
-    assert session.exit_code([refused, compared]) == EXIT_ERROR
+    assert results.exit_code([refused, compared]) == EXIT_ERROR
     # update makes baselines on purpose: strict does not apply
-    [job] = session.plan([stored], {}, {}, update=True, strict=True, base_seed=1)
+    [job] = planning.plan([stored], {}, {}, update=True, strict=True, base_seed=1)
     assert job.makes_baseline and job.refused is None
 
 
 def test_hints_name_the_update_command_given():
     bench = _bench(_curve, n_seeds=4)
-    with pytest.raises(session.UnreachableAlphaError, match="then `pybench update b --bench"):
-        session.plan([bench], {}, {}, update_command="pybench update b")
+    with pytest.raises(planning.UnreachableAlphaError, match="then `pybench update b --bench"):
+        planning.plan([bench], {}, {}, update_command="pybench update b")
     record = BaselineRecord("bench_t", [1, 2, 3, 4, 5, 6], {1: {"other": [0.5] * 6}})
-    jobs = session.plan(
+    jobs = planning.plan(
         [_bench(_curve)], {"bench_t": record}, {}, update_command="pybench update b"
     )
     (outcome,), _ = _run(jobs)
@@ -194,7 +206,7 @@ class _MismatchedPool(Pool):
     """A local pool that reports the workers running another numpy (as a Dask pool would)."""
 
     def version_mismatches(self, bench):
-        from pybench.versions import VersionMismatch
+        from pybench.execution.versions import VersionMismatch
 
         return [VersionMismatch("numpy", "tcp://10.0.0.2:4000", "2.1.0", "1.26.4")]
 
@@ -206,8 +218,8 @@ def test_version_mismatch_is_a_warning_or_under_strict_an_error(strict):
     record = BaselineRecord(
         bench="bench_t", seeds=[1, 2, 3, 4, 5, 6], scores={0: {"score": [1.0] * 6}}
     )
-    jobs = session.plan([bench], {"bench_t": record}, {}, strict=strict)
-    [outcome] = session.run(jobs, pool=_MismatchedPool())
+    jobs = planning.plan([bench], {"bench_t": record}, {}, strict=strict)
+    [outcome] = loop.run(jobs, pool=_MismatchedPool())
     assert [str(m) for m in outcome.version_mismatches] == [
         "numpy is 2.1.0 here but 1.26.4 on worker tcp://10.0.0.2:4000"
     ]
@@ -218,14 +230,12 @@ def test_version_mismatch_is_a_warning_or_under_strict_an_error(strict):
         assert outcome.status is Status.PASS and len(calls) == 6
 
 
-def test_plan_revisions_orders_by_name_and_marks_the_one_sided():
-    from pybench.revisions import Pairing
-
+def test_plan_pairs_orders_by_name_and_marks_the_one_sided():
     both = (_bench(_curve, "bench_b", n_seeds=6), _bench(_curve, "bench_b", n_seeds=8))
     added = _bench(_curve, "bench_c", n_seeds=6, alpha=0.1)
     removed = _bench(_curve, "bench_a", n_seeds=4)  # unreachable alpha: never checked, never run
     pairing = Pairing(pairs=[both], only_base=[removed], only_head=[added])
-    jobs = session.plan_revisions(pairing, {"min_effect": 0.01}, base_seed=2)
+    jobs = planning.plan_pairs(pairing, _SOURCES, {"min_effect": 0.01}, base_seed=2)
     assert [(job.bench.name, job.only_in) for job in jobs] == [
         ("bench_a", "base"),
         ("bench_b", None),
@@ -235,9 +245,9 @@ def test_plan_revisions_orders_by_name_and_marks_the_one_sided():
     assert jobs[1].bench is both[1] and len(jobs[1].seeds) == 8  # HEAD's settings
     assert jobs[2].settings == Settings(n_seeds=6, alpha=0.1, min_effect=0.01)
     assert all(job.baseline is None and not job.update for job in jobs)
-    with pytest.raises(session.UnreachableAlphaError, match="bench_c"):
-        session.plan_revisions(
-            Pairing([], [], [_bench(_curve, "bench_c", n_seeds=4)]), {}, base_seed=2
+    with pytest.raises(planning.UnreachableAlphaError, match="bench_c"):
+        planning.plan_pairs(
+            Pairing([], [], [_bench(_curve, "bench_c", n_seeds=4)]), _SOURCES, {}, base_seed=2
         )
 
 
@@ -248,7 +258,7 @@ def _noisy(seed: int) -> list[dict]:
 
 
 def _stored(bench: Benchmark) -> dict[str, BaselineRecord]:
-    (new,), _ = _run(session.plan([bench], {}, {}, base_seed=5))
+    (new,), _ = _run(planning.plan([bench], {}, {}, base_seed=5))
     return {bench.name: new.record}
 
 
@@ -258,7 +268,7 @@ def test_adaptive_comparison_stops_early_and_says_where():
     stored = _stored(bench)
     assert len(calls) == 31  # a new baseline runs every seed (plus the determinism check)
     calls.clear()
-    (same,), events = _run(session.plan([bench], stored, {"adaptive": True}))
+    (same,), events = _run(planning.plan([bench], stored, {"adaptive": True}))
     assert same.status is Status.PASS and same.stopped_early
     assert (same.seeds_run, same.seeds_stored, same.stopped_at_look) == (9, 30, 1)
     assert same.stop_reason is adaptive.StopReason.FUTILITY and same.look_alpha == 0.0025
@@ -271,17 +281,17 @@ def test_adaptive_comparison_stops_early_and_says_where():
     assert events[0].total == 30
 
     worse = _bench(lambda s: [{**r, "min:loss": r["min:loss"] + 0.3} for r in _noisy(s)])
-    (failed,), _ = _run(session.plan([worse], stored, {"adaptive": True}))
+    (failed,), _ = _run(planning.plan([worse], stored, {"adaptive": True}))
     assert failed.status is Status.FAIL and failed.seeds_run == 9
     assert failed.stop_reason is adaptive.StopReason.REGRESSION
     assert failed.look_alpha == adaptive.schedule(30, 0.05)[0].alpha
-    assert session.exit_code([failed]) == EXIT_REGRESSION
+    assert results.exit_code([failed]) == EXIT_REGRESSION
 
 
 def test_adaptive_comparison_runs_on_when_uncertain():
     shifted = _bench(lambda s: [{**r, "min:loss": r["min:loss"] + 0.02} for r in _noisy(s + 1)])
     stored = _stored(_bench(_noisy, n_seeds=30))
-    (outcome,), _ = _run(session.plan([shifted], stored, {"adaptive": True}))
+    (outcome,), _ = _run(planning.plan([shifted], stored, {"adaptive": True}))
     looks = adaptive.schedule(30, 0.05)
     assert outcome.seeds_run in [look.n for look in looks] and outcome.seeds_run > 9
     assert outcome.stopped_at_look == [look.n for look in looks].index(outcome.seeds_run) + 1
@@ -294,7 +304,7 @@ def test_adaptive_comparison_runs_on_when_uncertain():
 def test_without_adaptive_every_seed_runs():
     bench = _bench(_noisy, n_seeds=30)
     stored = _stored(bench)
-    (outcome,), _ = _run(session.plan([bench], stored, {}))
+    (outcome,), _ = _run(planning.plan([bench], stored, {}))
     assert outcome.status is Status.PASS and outcome.values.shape == (30, 3)
     assert outcome.seeds_run is None and outcome.stop_reason is None and not outcome.stopped_early
 
@@ -308,7 +318,7 @@ def test_adaptive_error_in_a_later_stage_is_an_error():
             raise RuntimeError("late")
         return [{**r, "min:loss": r["min:loss"] + 0.02} for r in _noisy(seed + 1)]
 
-    (outcome,), _ = _run(session.plan([_bench(flaky)], stored, {"adaptive": True}))
+    (outcome,), _ = _run(planning.plan([_bench(flaky)], stored, {"adaptive": True}))
     assert outcome.status is Status.ERROR and outcome.error.seed in late
     assert "raised RuntimeError: late" in outcome.error.message
 
@@ -321,7 +331,7 @@ def test_a_new_baseline_warns_when_its_first_seed_is_not_deterministic():
         calls.append(seed)
         return [{"step": 1, "acc": 0.5}, {"step": 2, "acc": 0.5 + len(calls) / 1000}]
 
-    jobs = session.plan([_bench(drifting, n_seeds=6)], {}, {}, base_seed=5)
+    jobs = planning.plan([_bench(drifting, n_seeds=6)], {}, {}, base_seed=5)
     (outcome,), _ = _run(jobs)
     assert outcome.status is Status.NEW and len(calls) == 7  # one extra seed
     assert calls[-1] == calls[0] == jobs[0].seeds[0]
@@ -335,7 +345,7 @@ def test_a_new_baseline_warns_when_its_first_seed_is_not_deterministic():
 
 def test_determinism_check_passes_quietly_and_can_be_turned_off():
     calls = []
-    (outcome,), _ = _run(session.plan([_bench(_curve, n_seeds=6)], {}, {}, base_seed=5))
+    (outcome,), _ = _run(planning.plan([_bench(_curve, n_seeds=6)], {}, {}, base_seed=5))
     assert outcome.warnings == ()
 
     def counting(seed):
@@ -343,13 +353,13 @@ def test_determinism_check_passes_quietly_and_can_be_turned_off():
         return float(len(calls))
 
     off = _bench(counting, n_seeds=6, check_determinism=False)
-    (outcome,), _ = _run(session.plan([off], {}, {}, base_seed=5))
+    (outcome,), _ = _run(planning.plan([off], {}, {}, base_seed=5))
     assert outcome.warnings == () and len(calls) == 6
-    (outcome,), _ = _run(session.plan([off], {}, {"check_determinism": True}, base_seed=5))
+    (outcome,), _ = _run(planning.plan([off], {}, {"check_determinism": True}, base_seed=5))
     assert len(outcome.warnings) == 1 and len(calls) == 13
     stored = {"bench_t": outcome.record}
     calls.clear()
-    (compared,), _ = _run(session.plan([_bench(counting, n_seeds=6)], stored, {}))
+    (compared,), _ = _run(planning.plan([_bench(counting, n_seeds=6)], stored, {}))
     assert len(calls) == 6 and compared.warnings == ()  # a comparison never re-runs
 
 
@@ -360,7 +370,7 @@ def test_timings_give_the_wall_time_and_the_median_seed():
         time.sleep(0.05 if seed == jobs[0].seeds[0] else 0.0)
         return 1.0
 
-    jobs = session.plan([_bench(slow_first, n_seeds=5)], {}, {}, base_seed=1)
+    jobs = planning.plan([_bench(slow_first, n_seeds=5)], {}, {}, base_seed=1)
     (outcome,), _ = _run(jobs)
     timings = outcome.timings
     assert len(timings.per_seed) == 5 and timings.per_seed[0] >= 0.05
@@ -369,26 +379,26 @@ def test_timings_give_the_wall_time_and_the_median_seed():
 
 
 def test_collection_errors_become_error_outcomes_reported_first(tmp_path):
-    from pybench.discover import CollectionError
+    from pybench.sources.discover import CollectionError
 
     broken = CollectionError(
         tmp_path / "bench_broken.py",
         "importing the file failed: ModuleNotFoundError: No module named 'nope' (line 1)",
         "Traceback (most recent call last):\n  ...",
     )
-    jobs = session.plan([_bench(_curve, n_seeds=5)], {}, {}, base_seed=1)
+    jobs = planning.plan([_bench(_curve, n_seeds=5)], {}, {}, base_seed=1)
     outcomes, events = _run(jobs, not_collected=[broken])
     first, ok = outcomes
     assert first.status is Status.ERROR and first.name == str(tmp_path / "bench_broken.py")
     assert first.error.message.startswith("importing the file failed: ModuleNotFoundError")
     assert first.error.traceback.startswith("Traceback") and first.seeds == ()
-    assert events[0] == session.BenchFinished(first)
+    assert events[0] == results.BenchFinished(first)
     assert ok.status is Status.NEW
-    assert session.exit_code(outcomes) == EXIT_ERROR
+    assert results.exit_code(outcomes) == EXIT_ERROR
 
 
 def test_resume_reuses_journaled_seeds_of_the_same_code(tmp_path):
-    from pybench.journal import Journal
+    from pybench.storage.journal import Journal
 
     calls = []
 
@@ -403,33 +413,33 @@ def test_resume_reuses_journaled_seeds_of_the_same_code(tmp_path):
     bench = Benchmark("bench_t", path, counted, Settings(n_seeds=6))
     journal = Journal(tmp_path / "journal")
     resumed = False
-    jobs = session.plan([bench], {}, {}, journal=journal)
+    jobs = planning.plan([bench], {}, {}, journal=journal)
     with pytest.raises(KeyboardInterrupt):
         _run(jobs, journal=journal)
     assert len(calls) == 4 and journal.path("bench_t").exists()
 
     original = path.read_text()
     path.write_text("# edited: a different fingerprint\n")
-    [stale] = session.plan([bench], {}, {}, journal=journal, resume=True)
+    [stale] = planning.plan([bench], {}, {}, journal=journal, resume=True)
     assert stale.reused == () and stale.seeds != jobs[0].seeds
     path.write_text(original)
 
     resumed = True
     calls.clear()
-    [job] = session.plan([bench], {}, {}, journal=journal, resume=True)
+    [job] = planning.plan([bench], {}, {}, journal=journal, resume=True)
     assert job.seeds == jobs[0].seeds  # a new baseline's seeds come from the journal
     assert [o.seed for o in job.reused] == list(job.seeds[:3])
     (outcome,), events = _run([job], journal=journal)
     assert calls == [*job.seeds[3:], job.seeds[0]]  # the rest, then the determinism check
     assert outcome.status is Status.NEW and outcome.reused == 3
-    assert [e.done for e in events if isinstance(e, session.SeedDone)] == [1, 2, 3, 4, 5, 6]
+    assert [e.done for e in events if isinstance(e, results.SeedDone)] == [1, 2, 3, 4, 5, 6]
     want = [[(s % 97) / 97] for s in job.seeds]
     np.testing.assert_array_equal(outcome.values, want)
     assert not journal.path("bench_t").exists()  # a verdict removes the journal
 
 
 def test_an_adaptive_comparison_journals_its_stages_and_resumes(tmp_path):
-    from pybench.journal import Journal
+    from pybench.storage.journal import Journal
 
     path = tmp_path / "bench_t.py"
     path.write_text("# the benchmark's file\n")
@@ -446,15 +456,15 @@ def test_an_adaptive_comparison_journals_its_stages_and_resumes(tmp_path):
     bench = Benchmark("bench_t", path, shifted, Settings(n_seeds=30, adaptive=True))
     journal = Journal(tmp_path / "journal")
     with pytest.raises(KeyboardInterrupt):
-        _run(session.plan([bench], stored, {}, journal=journal), journal=journal)
+        _run(planning.plan([bench], stored, {}, journal=journal), journal=journal)
     seeds = stored["bench_t"].seeds
     assert calls == seeds[:12]
     calls.clear()
     stop_at[0] = 0
-    [job] = session.plan([bench], stored, {}, journal=journal, resume=True)
+    [job] = planning.plan([bench], stored, {}, journal=journal, resume=True)
     assert [o.seed for o in job.reused] == seeds[:11]
     (outcome,), _ = _run([job], journal=journal)
-    uninterrupted = session.plan([bench], stored, {})
+    uninterrupted = planning.plan([bench], stored, {})
     resumed_calls, calls[:] = list(calls), []
     (reference,), _ = _run(uninterrupted)
     assert outcome.reused == 11 and resumed_calls == seeds[11 : outcome.seeds_run]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pybench.settings import KEYWORDS, Settings, SettingsError, check, resolve
+from pybench.core.settings import KEYWORDS, Settings, SettingsError, check, resolve
 
 
 def test_defaults_are_stated_once():

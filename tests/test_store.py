@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pybench import store
-from pybench.store import FORMAT_VERSION, BaselineRecord, StoreError
+from pybench.storage import store
+from pybench.storage.store import FORMAT_VERSION, BaselineRecord, StoreError
 
 # -- helpers -----------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pybench import store
-from pybench.run import sample_seeds
+from pybench.engine.plan import sample_seeds
+from pybench.storage import store
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
@@ -214,7 +214,7 @@ SAVE_LOOP = textwrap.dedent(
     import time
     from pathlib import Path
 
-    from pybench import store
+    from pybench.storage import store
 
     real_fsync = os.fsync
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pybench.store import BaselineRecord, save
-from pybench.vcs import git_state, history
+from pybench.sources.git import git_state, history
+from pybench.storage.store import BaselineRecord, save
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -6,7 +6,7 @@ import importlib.metadata
 import platform
 import sys
 
-from pybench.versions import NOT_INSTALLED, VersionMismatch, mismatches, package_versions
+from pybench.execution.versions import NOT_INSTALLED, VersionMismatch, mismatches, package_versions
 
 
 def test_versions_come_from_the_distribution_behind_each_import_name():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,23 +16,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, prompts
-from .errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
-from .settings import KEYWORDS
+from . import __version__
+from .app.policy import DEFAULT_PATH, Interrupted, UsageError
+from .core.errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
+from .core.settings import KEYWORDS, row
 
 if TYPE_CHECKING:
+    from .engine.outcome import Outcome
+    from .engine.plan import Job
     from .reports import RunInfo
     from .reports.terminal import Reporter
-    from .revisions import RevisionPair
-    from .session import Job, Outcome
-    from .vcs import GitState
-
-DEFAULT_PATH = "benchmarks"
-DEFAULT_BASELINE = ".pybench/baselines.jsonl"
-
-
-class UsageError(PybenchError):
-    """A command line that cannot be run as given."""
+    from .sources.revisions import RevisionPair
+    from .storage.journal import Journal
 
 
 class _DefaultGroup(click.Group):
@@ -46,9 +40,9 @@ class _DefaultGroup(click.Group):
         Ctrl-C become messages and exit codes; commands return their exit code.
         """
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         except click.ClickException as exc:
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
@@ -90,312 +84,147 @@ class _DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-# -- shared options ----------------------------------------------------------
-_bench_option = click.option(
-    "--bench",
-    "benches",
-    multiple=True,
-    metavar="NAME",
-    help="Only this benchmark (repeatable); 'bench_x' or 'x'.",
-)
-_baseline_option = click.option(
-    "--baseline",
-    "baseline",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    metavar="FILE",
-    help=(
-        f"The baseline file [default: {DEFAULT_BASELINE} in the nearest folder above PATH "
-        "that has a .pybench/ folder, else at the root of its git repository]."
-    ),
-)
+# -- options: rendered from the settings table ----------------------------------
+def _click_type(name: str) -> Any:
+    accepts = row(name).accepts
+    if accepts.kind == "int":
+        return click.IntRange(None if accepts.low is None else int(accepts.low))
+    if accepts.kind == "float":  # whole bounds as ints: the help shows [x>=0], not [x>=0.0]
+        low, high = (
+            int(v) if v is not None and float(v).is_integer() else v
+            for v in (accepts.low, accepts.high)
+        )
+        return click.FloatRange(low, high, min_open=accepts.low_open, max_open=accepts.high_open)
+    if accepts.kind == "choice":
+        return click.Choice(list(accepts.choices))
+    if accepts.kind == "path":
+        return click.Path(dir_okay=False, path_type=Path)
+    return None
 
 
-def _parse_gpus(ctx: click.Context, param: click.Parameter, text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        gpus = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        gpus = ()
-    if not gpus or any(g < 0 for g in gpus):
-        raise click.BadParameter(f"{text}: expected comma-separated GPU indices, e.g. --gpus 0,1")
-    return gpus
+def _parsed(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback reading the option's text as its row says (``--gpus``, ``--env``)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        texts = value if isinstance(value, tuple) else (value,)
+        try:
+            parsed = tuple(row(name).accepts.parse(text) for text in texts)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        return parsed if isinstance(value, tuple) else parsed[0]
+
+    return callback
 
 
-_seed_option = click.option(
-    "--seed",
-    type=click.IntRange(0),
-    envvar="PYBENCH_SEED",
-    help="Make the sampling of new seeds reproducible [env: PYBENCH_SEED].",
-)
-_workers_option = click.option(
-    "--workers",
-    type=click.IntRange(1),
-    default=None,
-    help="Run seeds in N worker processes (overrides the 'workers' keyword).",
-)
-_gpus_option = click.option(
-    "--gpus",
-    default=None,
-    metavar="0,1,...",
-    callback=_parse_gpus,
-    help="One worker per listed GPU, each with its own CUDA_VISIBLE_DEVICES.",
-)
-_dask_option = click.option(
-    "--dask",
-    "dask",
-    default=None,
-    envvar="PYBENCH_DASK",
-    metavar="ADDRESS",
-    help="Run seeds on a Dask scheduler at ADDRESS, or 'local:N' [env: PYBENCH_DASK].",
-)
-_verbose_option = click.option(
-    "-v",
-    "--verbose",
-    is_flag=True,
-    help="Show the per-slot table of each PASS and FAIL, the traceback and captured output "
-    "of each ERROR, and each benchmark's time.",
-)
-_timeout_option = click.option(
-    "--timeout",
-    type=click.FloatRange(0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Stop a seed that runs longer; its benchmark is an ERROR (overrides 'timeout').",
-)
-_resume_option = click.option(
-    "--resume",
-    is_flag=True,
-    help="Reuse the seeds an interrupted or crashed run finished (same seeds and code).",
-)
-_determinism_option = click.option(
-    "--check-determinism/--no-check-determinism",
-    "check_determinism",
-    default=None,
-    help="Run a new baseline's first seed twice and warn if it differs "
-    "(overrides 'check_determinism'; on by default).",
-)
-_capture_option = click.option(
-    "--capture",
-    type=click.Choice(["fd", "no"]),
-    default="fd",
-    show_default=True,
-    help="Capture what each seed prints (shown under an ERROR with -v); 'no' lets it through.",
-)
-_no_capture_option = click.option(
-    "-s", "no_capture", is_flag=True, help="Shortcut for --capture=no."
-)
-_alpha_option = click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=None,
-    help="Significance level for this run (overrides the 'alpha' keyword).",
-)
-_min_effect_option = click.option(
-    "--min-effect",
-    type=click.FloatRange(0),
-    default=None,
-    help="Only flag slots whose relative drop exceeds this, e.g. 0.02.",
-)
-_n_seeds_option = click.option(
-    "--n-seeds",
-    type=click.IntRange(2),
-    default=None,
-    help="Seeds to sample (overrides the 'n_seeds' keyword).",
-)
+def _option(name: str, **extra: Any) -> Callable[[Any], Any]:
+    """The click option of ``name``'s row in :data:`pybench.core.settings.TABLE`."""
+    setting = row(name)
+    flag = f"{setting.flag}/{setting.negative}" if setting.negative else setting.flag
+    decls = [*([setting.short] if setting.short else []), flag, name]
+    kwargs: dict[str, Any] = {"help": setting.help, "envvar": setting.env}
+    kind = setting.accepts.kind
+    if kind == "bool":
+        kwargs["default"] = None if setting.keyword else setting.default
+        if not setting.negative:
+            kwargs["is_flag"] = True
+    else:
+        kwargs.update(type=_click_type(name), default=setting.default, metavar=setting.metavar)
+    if kind in ("gpus", "names"):
+        kwargs["callback"] = _parsed(name)
+    if kind == "names" or name == "benches":
+        kwargs["multiple"] = True
+    if kind == "choice":
+        kwargs["show_default"] = True
+    return click.option(*decls, **{**kwargs, **extra})
 
 
-def _check_env(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]) -> Any:
-    from .settings import env_name_problem
-
-    for name in names:
-        problem = env_name_problem(name)
-        if problem is not None:
-            raise click.BadParameter(f"{name!r} {problem}")
-    return names
-
-
-_env_option = click.option(
-    "--env",
-    "env",
-    multiple=True,
-    metavar="NAME",
-    callback=_check_env,
-    help="Set this variable as it is here for each seed in a worker (repeatable; "
-    "adds to the 'env' keyword; every PYBENCH_* variable is always forwarded).",
-)
-
-_REPORT_FLAGS = [
-    click.option(
-        "--json",
-        "json_path",
-        default=None,
-        metavar="PATH",
-        help="Write the run as JSON to PATH ('-': stdout; the report then goes to stderr).",
-    ),
-    click.option(
-        "--junit-xml",
-        "junit_path",
-        default=None,
-        metavar="PATH",
-        help="Write a JUnit XML report to PATH (one test case per benchmark).",
-    ),
-    click.option(
-        "--markdown",
-        "markdown_path",
-        default=None,
-        metavar="PATH",
-        help="Write a Markdown summary to PATH (also appended to $GITHUB_STEP_SUMMARY when set).",
-    ),
-    click.option(
-        "--html",
-        "html_path",
-        default=None,
-        metavar="PATH",
-        help="Write a self-contained HTML report with plots to PATH (needs matplotlib).",
-    ),
-]
-"""The options naming machine-readable reports (``run``, ``update`` and ``compare``)."""
-
+_REPORTS = ["json_path", "junit_path", "markdown_path", "html_path"]
+_WHERE = ["seed", "workers", "gpus", "dask", "env"]
+"""How seeds are drawn and where they run."""
+_CAPTURE = ["capture", "no_capture"]
 _RUN_OPTIONS = [
-    click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)),
-    _bench_option,
-    _baseline_option,
-    click.option("--yes", "-y", is_flag=True, help="Answer yes to every prompt."),
-    _seed_option,
-    _workers_option,
-    _gpus_option,
-    _dask_option,
-    _env_option,
-    _timeout_option,
-    _resume_option,
-    _determinism_option,
-    _capture_option,
-    _no_capture_option,
-    _verbose_option,
-    *_REPORT_FLAGS,
+    "benches",
+    "baseline",
+    "yes",
+    *_WHERE,
+    "timeout",
+    "resume",
+    "check_determinism",
+    *_CAPTURE,
+    "verbose",
+    *_REPORTS,
 ]
 """The options shared by the commands that run benchmarks against the baseline file."""
 
+_COMPARE_OPTIONS = [
+    "benches",
+    "verbose",
+    "alpha",
+    "min_effect",
+    "n_seeds",
+    *_WHERE,
+    *_REPORTS,
+    "timeout",
+    "resume",
+    "adaptive",
+    *_CAPTURE,
+]
+"""The options of ``pybench compare`` (its own run: no baseline file, no prompts)."""
 
-def _apply(options: Sequence[Any]) -> Callable[[Any], Any]:
-    """A decorator applying ``options`` to a command, in the order given."""
+
+def _apply(names: Sequence[str]) -> Callable[[Any], Any]:
+    """A decorator applying the options of ``names`` to a command, in the order given."""
 
     def decorate(func: Any) -> Any:
-        for option in reversed(options):
-            func = option(func)
+        for name in reversed(names):
+            func = _option(name)(func)
         return func
 
     return decorate
 
 
-_common = _apply(_RUN_OPTIONS)
-_reports = _apply(_REPORT_FLAGS)
+_path_argument = click.argument(
+    "path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)
+)
 
 
 # -- the pipeline ------------------------------------------------------------
-def _guard_write(
-    reporter: Reporter, state: GitState, yes: bool, overwriting: Sequence[str]
-) -> None:
-    """Warn about a dirty tree and confirm overwrites before any baseline is written."""
-    interactive = prompts.interactive()
-    if overwriting and not yes:
-        names = ", ".join(overwriting)
-        if not interactive:
-            raise UsageError(
-                f"pybench update would overwrite the stored baseline of {names}; "
-                "pass --yes to confirm (there is no terminal to ask on)"
-            )
-        if not prompts.confirm(f"Overwrite the stored baseline of {names}?"):
-            raise UsageError("aborted; nothing was saved")
-    if state.dirty:
-        reporter.warn(prompts.dirty_warning(state))
-        question = "Save baselines from a dirty tree anyway?"
-        if interactive and not yes and not prompts.confirm(question):
-            raise UsageError("aborted; nothing was saved (commit your changes, or pass --yes)")
-
-
-class Interrupted(PybenchError):
-    """Ctrl-C: the message says which baselines were saved before it."""
-
-    exit_code = EXIT_INTERRUPTED
-
-
-def _interrupted(saved: Sequence[str], resumable: Sequence[str] = ()) -> Interrupted:
-    if not saved:
-        message = "interrupted: nothing was saved"
-    else:
-        message = (
-            f"interrupted: saved the baselines of {', '.join(saved)} (finished before the "
-            "interrupt); nothing else was saved"
-        )
-    if resumable:
-        message += f"; the seeds that {', '.join(resumable)} finished are kept for `--resume`"
-    return Interrupted(message)
-
-
-class _Saving:
-    """The run's event callback for the command line: saves each new baseline as soon as its
-    benchmark finishes, remembers what was saved and what is running, and reports."""
-
-    def __init__(self, baseline: Path, reporter: Reporter):
-        self.baseline = baseline
-        self.reporter = reporter
-        self.saved: list[str] = []
-        self.running: str | None = None
-
-    def __call__(self, event: Any) -> None:
-        from . import session, store
-
-        if isinstance(event, session.BenchStarted):
-            self.running = event.name
-        elif isinstance(event, session.BenchFinished):
-            self.running = None
-            if event.outcome.record is not None:
-                store.save(self.baseline, [event.outcome.record])
-                self.saved.append(event.outcome.name)
-        self.reporter(event)
-
-
-def _update_command(options: dict[str, Any]) -> str:
-    """``pybench update`` with this run's PATH and ``--baseline`` when they are not the defaults."""
-    words = ["pybench", "update"]
-    if options["path"] != Path(DEFAULT_PATH):
-        words.append(str(options["path"]))
-    if options["baseline"] is not None:
-        words += ["--baseline", str(options["baseline"])]
-    return shlex.join(words)
-
-
-def _records_note(baseline: Path, n_records: int) -> str:
-    from .reports.text import display_path
-
-    if not baseline.exists():
-        return f"baseline: {display_path(baseline)} (not created yet)"
-    return f"baseline: {display_path(baseline)} ({n_records} record{'s' * (n_records != 1)})"
-
-
 def _run_jobs(
     planned: _Planned, options: dict[str, Any], reporter: Reporter, info: RunInfo
 ) -> list[Outcome]:
     """Run the jobs, saving each new baseline as its benchmark finishes."""
-    from . import backends, session
+    from .app.runs import Saving
+    from .engine import loop
+    from .execution.backends import open_pool
 
-    on_event = _Saving(info.baseline, reporter)
-    capture = options["capture"] == "fd" and not options["no_capture"]
+    on_event = Saving(info.baseline, reporter)
     journal = planned.journal
     try:
-        with backends.open_pool(dask=options["dask"], capture=capture) as pool:
-            run_options = {"journal": journal, "not_collected": planned.not_collected}
-            return session.run(
-                planned.jobs, pool=pool, git=info.git, on_event=on_event, **run_options
+        with open_pool(dask=options["dask"], capture=_capture(options)) as pool:
+            return loop.run(
+                planned.jobs,
+                pool=pool,
+                git=info.git,
+                on_event=on_event,
+                journal=journal,
+                not_collected=planned.not_collected,
             )
     except KeyboardInterrupt:
-        running = [on_event.running] if on_event.running else []
-        raise _interrupted(on_event.saved, [n for n in running if journal.finished(n)]) from None
+        raise on_event.interrupted(journal) from None
     finally:
         reporter.close()
+
+
+def _capture(options: dict[str, Any]) -> bool:
+    return bool(options["capture"] == "fd" and not options["no_capture"])
+
+
+def _update_command(options: dict[str, Any]) -> str:
+    from .app.policy import update_command
+
+    return update_command(options["path"], options["baseline"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -404,26 +233,25 @@ class _Planned:
 
     jobs: list[Job]
     not_collected: list[Any]
-    journal: Any
+    journal: Journal
 
 
 def _plan(
     options: dict[str, Any], records: dict[str, Any], info: RunInfo, update: bool
 ) -> _Planned:
     """The jobs of the benchmarks chosen under PATH, with this run's hints and strictness."""
-    from . import session
-    from .discover import collect
-    from .journal import Journal
+    from .app.policy import CLI_FLAGS, check_backends
+    from .app.runs import journal_for
+    from .engine.plan import plan
     from .reports.text import display_path
+    from .sources.discover import collect
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
-    if options["dask"] and overrides["gpus"]:
-        raise UsageError(
-            "--gpus cannot be combined with --dask; give each Dask worker its own GPU instead"
-        )
+    check_backends(options["dask"], overrides["gpus"], CLI_FLAGS)
     found = collect(options["path"], options["benches"])
-    journal = Journal.beside(info.baseline)
-    jobs = session.plan(
+    assert info.baseline is not None
+    journal = journal_for(info.baseline)
+    jobs = plan(
         found.benchmarks,
         records,
         overrides,
@@ -435,17 +263,21 @@ def _plan(
         journal=journal,
         resume=options["resume"],
     )
-    return _Planned(jobs, found.errors, journal)
+    return _Planned(jobs, list(found.errors), journal)
 
 
 def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list[Outcome], RunInfo]:
     """Load the baseline → plan → guard writes → run → terminal report."""
-    from . import store
+    from .app.policy import CLI_FLAGS, guard_write, records_note
     from .reports.terminal import Reporter
-    from .vcs import git_state
+    from .reports.text import display_path
+    from .sources.git import git_state
+    from .storage import store
 
     started = time.perf_counter()  # the time reported includes discovery and imports
-    records = store.load(info.baseline)
+    baseline = info.baseline
+    assert baseline is not None
+    records = store.load(baseline)
     info = dataclasses.replace(info, n_records=len(records))
     planned = _plan(options, records, info, update)
     jobs = planned.jobs
@@ -455,13 +287,14 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
         to_stderr="-" in (options[key] for key in REPORT_OPTIONS),
         update_command=_update_command(options),
     )
-    reporter.note(_records_note(info.baseline, len(records)))
+    reporter.note(records_note(display_path(baseline), baseline.exists(), len(records)))
     fresh = [job.bench.name for job in jobs if job.makes_baseline]
     if fresh or _wants_reports(options):
-        info = dataclasses.replace(info, git=git_state(_folder(info.path), ignore=info.baseline))
+        info = dataclasses.replace(info, git=git_state(_folder(info.path), ignore=baseline))
     if fresh:
         assert info.git is not None
-        _guard_write(reporter, info.git, options["yes"], [n for n in fresh if n in records])
+        overwriting = [n for n in fresh if n in records]
+        guard_write(info.git, options["yes"], overwriting, flags=CLI_FLAGS, warn=reporter.warn)
     outcomes = _run_jobs(planned, options, reporter, info)
     elapsed = time.perf_counter() - started
     reporter.summary(outcomes, elapsed, update=update)
@@ -501,11 +334,11 @@ def _reporting_errors(options: dict[str, Any], info: RunInfo, stage: Callable[[]
 
 def _finish(options: dict[str, Any], outcomes: Sequence[Outcome], info: RunInfo) -> int:
     """Write the machine-readable reports; the exit code."""
-    from . import session
+    from .engine.outcome import exit_code
     from .reports import write_all
 
     write_all(outcomes, info, **{key: options[key] for key in REPORT_OPTIONS})
-    return session.exit_code(outcomes)
+    return exit_code(outcomes)
 
 
 def _execute(options: dict[str, Any], *, update: bool = False) -> int:
@@ -514,8 +347,8 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
     An error that stops the run before any verdict is still written to the
     reports (a document with ``error`` set), then reported as usual.
     """
-    from . import store
     from .reports import RunInfo
+    from .storage import store
 
     info = RunInfo(
         command="update" if update else "run",
@@ -529,7 +362,7 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
 
 def _resolve_revisions(options: dict[str, Any]) -> RevisionPair:
     """Refuse ``--dask`` (ignore ``PYBENCH_DASK``), then resolve BASE, HEAD and ``--path``."""
-    from . import revisions
+    from .sources.revisions import resolve_pair
 
     if options["dask"]:
         source = click.get_current_context().get_parameter_source("dask")
@@ -539,7 +372,7 @@ def _resolve_revisions(options: dict[str, Any]) -> RevisionPair:
                 " processes that import its own checkout; use --workers N instead"
             )
         options["dask"] = None  # PYBENCH_DASK is meant for the other commands
-    return revisions.resolve_pair(options["path"], options["base"], options["head"])
+    return resolve_pair(options["path"], options["base"], options["head"])
 
 
 def _compare(options: dict[str, Any]) -> int:
@@ -548,8 +381,8 @@ def _compare(options: dict[str, Any]) -> int:
     As for a run, an error that stops the command before any verdict is still
     written to the reports.
     """
+    from .core.provenance import GitState
     from .reports import RunInfo
-    from .vcs import GitState
 
     info = RunInfo(command="compare", path=options["path"], baseline=None)
     pair = _reporting_errors(options, info, lambda: _resolve_revisions(options))
@@ -566,32 +399,41 @@ def _compare(options: dict[str, Any]) -> int:
 def _compare_session(
     options: dict[str, Any], pair: RevisionPair, info: RunInfo
 ) -> tuple[list[Outcome], RunInfo]:
-    """Check out both revisions → discover → plan → run interleaved → terminal report."""
-    from . import revisions, session
+    """Check out both revisions → discover → plan → run in the one loop → terminal report."""
+    from .app.runs import Saving, compare_journal, compare_revisions, compared_sources
+    from .execution.backends import open_pool
     from .reports.terminal import Reporter
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
     to_stderr = "-" in (options[key] for key in REPORT_OPTIONS)
     reporter = Reporter(verbose=options["verbose"], to_stderr=to_stderr)
+    journal = compare_journal(pair.repo)
+    started = time.perf_counter()
+
+    def on_jobs(jobs: list[Job]) -> Reporter:
+        """A reporter that knows the benchmarks' names, before anything runs."""
+        nonlocal reporter, started
+        names = [job.bench.name for job in jobs]
+        reporter = Reporter(verbose=options["verbose"], names=names, to_stderr=to_stderr)
+        reporter.revisions(pair.base.label, pair.head.label)
+        started = time.perf_counter()
+        return reporter
+
+    tracker = Saving(None, lambda event: reporter(event))
     try:
-        with (
-            revisions.open_tree(pair.repo, pair.base, pair.path) as base_tree,
-            revisions.open_tree(pair.repo, pair.head, pair.path) as head_tree,
-        ):
-            pairing = revisions.pair_benchmarks(
-                revisions.discover_tree(base_tree),
-                revisions.discover_tree(head_tree),
+        with compared_sources(pair) as sources, open_pool(capture=_capture(options)) as pool:
+            outcomes = compare_revisions(
+                sources,
                 options["benches"],
+                overrides,
+                pool=pool,
+                base_seed=options["seed"],
+                journal=journal,
+                resume=options["resume"],
+                on_jobs=lambda jobs: on_jobs(jobs) and tracker,
             )
-            jobs = session.plan_revisions(pairing, overrides, base_seed=options["seed"])
-            names = [job.bench.name for job in jobs]
-            reporter = Reporter(verbose=options["verbose"], names=names, to_stderr=to_stderr)
-            reporter.revisions(pair.base.label, pair.head.label)
-            started = time.perf_counter()
-            base = {bench.name: bench for bench, _ in pairing.pairs}
-            outcomes = session.run_revisions(jobs, base, (base_tree, head_tree), on_event=reporter)
     except KeyboardInterrupt:
-        raise Interrupted("interrupted: nothing was saved") from None
+        raise tracker.interrupted(journal) from None
     finally:
         reporter.close()
     elapsed = time.perf_counter() - started
@@ -602,7 +444,7 @@ def _compare_session(
 SETTING_OPTIONS = KEYWORDS
 """The command-line options that override a benchmark's keyword settings."""
 
-REPORT_OPTIONS = ("json_path", "junit_path", "markdown_path", "html_path")
+REPORT_OPTIONS = tuple(_REPORTS)
 """The command-line options naming machine-readable reports (:func:`pybench.reports.write_all`)."""
 
 
@@ -622,42 +464,24 @@ def main() -> None:
 
 
 @main.command("run")
-@_common
-@_alpha_option
-@_min_effect_option
-@click.option(
-    "--strict",
-    is_flag=True,
-    envvar="PYBENCH_STRICT",
-    help=(
-        "A benchmark without a stored baseline is an ERROR (exit 2) instead of a NEW one; "
-        "nothing is saved [env: PYBENCH_STRICT=1]."
-    ),
-)
-@click.option(
-    "--adaptive",
-    is_flag=True,
-    default=None,
-    help="Run the stored seeds in stages and stop once the verdict is clear "
-    "(overrides the 'adaptive' keyword).",
-)
+@_path_argument
+@_apply([*_RUN_OPTIONS, "alpha", "min_effect", "strict", "adaptive"])
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
     return _execute(options)
 
 
 @main.command("update")
-@_common
-@_n_seeds_option
+@_path_argument
+@_apply([*_RUN_OPTIONS, "n_seeds"])
 def update_command(**options: Any) -> int:
     """Re-run benchmarks on fresh seeds and overwrite their baselines."""
     return _execute(options, update=True)
 
 
 @main.command("plan")
-@click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
-@_bench_option
-@_baseline_option
+@_path_argument
+@_apply(["benches", "baseline"])
 @click.option(
     "--effect",
     type=click.FloatRange(0, min_open=True),
@@ -676,9 +500,10 @@ def plan_command(
     path: Path, benches: tuple[str, ...], baseline: Path | None, effect: float, power: float
 ) -> int:
     """From the stored baselines' noise: the drop each slot detects, and the seeds a drop needs."""
-    from . import stats, store
-    from .discover import discover, select
+    from . import stats
     from .reports.terminal import PLAN_ASSUMPTION, Reporter
+    from .sources.discover import discover, select
+    from .storage import store
 
     baseline = baseline or store.find_baseline(path)
     records = store.load(baseline)
@@ -709,17 +534,7 @@ def plan_command(
     show_default=True,
     help="The benchmarks (a folder or a file), at the same place in both revisions.",
 )
-@_bench_option
-@_verbose_option
-@_alpha_option
-@_min_effect_option
-@_n_seeds_option
-@_seed_option
-@_workers_option
-@_gpus_option
-@_dask_option
-@_env_option
-@_reports
+@_apply(_COMPARE_OPTIONS)
 def compare_command(**options: Any) -> int:
     """Compare two git revisions on the same fresh seeds: BASE against HEAD.
 
@@ -764,18 +579,17 @@ def report_command(run_json: Path, html_path: str) -> int:
 
 
 @main.command("show")
-@_bench_option
-@_baseline_option
+@_apply(["benches", "baseline"])
 @click.option("--history", is_flag=True, help="One line per git commit that changed the file.")
 def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool) -> int:
     """Print the stored baselines (or their git history).
 
     Without --baseline, the file is searched for from the current directory up.
     """
-    from . import store
-    from .discover import bench_name
+    from .core.benchmark import bench_name
     from .reports.terminal import Reporter
-    from .vcs import history as git_history
+    from .sources.git import history as git_history
+    from .storage import store
 
     baseline = baseline or store.find_baseline(Path.cwd())
     reporter = Reporter()

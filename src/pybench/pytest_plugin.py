@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point and inactive unless ``--pybench`
 is given: then every ``bench_*`` function of the ``bench_*.py`` files under the
 given paths (default: the ``pybench_paths`` ini option, else ``benchmarks``)
 becomes one item, run through the same stage as the ``pybench`` command
-(:func:`pybench.session.plan` and :func:`pybench.session.run`), so its verdict
+(:func:`pybench.engine.plan.plan` and :func:`pybench.engine.loop.run`), so its verdict
 is the command's. New baselines are saved once, when the session ends.
 
 Loading this module costs a pytest run nothing: it imports only pytest and the
@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import fnmatch
 import os
-import shlex
 import sys
 import warnings
 from collections.abc import Callable, Generator, Iterator
@@ -28,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .backends import Pool
-    from .discover import Benchmark
-    from .session import Outcome
-    from .store import BaselineRecord
-    from .vcs import GitState
+    from .core.benchmark import Benchmark
+    from .core.provenance import GitState
+    from .engine.outcome import Outcome
+    from .execution.backends import Pool
+    from .storage.store import BaselineRecord
 
 __all__ = ["BenchFile", "BenchItem", "PybenchWarning"]
 
@@ -42,19 +41,6 @@ BENCH_FILES = "bench_*.py"
 DEFAULT_PATHS = ("benchmarks",)
 """Where ``pytest --pybench`` looks when no path is given and ``pybench_paths`` is unset."""
 
-_SETTING_FLAGS = {
-    "n_seeds": "pybench_n_seeds",
-    "alpha": "pybench_alpha",
-    "min_effect": "pybench_min_effect",
-    "workers": "pybench_workers",
-    "gpus": "pybench_gpus",
-    "env": "pybench_env",
-    "adaptive": "pybench_adaptive",
-    "timeout": "pybench_timeout",
-    "check_determinism": "pybench_check_determinism",
-}
-"""Each overridable setting and the option (dest) that overrides it, as ``pybench``'s flags."""
-
 _STASH: pytest.StashKey[_PybenchRun] = pytest.StashKey()
 
 
@@ -63,72 +49,38 @@ class PybenchWarning(UserWarning):
     differs on a Dask worker); pytest lists it in the warnings summary."""
 
 
-# -- option values --------------------------------------------------------------
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
+# -- options: rendered from the settings table ------------------------------------
+def _argparse_type(setting: Any) -> Callable[[str], Any]:
+    """An argparse ``type`` that reads the option's text as its row says."""
 
-
-def _int_at_least(low: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an int >= {low}, got {text!r}")
-        return value
+            return setting.accepts.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
 
 
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
-    return value
-
-
-def _min_effect(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0 (e.g. 0.02), got {text!r}")
-    return value
-
-
-def _gpus(text: str) -> tuple[int, ...]:
-    try:
-        gpus = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        gpus = ()
-    if not gpus or any(g < 0 for g in gpus):
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated GPU indices (e.g. 0,1), got {text!r}"
-        )
-    return gpus
-
-
-def _env_name(text: str) -> str:
-    from .settings import env_name_problem
-
-    problem = env_name_problem(text)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
-    return text
+def _add(group: Any, setting: Any) -> None:
+    """Add the ``--pybench-*`` option of one row of the settings table."""
+    kwargs: dict[str, Any] = {"dest": setting.pytest_dest, "help": setting.help}
+    if setting.accepts.kind != "bool":
+        action = "append" if setting.accepts.kind == "names" else "store"
+        kwargs.update(type=_argparse_type(setting), metavar=setting.pytest_metavar, default=None)
+        group.addoption(setting.pytest_flag, action=action, **kwargs)
+    elif setting.negative:
+        group.addoption(setting.pytest_flag, action="store_true", default=None, **kwargs)
+        negative = {**kwargs, "help": f"Turn {setting.pytest_flag} off."}
+        group.addoption(setting.pytest_negative, action="store_false", default=None, **negative)
+    else:
+        default = None if setting.keyword else False
+        group.addoption(setting.pytest_flag, action="store_true", default=default, **kwargs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from .core.settings import TABLE
+
     group = parser.getgroup("pybench", "pybench (seed-paired regression tests of noisy code)")
     group.addoption(
         "--pybench",
@@ -136,113 +88,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run the bench_* functions of bench_*.py files as tests, each judged against its "
         "stored baseline (paths default to the pybench_paths ini option, else benchmarks/).",
     )
-    group.addoption(
-        "--pybench-baseline",
-        metavar="FILE",
-        default=None,
-        help="The baseline file (default: .pybench/baselines.jsonl in the nearest folder above "
-        "the first path that has a .pybench/ folder, else at the root of its git repository, "
-        "as `pybench` finds it).",
-    )
-    group.addoption(
-        "--pybench-seed",
-        type=_int_at_least(0),
-        default=None,
-        metavar="N",
-        help="Make the sampling of new seeds reproducible [env: PYBENCH_SEED].",
-    )
-    group.addoption(
-        "--pybench-alpha",
-        type=_alpha,
-        default=None,
-        metavar="A",
-        help="Significance level (overrides the 'alpha' keyword).",
-    )
-    group.addoption(
-        "--pybench-min-effect",
-        type=_min_effect,
-        default=None,
-        metavar="E",
-        help="Only flag slots whose relative drop exceeds this, e.g. 0.02.",
-    )
-    group.addoption(
-        "--pybench-n-seeds",
-        type=_int_at_least(2),
-        default=None,
-        metavar="N",
-        help="Seeds sampled for new baselines (overrides the 'n_seeds' keyword).",
-    )
-    group.addoption(
-        "--pybench-workers",
-        type=_int_at_least(1),
-        default=None,
-        metavar="N",
-        help="Run seeds in N worker processes (overrides the 'workers' keyword).",
-    )
-    group.addoption(
-        "--pybench-gpus",
-        type=_gpus,
-        default=None,
-        metavar="0,1,...",
-        help="One worker per listed GPU, each with its own CUDA_VISIBLE_DEVICES.",
-    )
-    group.addoption(
-        "--pybench-dask",
-        default=None,
-        metavar="ADDRESS",
-        help="Run seeds on a Dask scheduler at ADDRESS, or 'local:N' [env: PYBENCH_DASK].",
-    )
-    group.addoption(
-        "--pybench-env",
-        action="append",
-        type=_env_name,
-        default=None,
-        metavar="NAME",
-        help="Set this variable as it is here for each seed in a worker (repeatable; adds to "
-        "the 'env' keyword; every PYBENCH_* variable is always forwarded).",
-    )
-    group.addoption(
-        "--pybench-adaptive",
-        action="store_true",
-        default=None,
-        help="Run the stored seeds in stages and stop once the verdict is clear "
-        "(overrides the 'adaptive' keyword).",
-    )
-    group.addoption(
-        "--pybench-timeout",
-        type=_seconds,
-        default=None,
-        metavar="SECONDS",
-        help="Stop a seed that runs longer; its benchmark is an ERROR (overrides 'timeout').",
-    )
-    group.addoption(
-        "--pybench-check-determinism",
-        dest="pybench_check_determinism",
-        action="store_true",
-        default=None,
-        help="Run a new baseline's first seed twice and warn if it differs (the default).",
-    )
-    group.addoption(
-        "--pybench-no-check-determinism",
-        dest="pybench_check_determinism",
-        action="store_false",
-        default=None,
-        help="Do not run a new baseline's first seed twice (overrides 'check_determinism').",
-    )
-    group.addoption(
-        "--pybench-strict",
-        action="store_true",
-        help="A benchmark without a stored baseline fails instead of making one; nothing is "
-        "saved [env: PYBENCH_STRICT=1].",
-    )
-    group.addoption(
-        "--pybench-update",
-        action="store_true",
-        help="Re-run the selected benchmarks on fresh seeds and overwrite their baselines.",
-    )
-    group.addoption(
-        "--pybench-yes", action="store_true", help="Answer yes to every pybench prompt."
-    )
+    for setting in TABLE:
+        if setting.pytest:
+            _add(group, setting)
     parser.addini(
         "pybench_paths",
         type="paths",
@@ -255,15 +103,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pybench: a pybench benchmark (collected with --pybench)")
     if not config.getoption("pybench"):
+        from .core.settings import TABLE
+
         given = [
-            "--" + dest.replace("_", "-")
-            for dest in (*_SETTING_FLAGS.values(), "pybench_baseline", "pybench_seed")
-            if config.getoption(dest) is not None
-        ]
-        given += [
-            "--" + dest.replace("_", "-")
-            for dest in ("pybench_update", "pybench_yes", "pybench_dask", "pybench_strict")
-            if config.getoption(dest)
+            setting.pytest_flag
+            for setting in TABLE
+            if setting.pytest and config.getoption(setting.pytest_dest) not in (None, False)
         ]
         if given:
             raise pytest.UsageError(f"{given[0]} only applies with --pybench; add --pybench")
@@ -279,14 +124,14 @@ class BenchFile(pytest.File):
 
     def collect(self) -> Iterator[BenchItem]:
         """One item per benchmark the file defines; an import failure shows the user's traceback."""
-        from .errors import PybenchError
-        from .run import _user_traceback
+        from .core.errors import PybenchError
+        from .core.tracebacks import user_traceback
 
         run = self.config.stash[_STASH]
         try:
             benchmarks = run.benchmarks_in(self.path)
         except PybenchError as exc:
-            detail = _user_traceback(exc.__cause__) if exc.__cause__ else ""
+            detail = user_traceback(exc.__cause__) if exc.__cause__ else ""
             raise self.CollectError(f"{exc}\n\n{detail}" if detail else str(exc)) from None
         for bench in benchmarks:
             yield BenchItem.from_parent(self, name=bench.name, bench=bench)
@@ -335,7 +180,7 @@ class BenchItem(pytest.Item):
         self.bench = bench
         """The benchmark."""
         self.outcome: Outcome | None = None
-        """Its :class:`pybench.session.Outcome` once it has run (for ``conftest.py``
+        """Its :class:`pybench.engine.outcome.Outcome` once it has run (for ``conftest.py``
         hooks such as ``pytest_runtest_makereport``)."""
         self.add_marker("pybench")
         for mark in getattr(bench.func, "pytestmark", []):  # @pytest.mark.* on the function
@@ -347,8 +192,8 @@ class BenchItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the benchmark; a FAIL or ERROR raises, a NEW is kept to be saved."""
+        from .engine.outcome import Status
         from .reports.text import details, status_word
-        from .session import Status
 
         run = self.config.stash[_STASH]
         outcome = self.outcome = run.judge(self.bench)
@@ -372,7 +217,7 @@ class BenchItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         """The benchmark's line and its slot table or traceback; pybench's errors in one line."""
-        from .errors import PybenchError
+        from .core.errors import PybenchError
         from .reports.terminal import format_flips, format_table
         from .reports.text import details
 
@@ -416,14 +261,19 @@ def _notes(outcome: Outcome, update: str) -> list[str]:
 
 
 # -- the session ------------------------------------------------------------------
+def _given_or_env(config: pytest.Config, name: str) -> Any:
+    """The option's value, else its environment variable's (read as the command line reads it)."""
+    from .core.settings import row
+
+    setting = row(name)
+    given = config.getoption(setting.pytest_dest)
+    return given if given not in (None, False) else setting.from_env(os.environ)
+
+
 def _display(path: Path) -> str:
     from .reports.text import display_path
 
     return display_path(path)
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "t", "yes", "y", "on"}
 
 
 class _PybenchRun:
@@ -431,19 +281,22 @@ class _PybenchRun:
 
     def __init__(self, config: pytest.Config):
         self.config = config
+        from .app.policy import PYTEST_FLAGS, check_backends
+        from .core.errors import PybenchError
+        from .core.settings import KEYWORDS, row
+
         self.update: bool = config.getoption("pybench_update")
         self.yes: bool = config.getoption("pybench_yes")
-        self.overrides = {key: config.getoption(dest) for key, dest in _SETTING_FLAGS.items()}
+        self.overrides = {key: config.getoption(row(key).pytest_dest) for key in KEYWORDS}
         if self.overrides["env"] is not None:  # appended option values come as a list
             self.overrides["env"] = tuple(self.overrides["env"])
-        self.base_seed = self._env_seed(config.getoption("pybench_seed"))
-        self.dask: str | None = config.getoption("pybench_dask") or os.environ.get("PYBENCH_DASK")
-        if self.dask and self.overrides["gpus"]:
-            raise pytest.UsageError(
-                "--pybench-gpus cannot be combined with --pybench-dask; give each Dask worker "
-                "its own GPU instead"
-            )
-        self.strict: bool = config.getoption("pybench_strict") or _env_flag("PYBENCH_STRICT")
+        try:
+            self.base_seed = _given_or_env(config, "seed")
+            self.dask: str | None = _given_or_env(config, "dask")
+            self.strict: bool = bool(_given_or_env(config, "strict"))
+            check_backends(self.dask, self.overrides["gpus"], PYTEST_FLAGS)
+        except PybenchError as exc:
+            raise pytest.UsageError(str(exc)) from None
         self.records: dict[str, BaselineRecord] | None = None
         self._load_error = ""
         self.git: GitState | None = None
@@ -468,7 +321,7 @@ class _PybenchRun:
 
     def _baseline(self) -> Path:
         """``--pybench-baseline``, or the file ``pybench`` would find from the first path."""
-        from .store import find_baseline
+        from .storage.store import find_baseline
 
         if self.baseline_option:
             return self.config.invocation_params.dir / self.baseline_option
@@ -476,20 +329,10 @@ class _PybenchRun:
 
     def update_command(self, bench: Benchmark) -> str:
         """The ``pybench update`` command that hints name for ``bench``'s file and baseline."""
-        words = ["pybench", "update", _display(bench.path)]
-        if self.baseline_option:
-            words += ["--baseline", self.baseline_shown]
-        return shlex.join(words)
+        from .app.policy import update_command
 
-    @staticmethod
-    def _env_seed(given: int | None) -> int | None:
-        text = os.environ.get("PYBENCH_SEED")
-        if given is not None or not text:
-            return given
-        try:
-            return _int_at_least(0)(text)
-        except argparse.ArgumentTypeError as exc:
-            raise pytest.UsageError(f"PYBENCH_SEED: {exc}") from None
+        baseline = Path(self.baseline_shown) if self.baseline_option else None
+        return update_command(Path(_display(bench.path)), baseline)
 
     def _default_paths(self) -> list[str]:
         configured = self.config.getini("pybench_paths")
@@ -520,7 +363,7 @@ class _PybenchRun:
 
     def benchmarks_in(self, path: Path) -> list[Benchmark]:
         """The benchmarks of one file; a name already collected from another file is an error."""
-        from .discover import DiscoveryError, benchmarks_in
+        from .sources.discover import DiscoveryError, benchmarks_in
 
         found = benchmarks_in(path)
         for bench in found:
@@ -538,8 +381,8 @@ class _PybenchRun:
         Raises:
             pytest.UsageError: the file cannot be read.
         """
-        from .errors import PybenchError
-        from .store import load
+        from .core.errors import PybenchError
+        from .storage.store import load
 
         if self.records is None and not self._load_error:
             try:
@@ -563,7 +406,7 @@ class _PybenchRun:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Settle, before anything runs, what may be written; open the back-ends."""
-        from .errors import PybenchError
+        from .core.errors import PybenchError
 
         items = [item for item in session.items if isinstance(item, BenchItem)]
         if not items or self.config.option.collectonly:
@@ -596,26 +439,18 @@ class _PybenchRun:
 
     def _guard_write(self, overwriting: list[str]) -> GitState:
         """Confirm overwrites and warn about a dirty tree, as ``pybench`` does."""
-        from .prompts import confirm, dirty_warning, interactive
-        from .vcs import git_state
+        from .app.policy import PYTEST_FLAGS, UsageError, guard_write
+        from .sources.git import git_state
 
         state = git_state(self.root, ignore=self.baseline)
-        on_terminal = interactive()
-        if overwriting and not self.yes:
-            names = ", ".join(overwriting)
-            if not on_terminal:
-                raise pytest.UsageError(
-                    f"--pybench-update would overwrite the stored baseline of {names}; "
-                    "pass --pybench-yes to confirm (there is no terminal to ask on)"
-                )
-            if not confirm(f"Overwrite the stored baseline of {names}?"):
-                raise pytest.UsageError("aborted; nothing was saved")
-        if state.dirty:
-            self._write(f"pybench: warning: {dirty_warning(state)}", yellow=True)
-            if on_terminal and not self.yes and not confirm("Save baselines from a dirty tree?"):
-                raise pytest.UsageError(
-                    "aborted; nothing was saved (commit your changes, or pass --pybench-yes)"
-                )
+
+        def warn(message: str) -> None:
+            self._write(f"pybench: warning: {message}", yellow=True)
+
+        try:
+            guard_write(state, self.yes, overwriting, flags=PYTEST_FLAGS, warn=warn)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
         return state
 
     def _write(self, line: str, **markup: bool) -> None:
@@ -627,10 +462,11 @@ class _PybenchRun:
 
     # -- running ------------------------------------------------------------------
     def judge(self, bench: Benchmark) -> Outcome:
-        """Plan and run one benchmark through the run stage, as ``pybench`` would."""
-        from . import session
+        """Plan and run one benchmark through the run loop, as ``pybench`` would."""
+        from .engine import loop
+        from .engine.plan import plan
 
-        jobs = session.plan(
+        jobs = plan(
             [bench],
             self._load(),
             self.overrides,
@@ -640,15 +476,15 @@ class _PybenchRun:
             baseline_file=self.baseline_shown,
             update_command=self.update_command(bench),
         )
-        [outcome] = session.run(jobs, pool=self._open_pool(), git=self.git)
+        [outcome] = loop.run(jobs, pool=self._open_pool(), git=self.git)
         return outcome
 
     def _open_pool(self) -> Pool:
         """The session's one back-end pool, opened before the first benchmark runs."""
-        from . import backends
+        from .execution.backends import open_pool
 
         if self._pool is None:
-            self._pool = self._stack.enter_context(backends.open_pool(dask=self.dask))
+            self._pool = self._stack.enter_context(open_pool(dask=self.dask))
         return self._pool
 
     def keep(self, outcome: Outcome) -> None:
@@ -659,8 +495,8 @@ class _PybenchRun:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Close the back-ends and save every new baseline in one locked, atomic write."""
-        from .errors import PybenchError
-        from .store import save
+        from .core.errors import PybenchError
+        from .storage.store import save
 
         self._stack.close()
         if not self.pending:

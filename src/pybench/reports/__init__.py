@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PybenchError
+from ..core.errors import PybenchError
 
 if TYPE_CHECKING:
-    from ..revisions import Revision
-    from ..session import Outcome
-    from ..vcs import GitState
+    from ..core.provenance import GitState, Revision
+    from ..engine.outcome import Outcome
 
 __all__ = ["ReportError", "RunInfo", "write_all", "write_text"]
 
@@ -142,7 +141,7 @@ def html_page(document: Mapping[str, Any], baseline: Path | None) -> str:
         pybench.reports.html.HtmlError: if matplotlib is missing or the document is
             not a run report.
     """
-    from ..vcs import history
+    from ..sources.git import history
     from . import html
 
     entries = history(baseline) if baseline is not None and baseline.exists() else None

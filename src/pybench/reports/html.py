@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PybenchError
+from ..core.errors import PybenchError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -23,14 +23,14 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import EXIT_ERROR
-from ..session import Outcome, Status, exit_code
+from ..core.errors import EXIT_ERROR
+from ..engine.outcome import Outcome, Status, exit_code
 from ..stats import goodness_sign
 from . import RunInfo
 from .text import display_path
 
 if TYPE_CHECKING:
-    from ..revisions import Revision
+    from ..core.provenance import Revision
 
 __all__ = ["FORMAT", "document", "render", "schema"]
 

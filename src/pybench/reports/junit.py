@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..session import Outcome, Status
+from ..engine.outcome import Outcome, Status
 from . import RunInfo
 from .terminal import format_table
 from .text import display_path, early_stop, format_p, shape

@@ -18,7 +18,7 @@ import html
 import re
 from collections.abc import Sequence
 
-from ..session import Outcome, Status
+from ..engine.outcome import Outcome, Status
 from . import RunInfo
 from .terminal import summary_text
 from .text import display_path, early_stop, format_p, percent, slot_rows, table_header

@@ -29,11 +29,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..compare import BenchComparison
-from ..session import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Status
+from ..engine.outcome import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Status
+from ..judging.verdict import BenchComparison
 from ..stats import PLAN_MAX_SEEDS, SlotPlan
-from ..store import BaselineRecord
-from ..vcs import HistoryEntry
+from ..storage.history import HistoryEntry
+from ..storage.store import BaselineRecord
 from .text import (
     details,
     improvement,

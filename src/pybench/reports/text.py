@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 
-from ..compare import BenchComparison
-from ..normalize import Slot
-from ..session import Outcome, Status
+from ..core.normalize import Slot
+from ..engine.outcome import Outcome, Status
+from ..judging.verdict import BenchComparison
 
 __all__ = [
     "FINE_ALPHA",

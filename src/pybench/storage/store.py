@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import PybenchError
+from ..core.errors import PybenchError
 
 if TYPE_CHECKING:
     import numpy as np

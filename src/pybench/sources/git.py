@@ -1,56 +1,67 @@
-"""Git provenance: the commit a baseline was made at, and the history of the baseline file."""
+"""Git: one runner for every git command pybench runs, the state of a working tree, the code
+a benchmark runs (for the journal), and the history of the baseline file."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .store import BaselineRecord, StoreError, parse
+from ..core.provenance import GitState
+from ..storage.history import HistoryEntry
+from ..storage.store import StoreError, parse
 
-__all__ = ["GitState", "HistoryEntry", "code_state", "git_state", "history"]
-
-
-@dataclass(frozen=True)
-class GitState:
-    """The short commit hash and whether the working tree differs from it (``None``: no git).
-
-    ``changed`` and ``untracked`` name the paths (relative to the repository
-    root) that make the tree dirty.
-    """
-
-    commit: str | None
-    dirty: bool | None
-    changed: tuple[str, ...] = ()
-    untracked: tuple[str, ...] = ()
+__all__ = ["GitResult", "code_state", "git", "git_state", "history"]
 
 
 @dataclass(frozen=True)
-class HistoryEntry:
-    """One commit that changed the baseline file, with the records it held."""
+class GitResult:
+    """What one git command did. ``error`` is set when git could not be run at all."""
 
-    commit: str
-    date: str
-    subject: str
-    records: dict[str, BaselineRecord] | None
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
     error: str | None = None
+    """Why git did not run (not installed, not startable, timed out); ``None`` if it ran."""
+
+    @property
+    def ok(self) -> bool:
+        """Git ran and succeeded."""
+        return self.error is None and self.returncode == 0
+
+    @property
+    def output(self) -> str | None:
+        """``stdout`` when git succeeded, else ``None``."""
+        return self.stdout if self.ok else None
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
+def git(args: Sequence[str], cwd: Path, *, timeout: float | None = None) -> GitResult:
+    """Run ``git ARGS`` in ``cwd``; never prompts, never raises (failures are in the result)."""
     try:
         proc = subprocess.run(
             ["git", *args],
             cwd=cwd,
             capture_output=True,
             text=True,
-            timeout=10,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            timeout=timeout,
         )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout if proc.returncode == 0 else None
+    except FileNotFoundError:
+        return GitResult(-1, error="git was not found on PATH")
+    except subprocess.TimeoutExpired:
+        return GitResult(-1, error=f"git {args[0] if args else ''} took over {timeout:g}s")
+    except (OSError, subprocess.SubprocessError) as exc:
+        return GitResult(-1, error=f"could not run git: {exc}")
+    return GitResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    """The output of a quick read-only git command; ``None`` if it failed."""
+    return git(args, cwd, timeout=10).output
 
 
 def _porcelain_paths(status: str) -> list[tuple[str, str]]:
@@ -102,7 +113,8 @@ def git_state(cwd: Path, ignore: Path | None = None) -> GitState:
             ignored = ignore.resolve().relative_to(Path(top.strip()).resolve()).as_posix()
         except ValueError:
             ignored = None
-    changed, untracked = [], []
+    changed: list[str] = []
+    untracked: list[str] = []
     for code, path in _porcelain_paths(status):
         if _is_pybench_file(path, ignored):
             continue
@@ -110,7 +122,7 @@ def git_state(cwd: Path, ignore: Path | None = None) -> GitState:
     return GitState(commit.strip(), bool(changed or untracked), tuple(changed), tuple(untracked))
 
 
-def code_state(folder: Path, *, exclude: Sequence[Path] = ()) -> str | None:
+def code_state(folder: Path, exclude: Sequence[Path] = ()) -> str | None:
     """The commit checked out at ``folder`` and ``git diff HEAD``: what the code is now.
 
     ``exclude`` leaves paths out of the diff (pybench's own files: the baseline

@@ -29,11 +29,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
-from .discover import DiscoveryError, _module_name, _user_traceback
-from .errors import PybenchError
-from .run import environment
+from ..core.errors import PybenchError
+from ..sources.discover import DiscoveryError, module_name, summary
+from .evaluate import environment
 
 __all__ = ["Bundle", "BundleError", "ShippedFile", "load", "pack"]
 
@@ -133,7 +133,7 @@ def pack(path: Path) -> Bundle:
     path = path.resolve()
     folder = path.parent
     source = _read(path, path)
-    main = ShippedFile(_module_name(path), str(path), source)
+    main = ShippedFile(module_name(path), str(path), source)
     helpers: list[ShippedFile] = []
     external: set[str] = set()
     queue = sorted(_top_level_imports(source, path))
@@ -255,7 +255,7 @@ def _import(bundle: Bundle) -> ModuleType:
     except Exception as exc:  # the user's code: any exception is theirs
         sys.modules.pop(main.module, None)
         raise DiscoveryError(
-            f"{main.path}: importing the file failed: {_user_traceback(exc, Path(main.path))}"
+            f"{main.path}: importing the file failed: {summary(exc, Path(main.path))}"
         ) from exc
     return module
 
@@ -286,4 +286,4 @@ def load(
         _LOADED[key] = func
         while len(_LOADED) > _MAX_LOADED:
             _LOADED.popitem(last=False)
-        return func
+        return cast("Callable[[int], Any]", func)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
-from .errors import EXIT_INTERRUPTED
+from ..core.errors import EXIT_INTERRUPTED
 
 __all__ = [
     "HANDLED",

@@ -23,17 +23,20 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..core.benchmark import Benchmark
+from ..core.seeds import SeedOutcome
 from . import store
-from .discover import Benchmark
-from .run import SeedOutcome
-from .vcs import code_state
 
-__all__ = ["FORMAT", "Journal", "JournalWriter", "Resumable"]
+__all__ = ["FORMAT", "CodeState", "Journal", "JournalWriter", "Resumable"]
+
+CodeState = Callable[[Path, Sequence[Path]], "str | None"]
+"""What the code in a folder is now (``folder``, paths to leave out) -> text; ``None``
+outside git. The journal reads it through :func:`pybench.sources.git.code_state`."""
 
 FORMAT = 1
 """The ``journal`` field of a journal's first line."""
@@ -149,23 +152,33 @@ class Journal:
             baseline file, which runs rewrite); ``folder`` is always left out.
         baseline: the baseline file the journals belong to; its folder is
             created as the store creates it.
+        code_state: reads the state of the code a benchmark runs (its git commit and
+            diff); ``None``: the fingerprint holds the benchmark's file only.
     """
 
-    def __init__(self, folder: Path, *, exclude: Sequence[Path] = (), baseline: Path | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        exclude: Sequence[Path] = (),
+        baseline: Path | None = None,
+        code_state: CodeState | None = None,
+    ):
         self.folder = folder
         self.baseline = baseline
         self._exclude = [*exclude, folder]
         self._code: dict[Path, str | None] = {}
+        self._code_state = code_state
 
     @classmethod
-    def beside(cls, baseline: Path) -> Journal:
+    def beside(cls, baseline: Path, *, code_state: CodeState | None = None) -> Journal:
         """The journals of ``baseline``: ``journal/`` in its ``.pybench`` folder, or, for a
         baseline file elsewhere, a ``<file name>.journal`` folder beside it."""
         if baseline.parent.name == ".pybench":
             folder = baseline.parent / "journal"
         else:
             folder = baseline.with_name(f"{baseline.name}.journal")
-        return cls(folder, exclude=[baseline], baseline=baseline)
+        return cls(folder, exclude=[baseline], baseline=baseline, code_state=code_state)
 
     def path(self, name: str) -> Path:
         """The journal file of benchmark ``name``."""
@@ -178,7 +191,8 @@ class Journal:
             digest.update(bench.path.read_bytes())
         folder = bench.path.parent
         if folder not in self._code:  # one git call per folder and run
-            self._code[folder] = code_state(folder, exclude=self._exclude)
+            state = self._code_state
+            self._code[folder] = state(folder, self._exclude) if state is not None else None
         digest.update(b"\0" + (self._code[folder] or "no git").encode())
         return digest.hexdigest()
 
@@ -227,12 +241,16 @@ class Journal:
         return JournalWriter(self.path(name), header, reused, self.baseline)
 
     def finished(self, name: str) -> int:
-        """How many finished seeds the journal of ``name`` holds (whatever code it was for)."""
-        try:
-            lines = self.path(name).read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return 0
-        return sum(1 for line in lines[1:] if line.endswith("}"))
+        """How many finished seeds the journals of ``name`` hold (whatever code they were for):
+        its own, and those of its sides in a comparison (``name@base``, ``name@head``)."""
+        total = 0
+        for path in [self.path(name), *self.folder.glob(f"{name}@*.jsonl")]:
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            total += sum(1 for line in lines[1:] if line.endswith("}"))
+        return total
 
     def remove(self, name: str) -> None:
         """Delete the journal of ``name`` (its benchmark reached a verdict)."""

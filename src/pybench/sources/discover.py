@@ -20,19 +20,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
-from . import settings
-from .errors import PybenchError
-from .settings import KEYWORDS, Settings
+from ..core import settings
+from ..core.benchmark import Benchmark, bench_name
+from ..core.errors import PybenchError
+from ..core.settings import KEYWORDS, Settings
+from ..core.tracebacks import user_traceback
 
 __all__ = [
-    "Benchmark",
     "Collection",
     "CollectionError",
     "DiscoveryError",
     "ImportFailedError",
-    "bench_name",
+    "NothingFoundError",
     "benchmarks_in",
     "collect",
     "discover",
@@ -43,6 +44,10 @@ __all__ = [
 
 class DiscoveryError(PybenchError):
     """A path, a benchmark file or a benchmark's configuration that cannot be used."""
+
+
+class NothingFoundError(DiscoveryError):
+    """The path holds no ``bench_*`` function at all."""
 
 
 class ImportFailedError(DiscoveryError):
@@ -61,24 +66,13 @@ class ImportFailedError(DiscoveryError):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class Benchmark:
-    """One ``bench_*`` function and its configuration."""
-
-    name: str
-    path: Path
-    func: Callable[[int], Any]
-    defaults: Settings = Settings()
-    """The settings its keyword arguments declare (before command-line overrides)."""
-
-
-def _module_name(path: Path) -> str:
+def module_name(path: Path) -> str:
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
     return f"_pybench_{stem}_{digest}"
 
 
-def _user_traceback(exc: BaseException, path: Path) -> str:
+def summary(exc: BaseException, path: Path) -> str:
     """The last line of ``exc`` with the line of ``path`` where it surfaced, if any."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
     if isinstance(exc, SyntaxError) and exc.lineno:
@@ -86,14 +80,6 @@ def _user_traceback(exc: BaseException, path: Path) -> str:
     where = f" (line {frames[-1].lineno})" if frames else ""
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
     return f"{last}{where}"
-
-
-def _traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` from the first frame outside pybench."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("pybench."):
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
 def load_module(path: Path) -> ModuleType:
@@ -105,7 +91,7 @@ def load_module(path: Path) -> ModuleType:
         ImportFailedError: if importing the file raises (or exits).
     """
     path = path.resolve()
-    name = _module_name(path)
+    name = module_name(path)
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
@@ -123,7 +109,7 @@ def load_module(path: Path) -> ModuleType:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as exc:  # the user's code: any exception is theirs
         sys.modules.pop(name, None)
-        raise ImportFailedError(path, _user_traceback(exc, path), _traceback(exc)) from exc
+        raise ImportFailedError(path, summary(exc, path), user_traceback(exc)) from exc
     finally:
         sys.dont_write_bytecode = saved
     return module
@@ -178,7 +164,7 @@ def load_benchmark(path: Path, name: str) -> Callable[[int], Any]:
     func = getattr(load_module(path), name, None)
     if not callable(func):
         raise DiscoveryError(f"{path}: has no function {name!r}")
-    return func
+    return cast("Callable[[int], Any]", func)
 
 
 def benchmarks_in(path: Path) -> list[Benchmark]:
@@ -263,13 +249,16 @@ def _check_root(root: Path) -> None:
         raise DiscoveryError(f"{root}: not a Python file; pass a .py file or a folder")
 
 
-def collect(root: Path, names: Sequence[str] = ()) -> Collection:
+def collect(
+    root: Path, names: Sequence[str] = (), *, shown: Callable[[Path], str] = str
+) -> Collection:
     """Collect the ``bench_*`` functions under ``root``, keeping going past broken files.
 
     Args:
         root: a folder (searched recursively) or a single ``.py`` file.
         names: only these benchmarks (``bench_x`` or ``x``); only the files whose
             text mentions one of them are imported. All when empty.
+        shown: how messages name a file.
 
     Returns:
         The benchmarks sorted by name, and one :class:`CollectionError` per file
@@ -300,7 +289,8 @@ def collect(root: Path, names: Sequence[str] = ()) -> Collection:
                 continue  # imported from elsewhere: collected where it is defined
             if attr in found:
                 raise DiscoveryError(
-                    f"{attr}: defined in both {found[attr].path} and {path}; rename one of them"
+                    f"{attr}: defined in both {shown(found[attr].path)} and {shown(path)};"
+                    " rename one of them"
                 )
             try:
                 defaults = _config(attr, func)
@@ -315,15 +305,16 @@ def collect(root: Path, names: Sequence[str] = ()) -> Collection:
         known = ", ".join(_defined_names(files)) or "none"
         raise DiscoveryError(f"--bench {given[missing[0]]}: no such benchmark (found: {known})")
     if not found and not errors:
-        raise DiscoveryError(f"{root}: no bench_* functions found")
+        raise NothingFoundError(f"{root}: no bench_* functions found")
     return Collection([found[name] for name in sorted(found)], errors)
 
 
-def discover(root: Path) -> list[Benchmark]:
+def discover(root: Path, *, shown: Callable[[Path], str] = str) -> list[Benchmark]:
     """Collect every ``bench_*`` function defined in the Python files under ``root``.
 
     Args:
         root: a folder (searched recursively) or a single ``.py`` file.
+        shown: how messages name a file.
 
     Returns:
         The benchmarks, sorted by name.
@@ -332,16 +323,11 @@ def discover(root: Path) -> list[Benchmark]:
         DiscoveryError: if the path does not exist, a file fails to import, two
             files define the same name, a configuration is invalid, or nothing is found.
     """
-    collection = collect(root)
+    collection = collect(root, shown=shown)
     if collection.errors:
         error = collection.errors[0]
-        raise DiscoveryError(f"{error.name or error.path}: {error.message}")
+        raise DiscoveryError(f"{error.name or shown(error.path)}: {error.message}")
     return collection.benchmarks
-
-
-def bench_name(name: str) -> str:
-    """The full benchmark name for ``name`` given as ``bench_x`` or just ``x``."""
-    return name if name.startswith("bench_") else f"bench_{name}"
 
 
 def select(benchmarks: list[Benchmark], names: tuple[str, ...]) -> list[Benchmark]:

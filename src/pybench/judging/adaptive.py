@@ -14,7 +14,7 @@ their stored order, in stages, and looks at the data after each stage:
   to keep that cost small.
 * Otherwise the next stage runs; the last look judges all seeds.
 
-Everything here is a pure function of numpy arrays; :mod:`pybench.session`
+Everything here is a pure function of numpy arrays; :mod:`pybench.engine.loop`
 runs the stages and calls :func:`decide` after each. The design and the reason
 the false-alarm rate stays below ``alpha`` are on the "How it works" page.
 """
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import stats
-from .compare import BenchComparison, compare_run
-from .normalize import Slot
+from .. import stats
+from ..core.normalize import Slot
+from .verdict import BenchComparison, compare_run
 
 __all__ = [
     "INTERIM_DIVISOR",

@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .vcs import GitState
+    from ..core.provenance import GitState
 
 __all__ = ["confirm", "dirty_warning", "interactive"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .normalize import Slot
-from .stats import Comparison, compare
+from ..core.normalize import Slot
+from ..stats import Comparison, compare
 
 __all__ = ["BenchComparison", "Divergence", "compare_run"]
 
@@ -81,19 +81,19 @@ def compare_run(
         Divergence(
             step=slots[k][0],
             metric=slots[k][1],
-            seeds=[int(seeds[i]) for i in np.flatnonzero(bad[:, k])],
+            seeds=[int(seeds[i]) for i in np.flatnonzero(bad[:, k]).tolist()],
             n_seeds=len(seeds),
             baseline_mean=float(baseline[:, k].mean()),
             baseline_std=float(baseline[:, k].std(ddof=1)),
         )
-        for k in diverged_cols
+        for k in diverged_cols.tolist()
     ]
     keep = np.flatnonzero(~bad.any(axis=0))
     stats = (
         compare(
             baseline[:, keep],
             current[:, keep],
-            [slots[k] for k in keep],
+            [slots[k] for k in keep.tolist()],
             alpha=alpha,
             min_effect=min_effect,
             n_perm=n_perm,

@@ -1,0 +1,109 @@
+"""The use cases both front ends share: the journal, the saving policy, a comparison.
+
+The command line and the pytest plugin wire their options to these functions
+(and to :mod:`pybench.app.policy`) and render what they return; neither plans,
+runs or guards on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..engine import loop
+from ..engine.outcome import BenchFinished, BenchStarted, Event, Outcome
+from ..engine.plan import Job, plan_pairs
+from ..execution.backends import Pool
+from ..sources.code import CodeSource, discover_tree, open_tree, pair_benchmarks
+from ..sources.git import code_state, git
+from ..sources.revisions import RevisionPair
+from ..storage import store
+from ..storage.journal import Journal
+from .policy import Interrupted, interrupted
+
+__all__ = [
+    "Saving",
+    "compare_journal",
+    "compare_revisions",
+    "compared_sources",
+    "journal_for",
+]
+
+def journal_for(baseline: Path) -> Journal:
+    """The journals of ``baseline``, fingerprinting code by its git commit and diff."""
+    return Journal.beside(baseline, code_state=code_state)
+
+
+def compare_journal(repo: Path) -> Journal | None:
+    """Where ``pybench compare`` journals its seeds: ``pybench/journal`` in the repository's
+    git folder, never in the working tree (compare writes nothing there); ``None`` if there
+    is no git folder to write in."""
+    result = git(["rev-parse", "--git-common-dir"], repo)
+    if not result.ok or not result.stdout.strip():
+        return None
+    folder = (repo / result.stdout.strip()).resolve() / "pybench" / "journal"
+    return Journal(folder, code_state=code_state)
+
+
+class Saving:
+    """The run's event callback for the command line: saves each new baseline as soon as its
+    benchmark finishes, remembers what was saved and what is running, and passes events on."""
+
+    def __init__(self, baseline: Path | None, on_event: Callable[[Event], None]):
+        self.baseline = baseline
+        self.on_event = on_event
+        self.saved: list[str] = []
+        self.running: str | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, BenchStarted):
+            self.running = event.name
+        elif isinstance(event, BenchFinished):
+            self.running = None
+            if event.outcome.record is not None and self.baseline is not None:
+                store.save(self.baseline, [event.outcome.record])
+                self.saved.append(event.outcome.name)
+        self.on_event(event)
+
+    def interrupted(self, journal: Journal | None) -> Interrupted:
+        """What Ctrl-C ended: the baselines saved before it, the seeds kept for ``--resume``."""
+        running = [self.running] if self.running else []
+        kept = [name for name in running if journal is not None and journal.finished(name)]
+        return interrupted(self.saved, kept)
+
+
+@contextlib.contextmanager
+def compared_sources(pair: RevisionPair) -> Iterator[tuple[CodeSource, CodeSource]]:
+    """Both revisions checked out as code sources (removed when the block ends)."""
+    with (
+        open_tree(pair.repo, pair.base, pair.path, "base") as base,
+        open_tree(pair.repo, pair.head, pair.path, "head") as head,
+    ):
+        yield base, head
+
+
+def compare_revisions(
+    sources: tuple[CodeSource, CodeSource],
+    names: Sequence[str],
+    overrides: Mapping[str, Any],
+    *,
+    pool: Pool,
+    base_seed: int | None,
+    journal: Journal | None,
+    resume: bool,
+    on_jobs: Callable[[list[Job]], Callable[[Event], None]],
+) -> list[Outcome]:
+    """``pybench compare``: discover both sides, pair them, plan, and run them in the one loop.
+
+    ``on_jobs`` receives the planned jobs (before anything runs) and returns the
+    event callback.
+    """
+    base, head = sources
+    pairing = pair_benchmarks(discover_tree(base), discover_tree(head), names)
+    jobs = plan_pairs(
+        pairing, sources, overrides, base_seed=base_seed, journal=journal, resume=resume
+    )
+    on_event = on_jobs(jobs)
+    return loop.run(jobs, pool=pool, on_event=on_event, journal=journal)

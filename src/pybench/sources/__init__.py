@@ -1,0 +1,1 @@
+"""Sources: where benchmarks and their code come from (discovery, git, worktrees, imports)."""

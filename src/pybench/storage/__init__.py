@@ -1,0 +1,1 @@
+"""What pybench keeps on disk: the baseline file and the journals of running benchmarks."""
