@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pybench.bisection import Judgement, bisect, step_bound
+from pybench.judging.bisection import Judgement, bisect, step_bound
 
 COMMITS = [f"c{i}" for i in range(1, 10)]  # nine commits after GOOD
 

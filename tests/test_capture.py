@@ -78,7 +78,7 @@ def test_a_thread_that_prints_after_the_block_neither_crashes_nor_leaks_into_the
     script = tmp_path / "late.py"
     script.write_text(
         "import sys, threading, time\n"
-        "from pybench import capture\n"
+        "from pybench.execution import capture\n"
         "def chatter(stream):\n"
         "    for i in range(20000):\n"
         "        stream.write(f'late {i}\\n')\n"

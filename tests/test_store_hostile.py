@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pybench import store
-from pybench.store import BaselineRecord, StoreError
+from pybench.storage import store
+from pybench.storage.store import BaselineRecord, StoreError
 
 
 def _record(bench: str, seeds: tuple[int, ...] = (1, 2, 3)) -> BaselineRecord:
