@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import adaptive, interrupts, stats
+from . import adaptive, interrupts, machine, stats
 from .compare import BenchComparison, compare_run
 from .discover import Benchmark, CollectionError
 from .errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, PybenchError
@@ -442,6 +442,7 @@ def _judge(job: Job, result: RunResult, timings: Timings, git: GitState | None) 
             timestamp=_timestamp(),
             git_commit=git.commit if git else None,
             git_dirty=git.dirty if git else None,
+            machine=machine.fingerprint(job.bench.path),
         )
         return Outcome(Status.NEW, record=record, replaces=job.update, **common)
     baseline = _frozen(job.baseline.matrix(result.slots))
@@ -540,6 +541,9 @@ def _run_one(
     mismatches = tuple(pool.version_mismatches(job.bench))
     if mismatches and job.strict:
         return _version_error(job, mismatches)
+    elsewhere = machine.against_baseline(job)
+    if elsewhere is not None and job.strict:
+        return Outcome(Status.ERROR, job.bench, job.settings, job.seeds, error=Failure(elsewhere))
     settings = job.settings
     backend = pool.backend_for(
         job.bench,
@@ -569,7 +573,10 @@ def _run_one(
             writer.close()
     if journal is not None and outcome.status is not Status.ERROR:
         journal.remove(job.bench.name)  # a verdict: nothing left to resume
-    return dataclasses.replace(outcome, version_mismatches=mismatches, cluster=cluster)
+    warnings = outcome.warnings if elsewhere is None else (elsewhere, *outcome.warnings)
+    return dataclasses.replace(
+        outcome, version_mismatches=mismatches, cluster=cluster, warnings=warnings
+    )
 
 
 def _run_all(

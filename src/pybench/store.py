@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import PybenchError
+from .machine import validate as validate_machine
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,7 +51,17 @@ BASELINE_NAME = "baselines.jsonl"
 
 _CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |$)")
 
-_KNOWN = ("bench", "timestamp", "git_commit", "git_dirty", "seeds", "n", "scores", "format")
+_KNOWN = (
+    "bench",
+    "timestamp",
+    "git_commit",
+    "git_dirty",
+    "seeds",
+    "n",
+    "scores",
+    "format",
+    "machine",
+)
 
 try:
     import fcntl
@@ -76,6 +87,9 @@ class BaselineRecord:
     timestamp: str | None = None
     git_commit: str | None = None
     git_dirty: bool | None = None
+    machine: dict[str, Any] | None = None
+    """The fingerprint of the machine the baseline was made on (:mod:`pybench.machine`);
+    ``None`` in records written before pybench kept it."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,7 +119,7 @@ class BaselineRecord:
     ) -> BaselineRecord:
         """A record from ``(n_seeds, K)`` values whose columns are ``slots``.
 
-        ``provenance`` holds ``timestamp``, ``git_commit`` and ``git_dirty``.
+        ``provenance`` holds ``timestamp``, ``git_commit``, ``git_dirty`` and ``machine``.
         """
         scores: dict[int, dict[str, list[float]]] = {}
         for k, (step, metric) in enumerate(slots):
@@ -126,6 +140,8 @@ class BaselineRecord:
             },
             "format": FORMAT_VERSION,
         }
+        if self.machine is not None:
+            obj["machine"] = self.machine
         for key, value in self.extra.items():
             obj.setdefault(key, value)
         return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
@@ -195,6 +211,9 @@ def _parse_record(obj: Any, where: str) -> BaselineRecord:
     for key, kind in (("timestamp", str), ("git_commit", str), ("git_dirty", bool)):
         if obj.get(key) is not None and not isinstance(obj[key], kind):
             raise _fail(where, f"{bench}: field {key!r} must be a {kind.__name__} or null")
+    problem = validate_machine(obj["machine"]) if obj.get("machine") is not None else None
+    if problem is not None:
+        raise _fail(where, f"{bench}: field 'machine' {problem}")
     if "format" in obj and (not _is_int(obj["format"]) or obj["format"] > FORMAT_VERSION):
         raise _fail(
             where,
@@ -207,6 +226,7 @@ def _parse_record(obj: Any, where: str) -> BaselineRecord:
         timestamp=obj.get("timestamp"),
         git_commit=obj.get("git_commit"),
         git_dirty=obj.get("git_dirty"),
+        machine=obj.get("machine"),
         extra={k: v for k, v in obj.items() if k not in _KNOWN},
     )
 
