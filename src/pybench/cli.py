@@ -19,6 +19,7 @@ import click
 
 from . import __version__, prompts
 from .errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
+from .history import cli as history_cli
 from .settings import KEYWORDS
 
 if TYPE_CHECKING:
@@ -275,6 +276,7 @@ _RUN_OPTIONS = [
     _no_capture_option,
     _verbose_option,
     *_REPORT_FLAGS,
+    *history_cli.RECORDING_OPTIONS,
 ]
 """The options shared by the commands that run benchmarks against the baseline file."""
 
@@ -504,6 +506,7 @@ def _finish(options: dict[str, Any], outcomes: Sequence[Outcome], info: RunInfo)
     from . import session
     from .reports import write_all
 
+    history_cli.record(options, outcomes, info)
     write_all(outcomes, info, **{key: options[key] for key in REPORT_OPTIONS})
     return session.exit_code(outcomes)
 
@@ -720,6 +723,7 @@ def plan_command(
 @_dask_option
 @_env_option
 @_reports
+@_apply(history_cli.RECORDING_OPTIONS)
 def compare_command(**options: Any) -> int:
     """Compare two git revisions on the same fresh seeds: BASE against HEAD.
 
@@ -801,6 +805,10 @@ def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool)
         if not names or name in names:
             reporter.record(records[name])
     return EXIT_OK
+
+
+for _command in history_cli.COMMANDS:  # pybench history, pybench site
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -49,6 +49,9 @@ BASELINE_DIR = ".pybench"
 BASELINE_NAME = "baselines.jsonl"
 """The baseline file inside :data:`BASELINE_DIR`."""
 
+HISTORY_IGNORED = "history.db*"
+"""The ``.gitignore`` line that keeps the history of runs (SQLite and its WAL files) out of git."""
+
 _CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |$)")
 
 _KNOWN = (
@@ -334,9 +337,9 @@ def _make_folder(folder: Path, baseline: Path) -> None:
     ignore = folder / ".gitignore"
     with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as handle:
         handle.write(
-            "# pybench's lock file, unfinished writes and the journals of interrupted runs;"
-            " commit the baselines themselves\n"
-            f"{lock_path(baseline).name}\n.{baseline.name}.*.tmp\njournal/\n"
+            "# pybench's lock file, unfinished writes, the journals of interrupted runs and the"
+            " history of runs; commit the baselines themselves\n"
+            f"{lock_path(baseline).name}\n.{baseline.name}.*.tmp\njournal/\n{HISTORY_IGNORED}\n"
         )
 
 
