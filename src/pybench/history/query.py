@@ -36,6 +36,8 @@ class Point:
     flagged: bool | None
     runs: int
     """How many runs recorded this slot at this commit (the latest is shown)."""
+    position: int = 0
+    """The commit's place among every commit of the history (for a shared axis)."""
 
     @property
     def label(self) -> str:
@@ -107,8 +109,8 @@ def _series(
         slot[position] = (point, (seen[1] if seen else 0) + 1)
     return {
         key: [
-            Point(runs[p.run_id], p.mean, p.low, p.high, p.status, p.flagged, count)
-            for _, (p, count) in sorted(by_commit.items())
+            Point(runs[p.run_id], p.mean, p.low, p.high, p.status, p.flagged, count, position)
+            for position, (p, count) in sorted(by_commit.items())
         ]
         for key, by_commit in latest.items()
     }
