@@ -234,7 +234,9 @@ def differences(here: Mapping[str, Any], there: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def baseline_warning(name: str, recorded: Mapping[str, Any] | None, here: Fingerprint) -> str | None:
+def baseline_warning(
+    name: str, recorded: Mapping[str, Any] | None, here: Fingerprint
+) -> str | None:
     """The warning for a run of benchmark ``name`` here against a baseline made on
     ``recorded`` (``None`` when the baseline names no machine or the machines match)."""
     if not recorded:

@@ -105,7 +105,9 @@ def _branch(folder: Path) -> str | None:
     return name or os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or None
 
 
-def run_entry(outcomes: Sequence[Outcome], info: RunInfo, *, command: str | None = None) -> RunEntry:
+def run_entry(
+    outcomes: Sequence[Outcome], info: RunInfo, *, command: str | None = None
+) -> RunEntry:
     """What :func:`record_run` appends for ``outcomes``."""
     from .. import __version__, machine
     from .entries import from_outcomes

@@ -41,10 +41,10 @@ ALPHA = 0.01
 MIN_SIZE = 2
 """The fewest points on each side of a change point."""
 
-MAX_PERMUTATIONS = 999
+MAX_PERMUTATIONS = 499
 """Shuffles at most per split: enough for ``p`` to reach ``ALPHA`` with room to spare."""
 
-_BATCH = 50
+_FIRST_BATCH = 10
 _RTOL = 1e-9
 
 
@@ -81,12 +81,14 @@ def _split_p(
     enough = math.floor(alpha * (limit + 1))  # this many beaten shuffles: not significant
     beaten = done = 0
     tolerance = observed * 1e-12
+    size = _FIRST_BATCH
     while done < limit:
-        size = min(_BATCH, limit - done)
+        size = min(size, limit - done)
         shuffled = rng.permuted(np.broadcast_to(series, (size, series.size)), axis=1)
         best = _gains(shuffled, min_size).max(axis=1)
         beaten += int(np.count_nonzero(best >= observed - tolerance))
         done += size
+        size *= 2
         if beaten >= enough:
             break
     return (beaten + 1) / (done + 1)

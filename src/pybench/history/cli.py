@@ -92,7 +92,11 @@ def _load(
 _QUERY_OPTIONS = [
     click.argument("path", required=False, default=".", type=click.Path(path_type=Path)),
     click.option(
-        "--bench", "benches", multiple=True, metavar="NAME", help="Only this benchmark (repeatable)."
+        "--bench",
+        "benches",
+        multiple=True,
+        metavar="NAME",
+        help="Only this benchmark (repeatable).",
     ),
     click.option("--metric", default=None, metavar="M", help="Only this metric (e.g. min:loss)."),
     click.option(
@@ -138,7 +142,7 @@ def history_command(
     histories, store = _load(path, history, benches, metric, last, branch)
     with store:
         if json_path is not None:
-            text = json.dumps(document(histories, store), indent=1, allow_nan=False) + "\n"
+            text = json.dumps(document(histories, store), allow_nan=False) + "\n"
             write_text(json_path, text, what="history JSON")
         if json_path != "-":
             color = sys.stdout.isatty()

@@ -124,8 +124,31 @@ def slot_rows(result: ResultEntry) -> list[tuple[Any, ...]]:
     return rows
 
 
+def layout(result: ResultEntry) -> tuple[str, str] | None:
+    """The ``(id, JSON)`` of the result's slot layout (``None`` without slots)."""
+    if not result.slots:
+        return None
+    import hashlib
+
+    text = json.dumps([[int(step), metric] for step, metric in result.slots])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], text
+
+
+def summary(result: ResultEntry) -> tuple[bytes | None, ...]:
+    """The result's per-slot means, lows, highs (float64) and flags (int8), as bytes."""
+    if result.values is None or not result.slots:
+        return (None, None, None, None)
+    arrays = summarise(result.values)
+    flags = np.full(len(result.slots), -1, dtype=np.int8)
+    if result.flagged is not None:
+        flags[:] = np.asarray(result.flagged, dtype=np.int8)
+    return (*(np.asarray(a, dtype="<f8").tobytes() for a in arrays), flags.tobytes())
+
+
 def result_row(result: ResultEntry) -> tuple[Any, ...]:
-    """``(bench, status, meta_p, n_flagged, n_slots, settings, seeds, error, warnings)``."""
+    """``(bench, status, meta_p, n_flagged, n_slots, settings, seeds, error, warnings,
+    layout_id, means, lows, highs, flags)``."""
+    shape = layout(result)
     return (
         result.bench,
         result.status,
@@ -136,6 +159,8 @@ def result_row(result: ResultEntry) -> tuple[Any, ...]:
         np.asarray(result.seeds, dtype="<u4").tobytes(),
         result.error,
         json.dumps(list(result.warnings)),
+        shape[0] if shape else None,
+        *summary(result),
     )
 
 

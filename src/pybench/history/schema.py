@@ -6,12 +6,17 @@ hold them beside others):
 - ``pybench_meta(key, value)``: ``schema_version`` and the like;
 - ``pybench_machines(id, fingerprint)``: each machine fingerprint once (JSON),
   keyed by :func:`pybench.machine.machine_id`;
+- ``pybench_layouts(id, slots)``: each list of a benchmark's ``[step, metric]``
+  slots once (JSON), keyed by a hash of it;
 - ``pybench_runs``: one row per recorded command (``run``, ``update``,
   ``compare``, ``pytest``): when, the commit (full and short), branch, dirty
   flag, BASE's commit for ``compare``, pybench's version, the machine and PATH;
 - ``pybench_results``: one row per benchmark of a run: status, meta-p, the
   counts of flagged and of all slots, the settings (JSON), the seeds (uint32
-  little-endian), the error message and warnings (JSON);
+  little-endian), the error message and warnings (JSON), and a summary of its
+  slots for fast trend queries: the layout they follow, and each slot's mean,
+  interval bounds (float64 little-endian arrays in layout order) and flag
+  (int8: 1 flagged, 0 not, -1 no verdict);
 - ``pybench_slots``: one row per slot of a result: step, metric, the mean of
   its per-seed values with a 95 % t interval, the slot's p-value, whether it
   was flagged, its relative effect, and the per-seed values themselves
@@ -26,7 +31,14 @@ from __future__ import annotations
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TABLES"]
 
-TABLES = ("pybench_slots", "pybench_results", "pybench_runs", "pybench_machines", "pybench_meta")
+TABLES = (
+    "pybench_slots",
+    "pybench_results",
+    "pybench_runs",
+    "pybench_layouts",
+    "pybench_machines",
+    "pybench_meta",
+)
 """Every table, children first (the order to drop them in)."""
 
 META = "CREATE TABLE IF NOT EXISTS pybench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -36,6 +48,10 @@ _V1 = (
     """CREATE TABLE pybench_machines (
         id TEXT PRIMARY KEY,
         fingerprint TEXT NOT NULL
+    )""",
+    """CREATE TABLE pybench_layouts (
+        id TEXT PRIMARY KEY,
+        slots TEXT NOT NULL
     )""",
     """CREATE TABLE pybench_runs (
         id {id},
@@ -64,7 +80,12 @@ _V1 = (
         settings TEXT NOT NULL,
         seeds {blob},
         error TEXT,
-        warnings TEXT NOT NULL
+        warnings TEXT NOT NULL,
+        layout_id TEXT REFERENCES pybench_layouts(id),
+        means {blob},
+        lows {blob},
+        highs {blob},
+        flags {blob}
     )""",
     "CREATE INDEX pybench_results_bench ON pybench_results (bench, run_id)",
     "CREATE INDEX pybench_results_run ON pybench_results (run_id)",

@@ -23,8 +23,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import PybenchError
-from .query import BenchHistory, SlotHistory
+from .query import BenchHistory, SlotHistory, label
+from .stores import RunRow
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -139,12 +142,12 @@ def _machine_spans(ax: Axes, ids: Sequence[str | None]) -> bool:
 
 def _draw_slot(ax: Axes, slot: SlotHistory, colour: str, label: str, xs: Sequence[int]) -> None:
     """One step's means (with the interval band), FAIL runs and change points at ``xs``."""
-    mean = [float("nan") if p.mean is None else p.mean for p in slot.points]
-    low = [float("nan") if p.low is None else p.low for p in slot.points]
-    high = [float("nan") if p.high is None else p.high for p in slot.points]
-    ax.fill_between(xs, low, high, color=colour, alpha=0.18, lw=0)
+    mean = slot.means
+    ax.fill_between(xs, slot.lows, slot.highs, color=colour, alpha=0.18, lw=0)
     ax.plot(xs, mean, color=colour, lw=1.4, marker="o", ms=2.5, label=label)
-    fails = [i for i, p in enumerate(slot.points) if p.status == "FAIL" and p.mean is not None]
+    fails = [
+        i for i, status in enumerate(slot.statuses) if status == "FAIL" and np.isfinite(mean[i])
+    ]
     if fails:
         ax.scatter([xs[i] for i in fails], [mean[i] for i in fails], marker="x", s=36,
                    color=_FAIL, zorder=3)
@@ -154,13 +157,13 @@ def _draw_slot(ax: Axes, slot: SlotHistory, colour: str, label: str, xs: Sequenc
 
 def _axis(slots: Sequence[SlotHistory]) -> tuple[dict[int, int], list[str], list[str | None]]:
     """The commits of a metric's slots: each commit position's x, label and machine."""
-    first: dict[int, Any] = {}
+    first: dict[int, RunRow] = {}
     for slot in slots:
-        for point in slot.points:
-            first.setdefault(point.position, point)
+        for position, run in zip(slot.positions.tolist(), slot.runs, strict=True):
+            first.setdefault(position, run)
     order = sorted(first)
     xs = {position: x for x, position in enumerate(order)}
-    return xs, [first[p].label for p in order], [first[p].run.machine_id for p in order]
+    return xs, [label(first[p]) for p in order], [first[p].machine_id for p in order]
 
 
 def _metric_plot(metric: str, slots: Sequence[SlotHistory]) -> str:
@@ -169,7 +172,7 @@ def _metric_plot(metric: str, slots: Sequence[SlotHistory]) -> str:
     xs, labels, machines = _axis(slots)
     changed = _machine_spans(ax, machines)
     for i, slot in enumerate(_chosen_steps(slots)):
-        where = [xs[p.position] for p in slot.points]
+        where = [xs[p] for p in slot.positions.tolist()]
         _draw_slot(ax, slot, _COLOURS[i % len(_COLOURS)], f"step {slot.step}", where)
     _commit_axis(ax, labels)
     better = "lower is better" if metric.startswith("min:") else "higher is better"
@@ -185,9 +188,9 @@ def _thumbnail(slot: SlotHistory) -> str:
     plt = _pyplot()
     fig = plt.figure(figsize=(2.6, 0.7))
     ax = fig.add_axes((0, 0, 1, 1))
-    _draw_slot(ax, slot, _COLOURS[0], "", range(len(slot.points)))
+    _draw_slot(ax, slot, _COLOURS[0], "", range(len(slot)))
     ax.set_axis_off()
-    ax.set_xlim(-0.6, max(len(slot.points) - 0.4, 0.6))
+    ax.set_xlim(-0.6, max(len(slot) - 0.4, 0.6))
     return _png(fig, tight=False)
 
 
@@ -207,7 +210,7 @@ def _change_rows(bench: BenchHistory) -> str:
             word = "worse" if moved < 0 else "better"
             rows.append(
                 f"<tr><td>{_esc(slot.metric)}</td><td class=num>{slot.step}</td>"
-                f"<td><code>{_esc(slot.points[change.index].label)}</code></td>"
+                f"<td><code>{_esc(label(slot.runs[change.index]))}</code></td>"
                 f"<td class=num>{change.before:.4g} → {change.after:.4g}</td>"
                 f'<td class="num {word}">{moved * 100:+.1f} % ({word})</td>'
                 f"<td class=num>{change.p:.3f}</td></tr>"
@@ -219,7 +222,7 @@ def _change_rows(bench: BenchHistory) -> str:
 
 
 def _machines_table(bench: BenchHistory, machines: Mapping[str, Any]) -> str:
-    seen = list(dict.fromkeys(p.run.machine_id for s in bench.slots for p in s.points))
+    seen = list(dict.fromkeys(r.machine_id for s in bench.slots for r in s.runs))
     rows = []
     for key in seen:
         found = machines.get(key or "") or {}
@@ -274,12 +277,12 @@ def _index_row(bench: BenchHistory) -> str:
                  "thumb:" + bench.name, "thumb")
     changes = [(s, c) for s in bench.slots for c in s.changes]
     worse = sum(1 for s, c in changes if s.relative(c) < 0)
-    latest = [p.label for s in bench.slots for p in s.points[-1:]]
+    latest = [label(s.runs[-1]) for s in bench.slots if len(s)]
     note = f"{len(changes)} ({worse} worse)" if changes else "none"
     return (
         f'<tr><td><a href="{_esc(page_name(bench.name))}">{_esc(bench.name)}</a></td>'
         f"<td>{_status(bench.latest_status)}</td><td>{thumb}</td>"
-        f"<td class=num>{max(len(s.points) for s in bench.slots)}</td>"
+        f"<td class=num>{max(len(s) for s in bench.slots)}</td>"
         f"<td class=num>{len(bench.slots)}</td><td class={'worse' if worse else 'num'}>"
         f"{_esc(note)}</td><td><code>{_esc(latest[-1] if latest else '')}</code></td></tr>"
     )

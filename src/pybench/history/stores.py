@@ -24,13 +24,13 @@ from typing import Any
 from ..errors import PybenchError
 from ..machine import machine_id
 from . import schema
-from .entries import RunEntry, result_row, slot_rows
+from .entries import RunEntry, layout, result_row, slot_rows
 
 __all__ = [
     "HistoryError",
     "PostgresStore",
     "RunRow",
-    "SlotPoint",
+    "Summary",
     "SqliteStore",
     "Store",
     "open_store",
@@ -63,6 +63,11 @@ _RESULT_COLUMNS = (
     "seeds",
     "error",
     "warnings",
+    "layout_id",
+    "means",
+    "lows",
+    "highs",
+    "flags",
 )
 
 
@@ -86,18 +91,18 @@ class RunRow:
 
 
 @dataclass(frozen=True)
-class SlotPoint:
-    """One slot of one benchmark in one run: its mean and interval, and the verdict."""
+class Summary:
+    """One benchmark in one run: its status and its slots' means, interval bounds (float64
+    bytes) and flags (int8 bytes), in the order of its layout."""
 
     run_id: int
     bench: str
     status: str
-    step: int
-    metric: str
-    mean: float | None
-    low: float | None
-    high: float | None
-    flagged: bool | None
+    layout_id: str
+    means: bytes
+    lows: bytes
+    highs: bytes
+    flags: bytes
 
 
 def _utc_now() -> str:
@@ -157,6 +162,13 @@ class Store:
         row = self.execute("SELECT value FROM pybench_meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
+    def version_if_any(self) -> int | None:
+        """The schema version, or ``None`` when the store has no schema yet (read only)."""
+        try:
+            return self.version()
+        except Exception:  # no pybench_meta table: the driver's own error type
+            return None
+
     def migrate(self) -> None:
         """Create or upgrade the schema to this pybench's version, once, under a lock.
 
@@ -188,11 +200,18 @@ class Store:
         """Record ``run`` whole, in one transaction; its id."""
         machine = json.dumps(dict(run.machine), sort_keys=True)
         key = machine_id(run.machine)
+        layouts = dict(shape for shape in map(layout, run.results) if shape is not None)
         with self._transaction():
-            known = self.execute("SELECT 1 FROM pybench_machines WHERE id = ?", (key,))
-            if known.fetchone() is None:
+            self.execute(
+                "INSERT INTO pybench_machines (id, fingerprint) VALUES (?, ?)"
+                " ON CONFLICT (id) DO NOTHING",
+                (key, machine),
+            )
+            for shape in layouts.items():
                 self.execute(
-                    "INSERT INTO pybench_machines (id, fingerprint) VALUES (?, ?)", (key, machine)
+                    "INSERT INTO pybench_layouts (id, slots) VALUES (?, ?)"
+                    " ON CONFLICT (id) DO NOTHING",
+                    shape,
                 )
             run_id = self._insert_run(run, key)
             slots: list[tuple[Any, ...]] = []
@@ -250,26 +269,25 @@ class Store:
         rows = self.execute("SELECT id, fingerprint FROM pybench_machines").fetchall()
         return {key: json.loads(text) for key, text in rows}
 
-    def points(
-        self, *, benches: Sequence[str] = (), metric: str | None = None, since_run: int = 0
-    ) -> list[SlotPoint]:
-        """The slot summaries of every result (of ``benches``; of ``metric``; of runs whose id
-        is at least ``since_run``), in run order."""
-        where = ["r.run_id >= ?"]
+    def summaries(self, *, benches: Sequence[str] = (), since_run: int = 0) -> list[Summary]:
+        """The slot summaries of every result with slots (of ``benches``; of runs whose id is
+        at least ``since_run``)."""
+        where = ["run_id >= ?", "layout_id IS NOT NULL"]
         params: list[Any] = [since_run]
         if benches:
-            where.append(f"r.bench IN ({', '.join('?' * len(benches))})")
+            where.append(f"bench IN ({', '.join('?' * len(benches))})")
             params.extend(benches)
-        if metric is not None:
-            where.append("s.metric = ?")
-            params.append(metric)
         rows = self.execute(
-            "SELECT r.run_id, r.bench, r.status, s.step, s.metric, s.mean, s.low, s.high,"
-            " s.flagged FROM pybench_slots s JOIN pybench_results r ON s.result_id = r.id"
-            f" WHERE {' AND '.join(where)} ORDER BY r.run_id, r.id, s.position",
+            "SELECT run_id, bench, status, layout_id, means, lows, highs, flags"
+            f" FROM pybench_results WHERE {' AND '.join(where)}",
             params,
         ).fetchall()
-        return [SlotPoint(*r[:8], None if r[8] is None else bool(r[8])) for r in rows]
+        return [Summary(*r[:4], *(bytes(b) for b in r[4:])) for r in rows]
+
+    def layouts(self) -> dict[str, list[tuple[int, str]]]:
+        """Every slot layout, by id."""
+        rows = self.execute("SELECT id, slots FROM pybench_layouts").fetchall()
+        return {key: [(int(s), str(m)) for s, m in json.loads(text)] for key, text in rows}
 
     def benches(self) -> list[str]:
         """Every benchmark name recorded, sorted."""
@@ -342,7 +360,8 @@ class PostgresStore(Store):
         try:
             connection = psycopg.connect(url, autocommit=True, connect_timeout=30)
         except psycopg.Error as exc:
-            raise HistoryError(f"{name}: cannot connect to the history ({_first_line(exc)})") from None
+            reason = _first_line(exc)
+            raise HistoryError(f"{name}: cannot connect to the history ({reason})") from None
         super().__init__(connection, name)
 
     @contextlib.contextmanager
@@ -403,11 +422,13 @@ def open_store(target: str | Path, *, create: bool = True) -> Store:
             raise HistoryError(f"{path}: no history yet; runs are recorded there by `pybench`")
         store = SqliteStore(path)
     try:
-        store.migrate()
+        if create or store.version_if_any() != len(schema.MIGRATIONS):
+            store.migrate()
     except HistoryError:
         store.close()
         raise
     except Exception as exc:
         store.close()
-        raise HistoryError(f"{store.name}: cannot set up the history ({_first_line(exc)})") from None
+        reason = _first_line(exc)
+        raise HistoryError(f"{store.name}: cannot set up the history ({reason})") from None
     return store

@@ -13,12 +13,13 @@ are stripped of control characters.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
 import click
 
-from .query import BenchHistory, SlotHistory
+from .query import BenchHistory, SlotHistory, label
 
 __all__ = ["WIDTH", "render", "sparkline"]
 
@@ -59,27 +60,25 @@ def _number(value: float | None) -> str:
 
 
 def _slot_lines(slot: SlotHistory, label_width: int, color: bool) -> list[str]:
-    shown = slot.points[-WIDTH:]
-    offset = len(slot.points) - len(shown)
+    n = len(slot)
+    offset = max(0, n - WIDTH)
     marks = [c.index - offset for c in slot.changes if c.index >= offset]
-    trend = sparkline([p.mean for p in shown], marks)
-    if offset:
-        trend = "…" + trend
-    last = slot.points[-1]
-    status = click.style(last.status, fg=_COLOURS.get(last.status), bold=True) if color else (
-        last.status
-    )
-    label = f"{clean(slot.metric)}  step {slot.step}"
-    n = len(slot.points)
+    shown = [None if not math.isfinite(v) else float(v) for v in slot.means[offset:].tolist()]
+    trend = ("…" if offset else "") + sparkline(shown, marks)
+    last = slot.point(n - 1)
+    status = last.status
+    if color:
+        status = click.style(status, fg=_COLOURS.get(status), bold=True)
+    name = f"{clean(slot.metric)}  step {slot.step}"
     lines = [
-        f"  {label:<{label_width}}  {trend}  {_number(last.mean)} "
+        f"  {name:<{label_width}}  {trend}  {_number(last.mean)} "
         f"[{_number(last.low)}, {_number(last.high)}] {status}  {n} commit{'s' * (n != 1)}"
     ]
     for change in slot.changes:
         moved = slot.relative(change)
         word = "worse" if moved < 0 else "better"
         lines.append(
-            f"    change at {clean(slot.points[change.index].label)}: {_number(change.before)} → "
+            f"    change at {clean(label(slot.runs[change.index]))}: {_number(change.before)} → "
             f"{_number(change.after)} ({moved * 100:+.1f} %, {word}), p={change.p:.3f}"
         )
     return lines
