@@ -243,6 +243,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--pybench-yes", action="store_true", help="Answer yes to every pybench prompt."
     )
+    group.addoption(
+        "--pybench-history",
+        metavar="URL",
+        default=None,
+        help="Record the session's benchmarks in this history: a SQLite file, sqlite:///PATH "
+        "or postgresql://... [default: history.db beside the baseline file; env: "
+        "PYBENCH_HISTORY].",
+    )
+    group.addoption(
+        "--pybench-no-history",
+        action="store_true",
+        help="Do not record the session's benchmarks in the history.",
+    )
     parser.addini(
         "pybench_paths",
         type="paths",
@@ -257,12 +270,23 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("pybench"):
         given = [
             "--" + dest.replace("_", "-")
-            for dest in (*_SETTING_FLAGS.values(), "pybench_baseline", "pybench_seed")
+            for dest in (
+                *_SETTING_FLAGS.values(),
+                "pybench_baseline",
+                "pybench_seed",
+                "pybench_history",
+            )
             if config.getoption(dest) is not None
         ]
         given += [
             "--" + dest.replace("_", "-")
-            for dest in ("pybench_update", "pybench_yes", "pybench_dask", "pybench_strict")
+            for dest in (
+                "pybench_update",
+                "pybench_yes",
+                "pybench_dask",
+                "pybench_strict",
+                "pybench_no_history",
+            )
             if config.getoption(dest)
         ]
         if given:
@@ -448,6 +472,7 @@ class _PybenchRun:
         self._load_error = ""
         self.git: GitState | None = None
         self.pending: dict[str, BaselineRecord] = {}
+        self.outcomes: list[Outcome] = []
         self.saved: list[str] = []
         self.save_error = ""
         self._names: dict[str, Path] = {}
@@ -641,6 +666,7 @@ class _PybenchRun:
             update_command=self.update_command(bench),
         )
         [outcome] = session.run(jobs, pool=self._open_pool(), git=self.git)
+        self.outcomes.append(outcome)
         return outcome
 
     def _open_pool(self) -> Pool:
@@ -663,6 +689,7 @@ class _PybenchRun:
         from .store import save
 
         self._stack.close()
+        self._record()
         if not self.pending:
             return
         try:
@@ -673,6 +700,19 @@ class _PybenchRun:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         else:
             self.saved = sorted(self.pending)
+
+    def _record(self) -> None:
+        """Append the session's outcomes to the history (a failure is a warning)."""
+        if self.config.getoption("pybench_no_history") or not self.outcomes:
+            return
+        from .history import record_run
+        from .reports import RunInfo
+
+        def warn(message: str) -> None:
+            self._write(f"pybench: warning: {message}", yellow=True)
+
+        info = RunInfo(command="pytest", path=self.root, baseline=self.baseline, git=self.git)
+        record_run(self.outcomes, info, self.config.getoption("pybench_history"), warn=warn)
 
     def pytest_unconfigure(self) -> None:
         self._stack.close()

@@ -145,7 +145,7 @@ def record_run(
     """
     if not outcomes:
         return False
-    from .stores import hide_password, is_postgres, open_store
+    from .stores import hide_password, open_store
 
     target = target or os.environ.get(HISTORY_ENV) or None
     where = hide_password(str(target)) if target else "the history"
@@ -153,8 +153,6 @@ def record_run(
         if target is None:
             target = default_target(info.baseline, info.path)
             _keep_out_of_git(target)
-        elif not is_postgres(str(target)):
-            Path(str(target).removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         where = hide_password(str(target))
         entry = run_entry(outcomes, info, command=command)
         store = open_store(target)

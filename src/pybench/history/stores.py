@@ -420,6 +420,10 @@ def open_store(target: str | Path, *, create: bool = True) -> Store:
         path = Path(text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text)
         if not create and not path.exists():
             raise HistoryError(f"{path}: no history yet; runs are recorded there by `pybench`")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HistoryError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
         store = SqliteStore(path)
     try:
         if create or store.version_if_any() != len(schema.MIGRATIONS):
