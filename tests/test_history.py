@@ -167,7 +167,8 @@ def test_the_default_history_is_beside_the_baseline_and_ignored_by_git(
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     (project / ".pybench").mkdir()
     # a .gitignore an older pybench wrote: the history's line is added to it
-    (project / ".pybench" / ".gitignore").write_text("# pybench's lock file\nbaselines.jsonl.lock\n")
+    older = "# pybench's lock file\nbaselines.jsonl.lock\n"
+    (project / ".pybench" / ".gitignore").write_text(older)
     write_bench(BENCH)
     assert cli("benchmarks", "--seed", "1").exit_code == 0
     assert (project / ".pybench" / "history.db").is_file()

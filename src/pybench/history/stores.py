@@ -423,7 +423,8 @@ def open_store(target: str | Path, *, create: bool = True) -> Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise HistoryError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
+            reason = exc.strerror or exc
+            raise HistoryError(f"{path}: cannot create its folder ({reason})") from None
         store = SqliteStore(path)
     try:
         if create or store.version_if_any() != len(schema.MIGRATIONS):
