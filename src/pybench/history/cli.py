@@ -172,7 +172,8 @@ def site_command(
     histories, store = _load(path, history, benches, metric, last, branch)
     with store:
         index = write_site(out_dir, histories, store.machines(), source=store.name)
-    click.echo(f"site: {index} ({len(histories)} benchmarks)")
+    n = len(histories)
+    click.echo(f"site: {index} ({n} benchmark{'s' * (n != 1)})")
     return EXIT_OK
 
 

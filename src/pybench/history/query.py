@@ -226,7 +226,7 @@ def build(
     alpha: float | None = None,
 ) -> list[BenchHistory]:
     """Every benchmark's slots over the recorded commits (the ``last`` ones, when given), with
-    change points; benchmarks and slots sorted."""
+    change points; benchmarks sorted by name, their slots by metric, then step."""
     runs = store.runs(branch=branch)
     order = _order(runs)
     if last is not None:
@@ -239,7 +239,8 @@ def build(
     gathered = _gather(store.summaries(benches=benches, since_run=since), store.layouts(), metric)
     histories = []
     for bench in sorted(gathered):
-        slots = [_slot(s, c, lookup, by_id, alpha) for s, c in sorted(gathered[bench].items())]
+        by_metric = sorted(gathered[bench].items(), key=lambda item: (item[0][1], item[0][0]))
+        slots = [_slot(s, c, lookup, by_id, alpha) for s, c in by_metric]
         kept = [s for s in slots if s is not None]
         if kept:
             histories.append(BenchHistory(bench, kept))

@@ -96,6 +96,10 @@ def page_name(bench: str) -> str:
     return f"bench-{safe}-{hashlib.sha1(bench.encode('utf-8')).hexdigest()[:8]}.html"
 
 
+def _count(n: int) -> str:
+    return f"{n} benchmark{'s' * (n != 1)}"
+
+
 def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -307,7 +311,7 @@ def write_site(
         "<th>change points</th><th>last commit</th></tr>"
     )
     body = (
-        f'<h1>pybench history</h1><p class="meta">{_esc(source)} · {len(histories)} benchmarks'
+        f'<h1>pybench history</h1><p class="meta">{_esc(source)} · {_count(len(histories))}'
         " · trends show the last step of each benchmark's first metric</p>"
         f"<table>{head}{''.join(_index_row(b) for b in histories)}</table>"
     )
