@@ -32,7 +32,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     false = sum(bool(change_points(1 + 0.01 * rng.standard_normal(N))) for _ in range(reps))
     print(f"alpha per split {ALPHA}; {reps} histories of {N} commits, 1 % noise per commit")
-    print(f"  no change: histories with a false change point  {false / reps:6.3f}  (target <= 0.05)")
+    rate = false / reps
+    print(f"  no change: histories with a false change point  {rate:6.3f}  (target <= 0.05)")
     for size in (0.02, 0.03, 0.04):
         exact = near = 0
         for _ in range(reps):

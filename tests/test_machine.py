@@ -65,10 +65,9 @@ def test_the_fingerprint_names_this_machine_and_the_benchmark_imports(
 
 def test_gpus_come_from_nvidia_smi_when_it_is_there(tmp_path, fresh_fingerprint, monkeypatch):
     tool = tmp_path / "nvidia-smi"
-    tool.write_text(
-        "#!/bin/sh\n"
-        f"if [ -n \"$1\" ]; then printf '%s' '{SMI_QUERY}'; else cat <<'EOF'\n{SMI_BANNER}\nEOF\nfi\n"
-    )
+    banner = f"cat <<'EOF'\n{SMI_BANNER}\nEOF\n"
+    query = f"printf '%s' '{SMI_QUERY}'"
+    tool.write_text(f"#!/bin/sh\nif [ -n \"$1\" ]; then {query}; else {banner}fi\n")
     tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     found = machine.fingerprint()
