@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .changes import ChangePoint, change_points
+from .changes import ALPHA, ChangePoint, change_points
 from .stores import RunRow, Store, Summary
 
 __all__ = ["BenchHistory", "Point", "SlotHistory", "build", "document"]
@@ -200,7 +200,6 @@ def _slot(
     stacked = [np.concatenate([a[i] for a in columns.arrays]) for i in range(4)]
     statuses = [s for group in columns.statuses for s in group]
     means = stacked[0][chosen]
-    kwargs = {} if alpha is None else {"alpha": alpha}
     return SlotHistory(
         step=slot[0],
         metric=slot[1],
@@ -212,7 +211,7 @@ def _slot(
         flags=stacked[3][chosen],
         statuses=[statuses[i] for i in chosen.tolist()],
         counts=counts,
-        changes=change_points(means, **kwargs),
+        changes=change_points(means, alpha=ALPHA if alpha is None else alpha),
     )
 
 

@@ -262,7 +262,11 @@ class Store:
             f" machine_id FROM pybench_runs {where} ORDER BY started, id",
             params,
         ).fetchall()
-        return [RunRow(*r[:7], None if r[7] is None else bool(r[7]), r[8]) for r in rows]
+        return [
+            RunRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], None if r[7] is None else bool(r[7]),
+                   r[8])
+            for r in rows
+        ]
 
     def machines(self) -> dict[str, dict[str, Any]]:
         """Every machine fingerprint, by id."""
