@@ -689,8 +689,8 @@ class _PybenchRun:
         from .store import save
 
         self._stack.close()
-        self._record()
         if not self.pending:
+            self._record()
             return
         try:
             save(self.baseline, [self.pending[name] for name in sorted(self.pending)])
@@ -700,6 +700,7 @@ class _PybenchRun:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         else:
             self.saved = sorted(self.pending)
+        self._record()
 
     def _record(self) -> None:
         """Append the session's outcomes to the history (a failure is a warning)."""

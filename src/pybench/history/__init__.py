@@ -6,7 +6,10 @@ status, meta-p, flags, settings) with the run's context (commit, branch, dirty
 flag, time, pybench's version, the machine fingerprint) to the history store:
 
 - by default a SQLite file, ``history.db`` beside the baseline file (so
-  ``.pybench/history.db``), kept out of git like the lock file;
+  ``.pybench/history.db``), kept out of git like the lock file. It is made only
+  in a folder that exists: a run that writes nothing else (``compare`` in a
+  project without baselines, ``--strict`` without a baseline) creates no
+  ``.pybench/`` folder just to record itself;
 - or the store named by ``--history URL`` / ``PYBENCH_HISTORY``: a file path,
   ``sqlite:///path``, or ``postgresql://…`` (the ``postgres`` extra).
 
@@ -48,15 +51,13 @@ def default_target(baseline: Path | None, path: Path) -> Path:
 
 
 def _keep_out_of_git(db: Path) -> None:
-    """Make sure a history file inside a ``.pybench/`` folder is ignored by git: a new folder
-    gets pybench's ``.gitignore``; one an older pybench wrote gets the history's line."""
-    from ..store import BASELINE_DIR, BASELINE_NAME, HISTORY_IGNORED, prepare_folder
+    """Make sure a history file inside a ``.pybench/`` folder is ignored by git: the
+    ``.gitignore`` an older pybench wrote gets the history's line (a new folder's lists it)."""
+    from ..store import BASELINE_DIR, HISTORY_IGNORED
 
     folder = db.parent
     if folder.name != BASELINE_DIR:
-        folder.mkdir(parents=True, exist_ok=True)
         return
-    prepare_folder(folder / BASELINE_NAME)
     ignore = folder / ".gitignore"
     with contextlib.suppress(OSError):
         text = ignore.read_text(encoding="utf-8")
@@ -152,6 +153,8 @@ def record_run(
     try:
         if target is None:
             target = default_target(info.baseline, info.path)
+            if not target.parent.is_dir():
+                return False  # nothing else was written: no folder made for the history
             _keep_out_of_git(target)
         where = hide_password(str(target))
         entry = run_entry(outcomes, info, command=command)
