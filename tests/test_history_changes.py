@@ -78,8 +78,8 @@ def test_the_answer_is_deterministic_and_scale_free():
     first = change_points(series)
     assert change_points(series) == first
     scaled = change_points(series * 1e6 - 3e6)
-    assert [c.index for c in scaled] == [c.index for c in first]
-    assert [c.p for c in scaled] == pytest.approx([c.p for c in first], abs=0.02)
+    assert [(c.index, c.p) for c in scaled] == [(c.index, c.p) for c in first]
+    assert [c.before for c in scaled] == pytest.approx([c.before * 1e6 - 3e6 for c in first])
 
 
 @settings(max_examples=25, deadline=None)

@@ -28,6 +28,7 @@ deterministic code repeats its numbers) shows no change from rounding noise.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ ALPHA = 0.01
 MIN_SIZE = 2
 """The fewest points on each side of a change point."""
 
-MAX_PERMUTATIONS = 499
+MAX_PERMUTATIONS = 299
 """Shuffles at most per split: enough for ``p`` to reach ``ALPHA`` with room to spare."""
 
 _FIRST_BATCH = 10
@@ -130,8 +131,8 @@ def change_points(
 
     Non-finite values are left out of the search (their positions keep their
     place in the indices). ``rng`` draws the shuffles; by default a generator
-    seeded from the series itself, so the same series always gives the same
-    answer.
+    seeded from the order of the values, so the same series always gives the
+    same answer, and so does the series in other units (``a * x + b``, ``a > 0``).
     """
     values = np.asarray(values, dtype=float)
     kept = np.flatnonzero(np.isfinite(values))
@@ -140,8 +141,9 @@ def change_points(
         return []
     scale = float(np.abs(series).max()) or 1.0
     quantised = np.round(series / (scale * _RTOL)) * (scale * _RTOL)
-    if rng is None:
-        rng = np.random.default_rng(np.frombuffer(quantised.tobytes(), dtype=np.uint32))
+    if rng is None:  # seeded by the order of the values: the same shuffles at any scale
+        order = np.argsort(quantised, kind="stable").astype("<u4").tobytes()
+        rng = np.random.default_rng(np.frombuffer(hashlib.sha256(order).digest(), np.uint32))
     found: list[tuple[int, float]] = []
     _search(quantised, 0, alpha, min_size, rng, found)
     found.sort()
