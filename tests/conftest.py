@@ -29,6 +29,12 @@ REPO = Path(__file__).resolve().parent.parent
 SYNTHETIC = REPO / "examples" / "synthetic" / "benchmarks"
 
 
+@pytest.fixture(autouse=True)
+def _no_history_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``PYBENCH_HISTORY`` set where the tests run (a team's database) is never written to."""
+    monkeypatch.delenv("PYBENCH_HISTORY", raising=False)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project folder as the working directory, with a ``benchmarks/`` folder."""

@@ -11,8 +11,9 @@ and under ``TYPE_CHECKING`` alike. Layers, bottom to top:
 5. ``pybench.execution`` (calling seeds, back-ends) and ``pybench.judging`` (verdicts), side by side
 6. ``pybench.engine``: plan, the run loop, outcomes
 7. ``pybench.app`` (use cases) and ``pybench.reports`` (renderers), side by side
-8. the front ends: ``pybench.cli`` and ``pybench.pytest_plugin``
-9. ``pybench.__main__`` (``python -m pybench``)
+8. ``pybench.history``: recording runs, reading trends and change points, the site
+9. the front ends: ``pybench.cli`` and ``pybench.pytest_plugin``
+10. ``pybench.__main__`` (``python -m pybench``)
 
 A module may import its own package and the layers below it, never a layer
 above nor a package beside it on the same layer.
@@ -39,9 +40,10 @@ LAYERS = {
     "pybench.engine": 6,
     "pybench.app": 7,
     "pybench.reports": 7,
-    "pybench.cli": 8,
-    "pybench.pytest_plugin": 8,
-    "pybench.__main__": 9,
+    "pybench.history": 8,
+    "pybench.cli": 9,
+    "pybench.pytest_plugin": 9,
+    "pybench.__main__": 10,
 }
 
 

@@ -124,9 +124,11 @@ class Project:
         )
 
     def leftovers(self) -> list[str]:
-        """Files beside the baseline other than itself, its lock, .gitignore and journal/."""
+        """Files beside the baseline other than itself, its lock, .gitignore, journal/ and the
+        history of runs."""
         name = self.baseline.name
         own = (name, name + ".lock", ".gitignore", "journal")  # journal/: kept for --resume
+        own += ("history.db", "history.db-wal", "history.db-shm")
         return sorted(p.name for p in self.baseline.parent.iterdir() if p.name not in own)
 
 

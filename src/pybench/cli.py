@@ -20,6 +20,7 @@ from . import __version__
 from .app.policy import DEFAULT_PATH, Interrupted, UsageError
 from .core.errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
 from .core.settings import KEYWORDS, row
+from .history import cli as history_cli
 
 if TYPE_CHECKING:
     from .engine.outcome import Outcome
@@ -144,6 +145,7 @@ _REPORTS = ["json_path", "junit_path", "markdown_path", "html_path"]
 _WHERE = ["seed", "workers", "gpus", "dask", "env"]
 """How seeds are drawn and where they run."""
 _CAPTURE = ["capture", "no_capture"]
+_HISTORY = ["history", "no_history"]
 _RUN_OPTIONS = [
     "benches",
     "baseline",
@@ -155,6 +157,7 @@ _RUN_OPTIONS = [
     *_CAPTURE,
     "verbose",
     *_REPORTS,
+    *_HISTORY,
 ]
 """The options shared by the commands that run benchmarks against the baseline file."""
 
@@ -170,6 +173,7 @@ _COMPARE_OPTIONS = [
     "resume",
     "adaptive",
     *_CAPTURE,
+    *_HISTORY,
 ]
 """The options of ``pybench compare`` (its own run: no baseline file, no prompts)."""
 
@@ -337,6 +341,7 @@ def _finish(options: dict[str, Any], outcomes: Sequence[Outcome], info: RunInfo)
     from .engine.outcome import exit_code
     from .reports import write_all
 
+    history_cli.record(options, outcomes, info)
     write_all(outcomes, info, **{key: options[key] for key in REPORT_OPTIONS})
     return exit_code(outcomes)
 
@@ -615,6 +620,10 @@ def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool)
         if not names or name in names:
             reporter.record(records[name])
     return EXIT_OK
+
+
+for _command in history_cli.COMMANDS:  # pybench history, pybench site
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

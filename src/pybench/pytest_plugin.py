@@ -301,6 +301,7 @@ class _PybenchRun:
         self._load_error = ""
         self.git: GitState | None = None
         self.pending: dict[str, BaselineRecord] = {}
+        self.outcomes: list[Outcome] = []
         self.saved: list[str] = []
         self.save_error = ""
         self._names: dict[str, Path] = {}
@@ -477,6 +478,7 @@ class _PybenchRun:
             update_command=self.update_command(bench),
         )
         [outcome] = loop.run(jobs, pool=self._open_pool(), git=self.git)
+        self.outcomes.append(outcome)
         return outcome
 
     def _open_pool(self) -> Pool:
@@ -500,6 +502,7 @@ class _PybenchRun:
 
         self._stack.close()
         if not self.pending:
+            self._record()
             return
         try:
             save(self.baseline, [self.pending[name] for name in sorted(self.pending)])
@@ -509,6 +512,20 @@ class _PybenchRun:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         else:
             self.saved = sorted(self.pending)
+        self._record()
+
+    def _record(self) -> None:
+        """Append the session's outcomes to the history (a failure is a warning)."""
+        if self.config.getoption("pybench_no_history") or not self.outcomes:
+            return
+        from .history import record_run
+        from .reports import RunInfo
+
+        def warn(message: str) -> None:
+            self._write(f"pybench: warning: {message}", yellow=True)
+
+        info = RunInfo(command="pytest", path=self.root, baseline=self.baseline, git=self.git)
+        record_run(self.outcomes, info, self.config.getoption("pybench_history"), warn=warn)
 
     def pytest_unconfigure(self) -> None:
         self._stack.close()

@@ -426,6 +426,17 @@ TABLE: tuple[Setting, ...] = (
         short="-v",
         pytest=False,
     ),
+    # -- the results history -------------------------------------------------------------
+    Setting(
+        "history",
+        "--history",
+        "The history store: a SQLite file, sqlite:///PATH or postgresql://... "
+        "[default: history.db beside the baseline file; env: PYBENCH_HISTORY].",
+        Accepts("text"),
+        env="PYBENCH_HISTORY",
+        metavar="URL",
+    ),
+    Setting("no_history", "--no-history", "Do not record this run.", Accepts("bool")),
     # -- reports -----------------------------------------------------------------------
     Setting(
         "json_path",

@@ -32,10 +32,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.benchmark import Benchmark
+from ..core.machine import baseline_warning
 from ..core.provenance import GitState
 from ..execution import interrupts
 from ..execution.backends import Pool
 from ..execution.evaluate import close_stream
+from ..execution.machine import fingerprint
 from ..execution.versions import VersionMismatch
 from ..judging import adaptive
 from ..judging.verdict import compare_run
@@ -232,6 +234,7 @@ def _new(job: Job, head: _SideRun, started: float, git: GitState | None) -> Outc
         timestamp=_timestamp(),
         git_commit=git.commit if git else None,
         git_dirty=git.dirty if git else None,
+        machine=fingerprint(job.bench.path),
     )
     warning = None
     if job.settings.check_determinism:
@@ -300,6 +303,9 @@ def _run_job(
     mismatches = tuple(pool.version_mismatches(job.bench))
     if mismatches and job.strict:
         return _version_error(job, mismatches)
+    elsewhere = against_baseline(job)
+    if elsewhere is not None and job.strict:
+        return Outcome.failed(job.bench, job.settings, job.seeds, Failure(elsewhere))
     runs = [_SideRun(job, side, pool, journal) for side in job.runs_on]
     try:
         outcome = _execute(job, runs, tick, git)
@@ -312,7 +318,25 @@ def _run_job(
         for planned in job.runs_on:  # a verdict: nothing left to resume
             if planned.journal_key is not None:
                 journal.remove(planned.journal_key)
-    return dataclasses.replace(outcome, version_mismatches=mismatches, cluster=runs[-1].notes)
+    warnings = outcome.warnings if elsewhere is None else (elsewhere, *outcome.warnings)
+    return dataclasses.replace(
+        outcome, version_mismatches=mismatches, cluster=runs[-1].notes, warnings=warnings
+    )
+
+
+def against_baseline(job: Job) -> str | None:
+    """The warning of a job whose baseline was made on another machine, or under
+    ``--strict`` the message of its error (``None`` without a baseline, when the
+    baseline names no machine, or when it was made on one like this)."""
+    if job.baseline is None or job.paired:
+        return None
+    found = baseline_warning(job.bench.name, job.baseline.machine, fingerprint(job.bench.path))
+    if found is None or not job.strict:
+        return found
+    return (
+        f"--strict: {found}; re-run `{job.update_command} --bench {job.bench.name}` on this "
+        "machine, or drop --strict to go on with a warning"
+    )
 
 
 def _not_collected(error: CollectionError) -> Outcome:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import PybenchError
+from ..core.machine import validate as validate_machine
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,9 +54,22 @@ BASELINE_DIR = ".pybench"
 BASELINE_NAME = "baselines.jsonl"
 """The baseline file inside :data:`BASELINE_DIR`."""
 
+HISTORY_IGNORED = "history.db*"
+"""The ``.gitignore`` line that keeps the history of runs (SQLite and its WAL files) out of git."""
+
 _CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7}|\|{7})(?: |$)")
 
-_KNOWN = ("bench", "timestamp", "git_commit", "git_dirty", "seeds", "n", "scores", "format")
+_KNOWN = (
+    "bench",
+    "timestamp",
+    "git_commit",
+    "git_dirty",
+    "seeds",
+    "n",
+    "scores",
+    "format",
+    "machine",
+)
 
 try:
     import fcntl
@@ -81,6 +95,9 @@ class BaselineRecord:
     timestamp: str | None = None
     git_commit: str | None = None
     git_dirty: bool | None = None
+    machine: dict[str, Any] | None = None
+    """The fingerprint of the machine the baseline was made on (:mod:`pybench.machine`);
+    ``None`` in records written before pybench kept it."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -110,7 +127,7 @@ class BaselineRecord:
     ) -> BaselineRecord:
         """A record from ``(n_seeds, K)`` values whose columns are ``slots``.
 
-        ``provenance`` holds ``timestamp``, ``git_commit`` and ``git_dirty``.
+        ``provenance`` holds ``timestamp``, ``git_commit``, ``git_dirty`` and ``machine``.
         """
         scores: dict[int, dict[str, list[float]]] = {}
         for k, (step, metric) in enumerate(slots):
@@ -131,6 +148,8 @@ class BaselineRecord:
             },
             "format": FORMAT_VERSION,
         }
+        if self.machine is not None:
+            obj["machine"] = self.machine
         for key, value in self.extra.items():
             obj.setdefault(key, value)
         return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
@@ -220,6 +239,9 @@ def _parse_record(obj: Any, where: str) -> BaselineRecord:
     for key, kind in (("timestamp", str), ("git_commit", str), ("git_dirty", bool)):
         if obj.get(key) is not None and not isinstance(obj[key], kind):
             raise _fail(where, f"{bench}: field {key!r} must be a {kind.__name__} or null")
+    problem = validate_machine(obj["machine"]) if obj.get("machine") is not None else None
+    if problem is not None:
+        raise _fail(where, f"{bench}: field 'machine' {problem}")
     if "format" in obj and (not _is_int(obj["format"]) or obj["format"] > FORMAT_VERSION):
         raise _fail(
             where,
@@ -232,6 +254,7 @@ def _parse_record(obj: Any, where: str) -> BaselineRecord:
         timestamp=obj.get("timestamp"),
         git_commit=obj.get("git_commit"),
         git_dirty=obj.get("git_dirty"),
+        machine=obj.get("machine"),
         extra={k: v for k, v in obj.items() if k not in _KNOWN},
     )
 
@@ -472,9 +495,9 @@ def _make_folder(folder: Path, baseline: Path) -> None:
     ignore = folder / ".gitignore"
     with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as handle:
         handle.write(
-            "# pybench's lock file, unfinished writes and the journals of interrupted runs;"
-            " commit the baselines themselves\n"
-            f"{lock_path(baseline).name}\n.{baseline.name}.*.tmp\njournal/\n"
+            "# pybench's lock file, unfinished writes, the journals of interrupted runs and the"
+            " history of runs; commit the baselines themselves\n"
+            f"{lock_path(baseline).name}\n.{baseline.name}.*.tmp\njournal/\n{HISTORY_IGNORED}\n"
         )
 
 
