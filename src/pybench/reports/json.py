@@ -290,7 +290,8 @@ def _revisions(info: RunInfo) -> dict[str, Any]:
     if info.revisions is None:
         return {"revisions": None}
     base, head = info.revisions
-    return {"revisions": {"base": _revision(base), "head": _revision(head)}}
+    bench = _revision(info.bench_from) if info.bench_from is not None else None
+    return {"revisions": {"base": _revision(base), "head": _revision(head), "bench_from": bench}}
 
 
 def document(outcomes: Sequence[Outcome], info: RunInfo) -> dict[str, Any]:

@@ -196,16 +196,18 @@ def details(outcome: Outcome) -> str:
     return " ".join(parts)
 
 
-def improvement(outcome: Outcome, update: str) -> str | None:
+def improvement(outcome: Outcome, update: str | None) -> str | None:
     """The note under a PASS that is significantly better than its baseline, else ``None``.
 
-    ``update`` is the command that re-baselines this benchmark.
+    ``update`` is the command that re-baselines this benchmark (``None``: there is no
+    baseline to raise, as in ``pybench compare``).
     """
     result = outcome.comparison
     stats = result.stats if result is not None else None
     if outcome.status is not Status.PASS or result is None or stats is None or not stats.improved:
         return None
-    return (
+    note = (
         f"improved: meta-p={format_p(stats.improvement_p, outcome.settings.alpha)}, "
-        f"{stats.n_improved}/{result.n_slots} slots better; raise the bar with {update}"
+        f"{stats.n_improved}/{result.n_slots} slots better"
     )
+    return note if update is None else f"{note}; raise the bar with {update}"
