@@ -102,7 +102,7 @@ def test_bisect_finds_the_commit_planted_at_6_of_9_skipping_one_that_fails_to_im
     assert by_commit[flat[8]]["judgement"] == "bad"  # BAD is confirmed first
     for step in steps:
         position = step["position"] + 1  # commit 1 is GOOD
-        expected = "skip" if position == 4 else "bad" if position >= 6 else "good"
+        expected = "skip" if position == 7 else "bad" if position >= 6 else "good"
         assert step["judgement"] == expected, step
     assert any(step["judgement"] == "skip" for step in steps)
     skipped = next(step for step in steps if step["judgement"] == "skip")
