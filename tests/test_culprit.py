@@ -133,7 +133,7 @@ def test_the_console_script_and_python_m_import_a_flat_layout_project(
     (root / "flatpkg").mkdir(parents=True)
     (root / "flatpkg" / "__init__.py").write_text("def value(seed):\n    return seed % 7\n")
     (root / "benchmarks").mkdir()
-    (root / "benchmarks" / "bench_flat.py").write_text(FLAT_BENCH.replace("n_seeds=8", "n_seeds=4"))
+    (root / "benchmarks" / "bench_flat.py").write_text(FLAT_BENCH.replace("n_seeds=8", "n_seeds=5"))
     git(root, "init", "-q", "-b", "main")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
