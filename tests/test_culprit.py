@@ -161,3 +161,102 @@ def test_an_import_failure_names_the_rule(tmp_path: Path, cli, monkeypatch) -> N
     line = _line(result.stdout, "benchmarks/bench_flat.py")
     assert "No module named 'flatpkg'" in line
     assert f"then the project's src/ and root: {root}" in line and "pip install -e ." in line
+
+
+# -- --confirm -------------------------------------------------------------------------
+STORED_ONLY = '''\
+STORED = {stored}
+
+
+def value(seed):
+    return (seed % 97) / 10.0 - (1.0 if seed in STORED else 0.0)
+'''
+
+
+@pytest.fixture
+def baselined(tmp_path: Path, temp_root: Path, monkeypatch: pytest.MonkeyPatch, cli) -> Path:
+    """A flat-layout project with its benchmark committed and a baseline made at that commit."""
+    root = tmp_path / "flat"
+    build_flat_repo(root, n_commits=1)
+    git(root, "add", "benchmarks")
+    git(root, "commit", "-q", "-m", "the benchmark")
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("PYBENCH_SEED", raising=False)
+    _forget()  # another test's flatpkg, imported by this process
+    made = cli("benchmarks", "--yes", "--seed", "1")
+    assert made.exit_code == 0 and "NEW" in made.stdout
+    return root
+
+
+def _forget() -> None:
+    for name in [m for m in sys.modules if m.partition(".")[0] == "flatpkg"]:
+        del sys.modules[name]
+
+
+def _write_package(root: Path, source: str) -> None:
+    """Change the working tree's package; forget the copy this process imported."""
+    (root / "flatpkg" / "__init__.py").write_text(source)
+    _forget()
+
+
+def _stored_seeds(root: Path) -> list[int]:
+    from pybench.storage import store
+
+    return list(store.load(root / ".pybench" / "baselines.jsonl")["bench_flat"].seeds)
+
+
+def test_confirm_clears_a_fail_only_the_stored_seeds_see(baselined, temp_root, cli, tmp_path):
+    seeds = _stored_seeds(baselined)
+    _write_package(baselined, STORED_ONLY.format(stored=set(seeds)))
+    plain = cli("benchmarks")
+    assert plain.exit_code == 1 and "FAIL" in _line(plain.stdout, "bench_flat")
+    report = tmp_path / "run.json"
+    result = cli("benchmarks", "--confirm", "--json", str(report))
+    assert result.exit_code == 0, result.output
+    line = _line(result.stdout, "bench_flat")
+    assert "PASS 1 metrics × 1 steps 1/1 slots flagged" in line  # the stored seeds' verdict…
+    assert "(not confirmed on 8 fresh seeds: meta-p=" in line  # …and the fresh seeds' one
+    [bench] = json.loads(report.read_text())["benchmarks"]
+    assert bench["status"] == "PASS" and bench["n_flagged"] == 1
+    confirmation = bench["confirmation"]
+    assert confirmation["status"] == "PASS" and confirmation["n_seeds"] == 8
+    assert not set(confirmation["seeds"]) & set(seeds)
+    assert confirmation["commit"] == git(baselined, "rev-parse", "--short", "HEAD")
+    _clean(baselined, temp_root)
+
+
+def test_confirm_confirms_a_real_regression(baselined, temp_root, cli):
+    _write_package(baselined, "def value(seed):\n    return (seed % 97) / 10.0 - 1.0\n")
+    result = cli("benchmarks", "--confirm")
+    assert result.exit_code == 1, result.output
+    line = _line(result.stdout, "bench_flat")
+    assert "FAIL" in line and line.endswith("(confirmed on 8 fresh seeds)")
+    _clean(baselined, temp_root)
+
+
+def test_confirm_says_how_to_fetch_a_baseline_commit_missing_from_the_clone(baselined, cli):
+    baseline = baselined / ".pybench" / "baselines.jsonl"
+    short = git(baselined, "rev-parse", "--short", "HEAD")
+    baseline.write_text(baseline.read_text().replace(f'"{short}"', '"0123abc"'))
+    _write_package(baselined, "def value(seed):\n    return (seed % 97) / 10.0 - 1.0\n")
+    result = cli("benchmarks", "--confirm")
+    assert result.exit_code == 2
+    line = _line(result.stdout, "bench_flat")
+    assert "ERROR --confirm: the baseline's commit 0123abc is not in this clone" in line
+    assert "fetch-depth: 0" in line
+
+
+def test_the_pytest_plugin_confirms_too(baselined, temp_root):
+    seeds = _stored_seeds(baselined)
+    (baselined / "flatpkg" / "__init__.py").write_text(STORED_ONLY.format(stored=set(seeds)))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pybench", "-rA"]
+    proc = subprocess.run(
+        [*command, "--pybench-confirm", "benchmarks"],
+        cwd=baselined,
+        capture_output=True,
+        text=True,
+        env={**env, "TMPDIR": str(temp_root)},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "not confirmed on 8 fresh seeds" in proc.stdout

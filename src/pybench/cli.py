@@ -203,6 +203,7 @@ def _run_jobs(
     planned: _Planned, options: dict[str, Any], reporter: Reporter, info: RunInfo
 ) -> list[Outcome]:
     """Run the jobs, saving each new baseline as its benchmark finishes."""
+    from .app.confirm import Confirmer
     from .app.runs import Saving
     from .engine import loop
     from .execution.backends import open_pool
@@ -218,6 +219,7 @@ def _run_jobs(
                 on_event=on_event,
                 journal=journal,
                 not_collected=planned.not_collected,
+                confirm=Confirmer(pool) if options.get("confirm") else None,
             )
     except KeyboardInterrupt:
         raise on_event.interrupted(journal) from None
@@ -520,7 +522,7 @@ def main() -> None:
 
 @main.command("run")
 @_path_argument
-@_apply([*_RUN_OPTIONS, "alpha", "min_effect", "strict", "adaptive"])
+@_apply([*_RUN_OPTIONS, "alpha", "min_effect", "strict", "adaptive", "confirm"])
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
     return _execute(options)

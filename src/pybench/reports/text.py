@@ -193,7 +193,21 @@ def details(outcome: Outcome) -> str:
         )
     if outcome.stopped_early:
         parts.append(f"(stopped after {outcome.seeds_run}/{outcome.seeds_stored} seeds)")
+    if outcome.confirmation is not None:
+        parts.append(confirmation_note(outcome))
     return " ".join(parts)
+
+
+def confirmation_note(outcome: Outcome) -> str:
+    """``(confirmed on 30 fresh seeds)`` or ``(not confirmed on 30 fresh seeds: meta-p=0.412)``."""
+    confirmation = outcome.confirmation
+    assert confirmation is not None
+    n = confirmation.n_seeds
+    if confirmation.confirmed:
+        return f"(confirmed on {n} fresh seeds)"
+    meta_p = confirmation.meta_p
+    shown = "n/a" if meta_p is None else format_p(meta_p, outcome.settings.alpha)
+    return f"(not confirmed on {n} fresh seeds: meta-p={shown})"
 
 
 def improvement(outcome: Outcome, update: str | None) -> str | None:
