@@ -736,7 +736,7 @@ def test_compare_against_the_dirty_working_tree(in_toy_repo, temp_root, cli):
         (["nope"], "unknown revision 'nope'"),
         (["v1", "--path", "missing"], "missing: no such file or folder in v1"),
         (["v1", "--bench", "other"], "--bench other: no such benchmark in either revision"),
-        (["v1", "--dask", "local:2"], "--dask cannot be combined with compare"),
+        (["v1", "--dask", "local:2"], "No such option '--dask'"),
         (["v1", "--env", "A=1"], "'A=1' must be a variable name, not an assignment"),
         (["v1", "--alpha", "0.001"], "use at least 10 seeds (--n-seeds 10 or n_seeds=10)"),
     ],
@@ -1349,9 +1349,9 @@ def test_broken_files_are_error_lines_and_the_rest_still_runs(project, write_ben
     result = cli("benchmarks")
     assert result.exit_code == 2
     lines = result.stdout.splitlines()
-    assert lines[0] == (
+    assert lines[0].startswith(
         "benchmarks/bench_missing.py ... ERROR importing the file failed: ModuleNotFoundError: "
-        "No module named 'definitely_not_installed_xyz' (line 1)"
+        "No module named 'definitely_not_installed_xyz' (line 1) (benchmarks import from"
     )
     assert re.match(
         r"benchmarks/bench_syntax\.py \.\.\. ERROR importing the file failed: SyntaxError: .* "

@@ -157,10 +157,12 @@ def test_collect_keeps_going_past_broken_files_and_names_each(tmp_path, monkeypa
         "bench_cfg",
     ]
     missing = errors["b/bench_missing.py"]
-    assert missing.message == (
+    assert missing.message.startswith(
         "importing the file failed: ModuleNotFoundError: "
-        "No module named 'definitely_not_a_module_xyz' (line 1)"
+        "No module named 'definitely_not_a_module_xyz' (line 1) (benchmarks import from their"
+        " folder, then the project's src/ and root: "
     )
+    assert missing.message.endswith("lives elsewhere, e.g. `pip install -e .`)")
     assert missing.name is None and missing.path == (tmp_path / "b" / "bench_missing.py")
     raises = errors["b/bench_raises.py"]
     assert raises.message.endswith("RuntimeError: data set not found (line 3)")

@@ -192,6 +192,7 @@ def test_a_compare_document_names_both_revisions_and_the_one_sided_benchmarks(co
             "working_tree": True,
             "dirty": True,
         },
+        "bench_from": None,  # each side ran its own benchmark files
     }
     assert doc["counts"] == {"NEW": 1, "PASS": 1, "FAIL": 2, "ERROR": 1, "GONE": 1}
     assert doc["exit_code"] == 2  # from the ERROR; NEW and GONE count for nothing

@@ -257,12 +257,21 @@ def test_source_roots(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "bench_a.py").write_text("")
-    src_layout = [tmp_path / "benchmarks", tmp_path / "src"]
+    src_layout = [tmp_path / "benchmarks", tmp_path / "src", tmp_path]
     assert source_roots(tmp_path, Path("benchmarks")) == src_layout
     assert source_roots(tmp_path, Path("benchmarks/bench_a.py")) == src_layout
     (tmp_path / "src").rmdir()
     assert source_roots(tmp_path, Path("benchmarks")) == [tmp_path / "benchmarks", tmp_path]
     assert source_roots(tmp_path, Path(".")) == [tmp_path]
+    # a project in a subfolder (its own .pybench/): that folder is the project's root
+    sub = tmp_path / "examples" / "toy"
+    (sub / ".pybench").mkdir(parents=True)
+    (sub / "benchmarks").mkdir()
+    assert source_roots(tmp_path, Path("examples/toy/benchmarks")) == [sub / "benchmarks", sub]
+    # benchmark files from elsewhere (--bench-from): their folder first, the code from the tree
+    other = tmp_path / "other" / "benchmarks"
+    other.mkdir(parents=True)
+    assert source_roots(tmp_path, Path("benchmarks"), other) == [other, tmp_path]
 
 
 SHADOW_SCRIPT = """

@@ -86,3 +86,53 @@ def worktrees(root: Path) -> list[str]:
         for line in git(root, "worktree", "list", "--porcelain").splitlines()
         if line.startswith("worktree ")
     ]
+
+
+# -- a flat-layout project: the package at the repository's root, nothing installed --------
+FLAT = '''\
+"""A flat-layout package: its folder sits at the repository's root."""
+
+
+def value(seed: int) -> float:
+    return (seed % 97) / 10.0
+'''
+FLAT_BENCH = """\
+import flatpkg
+
+
+def bench_flat(seed, *, n_seeds=8):
+    return {"value": flatpkg.value(seed)}
+"""
+
+
+def commit_flat(repo: Path, source: str, message: str) -> str:
+    """Commit ``source`` as ``flatpkg/__init__.py``; the new commit's hash."""
+    (repo / "flatpkg" / "__init__.py").write_text(source)
+    git(repo, "add", "flatpkg")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def build_flat_repo(
+    root: Path, n_commits: int = 9, bad_at: int | None = None, broken_at: int | None = None
+) -> list[str]:
+    """``n_commits`` commits of ``flatpkg`` (commit 1 tagged ``good``), each a reworded comment,
+    except commit ``bad_at`` (1-based), which lowers every value for good, and commit
+    ``broken_at``, whose package fails to import (fixed by the next commit). The benchmark
+    ``benchmarks/bench_flat.py`` is written but never committed. The hashes, oldest first."""
+    (root / "flatpkg").mkdir(parents=True)
+    (root / "benchmarks").mkdir()
+    (root / "benchmarks" / "bench_flat.py").write_text(FLAT_BENCH)
+    git(root, "init", "-q", "-b", "main")
+    hashes = []
+    source = FLAT
+    for number in range(1, n_commits + 1):
+        if number == bad_at:
+            source = source.replace("/ 10.0", "/ 10.0 - 1.0")
+        text = f"# revision {number}\n{source}"
+        if number == broken_at:
+            text = "import flatpkg_missing_dependency\n" + text
+        hashes.append(commit_flat(root, text, f"change {number}"))
+        if number == 1:
+            git(root, "tag", "good")
+    return hashes

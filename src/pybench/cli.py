@@ -161,13 +161,15 @@ _RUN_OPTIONS = [
 ]
 """The options shared by the commands that run benchmarks against the baseline file."""
 
+_LOCAL = [name for name in _WHERE if name != "dask"]
+"""Where seeds run when each revision runs in local workers importing its checkout."""
 _COMPARE_OPTIONS = [
     "benches",
     "verbose",
     "alpha",
     "min_effect",
     "n_seeds",
-    *_WHERE,
+    *_LOCAL,
     *_REPORTS,
     "timeout",
     "resume",
@@ -189,6 +191,12 @@ def _apply(names: Sequence[str]) -> Callable[[Any], Any]:
     return decorate
 
 
+_bench_from = click.option(
+    "--bench-from",
+    metavar="worktree|REV",
+    help="Run the benchmark files of the working tree (worktree) or of REV on both sides,"
+    " each against its own code [default: each revision's own files].",
+)
 _path_argument = click.argument(
     "path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path)
 )
@@ -199,6 +207,7 @@ def _run_jobs(
     planned: _Planned, options: dict[str, Any], reporter: Reporter, info: RunInfo
 ) -> list[Outcome]:
     """Run the jobs, saving each new baseline as its benchmark finishes."""
+    from .app.confirm import Confirmer
     from .app.runs import Saving
     from .engine import loop
     from .execution.backends import open_pool
@@ -214,6 +223,7 @@ def _run_jobs(
                 on_event=on_event,
                 journal=journal,
                 not_collected=planned.not_collected,
+                confirm=Confirmer(pool) if options.get("confirm") else None,
             )
     except KeyboardInterrupt:
         raise on_event.interrupted(journal) from None
@@ -366,18 +376,10 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
 
 
 def _resolve_revisions(options: dict[str, Any]) -> RevisionPair:
-    """Refuse ``--dask`` (ignore ``PYBENCH_DASK``), then resolve BASE, HEAD and ``--path``."""
+    """Resolve BASE, HEAD, ``--path`` and ``--bench-from``."""
     from .sources.revisions import resolve_pair
 
-    if options["dask"]:
-        source = click.get_current_context().get_parameter_source("dask")
-        if source is not click.core.ParameterSource.ENVIRONMENT:
-            raise UsageError(
-                "--dask cannot be combined with compare: each revision runs in local worker"
-                " processes that import its own checkout; use --workers N instead"
-            )
-        options["dask"] = None  # PYBENCH_DASK is meant for the other commands
-    return resolve_pair(options["path"], options["base"], options["head"])
+    return resolve_pair(options["path"], options["base"], options["head"], options["bench_from"])
 
 
 def _compare(options: dict[str, Any]) -> int:
@@ -395,6 +397,7 @@ def _compare(options: dict[str, Any]) -> int:
     info = dataclasses.replace(
         info,
         revisions=(pair.base, head),
+        bench_from=pair.bench,
         git=GitState(head.short or None, bool(head.dirty) and not head.is_checkout),
     )
     outcomes, info = _reporting_errors(options, info, lambda: _compare_session(options, pair, info))
@@ -411,7 +414,7 @@ def _compare_session(
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
     to_stderr = "-" in (options[key] for key in REPORT_OPTIONS)
-    reporter = Reporter(verbose=options["verbose"], to_stderr=to_stderr)
+    reporter = Reporter(verbose=options["verbose"], to_stderr=to_stderr, update_command=None)
     journal = compare_journal(pair.repo)
     started = time.perf_counter()
 
@@ -419,7 +422,9 @@ def _compare_session(
         """A reporter that knows the benchmarks' names, before anything runs."""
         nonlocal reporter, started
         names = [job.bench.name for job in jobs]
-        reporter = Reporter(verbose=options["verbose"], names=names, to_stderr=to_stderr)
+        reporter = Reporter(
+            verbose=options["verbose"], names=names, to_stderr=to_stderr, update_command=None
+        )
         reporter.revisions(pair.base.label, pair.head.label)
         started = time.perf_counter()
         return reporter
@@ -446,6 +451,58 @@ def _compare_session(
     return outcomes, dataclasses.replace(info, elapsed=elapsed)
 
 
+def _bisect(options: dict[str, Any]) -> int:
+    """Resolve GOOD, BAD and the commits → one comparison per step → the first bad commit."""
+    import json
+
+    from rich.markup import escape
+
+    from .app.culprit import document, ending, find_culprit, heading, prepare, step_line
+    from .app.policy import interrupted
+    from .core.errors import EXIT_ERROR
+    from .reports import write_text
+    from .reports.terminal import Reporter
+
+    search = prepare(*(options[k] for k in ("path", "good", "bad", "bench", "bench_from")))
+    reporter = Reporter(
+        verbose=options["verbose"],
+        names=[search.bench],
+        to_stderr=options["json_path"] == "-",
+        update_command=None,
+    )
+    reporter.out.print(escape(heading(search)))
+
+    def on_step(number: int, position: int, commit: Any) -> Reporter:
+        reporter.out.print(escape(step_line(number, position, len(search.commits), commit)))
+        return reporter
+
+    def on_done(step: Any) -> None:
+        if step.outcome is None:
+            reporter.out.print(f"  skipped: {escape(step.reason)}")
+
+    overrides = {key: options.get(key) for key in SETTING_OPTIONS}
+    try:
+        culprit = find_culprit(
+            search,
+            overrides,
+            base_seed=options["seed"],
+            on_step=on_step,
+            on_done=on_done,
+            capture=_capture(options),
+        )
+    except KeyboardInterrupt:
+        raise interrupted([]) from None
+    finally:
+        reporter.close()
+    for line in ending(culprit):
+        reporter.out.print(escape(line))
+    code = EXIT_OK if culprit.first_bad is not None else EXIT_ERROR
+    if options["json_path"]:
+        text = json.dumps(document(culprit, code), indent=2) + "\n"
+        write_text(options["json_path"], text, what="JSON report")
+    return code
+
+
 SETTING_OPTIONS = KEYWORDS
 """The command-line options that override a benchmark's keyword settings."""
 
@@ -470,7 +527,7 @@ def main() -> None:
 
 @main.command("run")
 @_path_argument
-@_apply([*_RUN_OPTIONS, "alpha", "min_effect", "strict", "adaptive"])
+@_apply([*_RUN_OPTIONS, "alpha", "min_effect", "strict", "adaptive", "confirm"])
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
     return _execute(options)
@@ -539,6 +596,7 @@ def plan_command(
     show_default=True,
     help="The benchmarks (a folder or a file), at the same place in both revisions.",
 )
+@_bench_from
 @_apply(_COMPARE_OPTIONS)
 def compare_command(**options: Any) -> int:
     """Compare two git revisions on the same fresh seeds: BASE against HEAD.
@@ -549,8 +607,29 @@ def compare_command(**options: Any) -> int:
     place of the stored baseline: same verdicts, same exit codes; nothing is
     written to the baseline file. A benchmark only HEAD has runs on HEAD alone
     (NEW); one only BASE has is listed as GONE; neither changes the exit code.
+    With --bench-from worktree (or REV) both revisions run the same benchmark
+    files, today's (or REV's), each against its own code.
     """
     return _compare(options)
+
+
+@main.command("bisect")
+@click.argument("good")
+@click.argument("bad")
+@_path_argument
+@click.option("--bench", required=True, metavar="NAME", help="The benchmark that regressed.")
+@_bench_from
+@_apply(["verbose", "alpha", "min_effect", "n_seeds", *_LOCAL, "timeout", *_CAPTURE])
+@click.option("--json", "json_path", metavar="PATH", help="Write the steps as JSON ('-': stdout).")
+def bisect_command(**options: Any) -> int:
+    """Find the first commit after GOOD up to BAD at which a benchmark regresses.
+
+    Each step compares one commit with GOOD as `pybench compare` does (the same
+    fresh seeds on both, interleaved), at most ceil(log2 N) + 2 steps for N
+    commits; a commit where the benchmark errors is skipped. Exit 0 when the
+    first bad commit is found, 2 when it cannot be decided.
+    """
+    return _bisect(options)
 
 
 @main.command("report")

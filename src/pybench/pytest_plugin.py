@@ -464,6 +464,7 @@ class _PybenchRun:
     # -- running ------------------------------------------------------------------
     def judge(self, bench: Benchmark) -> Outcome:
         """Plan and run one benchmark through the run loop, as ``pybench`` would."""
+        from .app.confirm import Confirmer
         from .engine import loop
         from .engine.plan import plan
 
@@ -477,7 +478,9 @@ class _PybenchRun:
             baseline_file=self.baseline_shown,
             update_command=self.update_command(bench),
         )
-        [outcome] = loop.run(jobs, pool=self._open_pool(), git=self.git)
+        pool = self._open_pool()
+        confirm = Confirmer(pool) if self.config.getoption("pybench_confirm") else None
+        [outcome] = loop.run(jobs, pool=pool, git=self.git, confirm=confirm)
         self.outcomes.append(outcome)
         return outcome
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core.provenance import Revision
 from ..engine import loop
 from ..engine.outcome import BenchFinished, BenchStarted, Event, Outcome
 from ..engine.plan import Job, plan_pairs
@@ -19,6 +20,7 @@ from ..execution.backends import Pool
 from ..sources.code import CodeSource, discover_tree, open_tree, pair_benchmarks
 from ..sources.git import code_state, git
 from ..sources.revisions import RevisionPair
+from ..sources.worktrees import checkout
 from ..storage import store
 from ..storage.journal import Journal
 from .policy import Interrupted, interrupted
@@ -27,6 +29,7 @@ __all__ = [
     "Saving",
     "compare_journal",
     "compare_revisions",
+    "bench_files",
     "compared_sources",
     "journal_for",
 ]
@@ -75,11 +78,23 @@ class Saving:
 
 
 @contextlib.contextmanager
+def bench_files(repo: Path, bench: Revision | None) -> Iterator[Path | None]:
+    """The root of the tree ``--bench-from`` takes the benchmark files from (the working
+    tree itself, or a checkout removed when the block ends); ``None`` without it."""
+    if bench is None:
+        yield None
+        return
+    with checkout(repo, bench) as root:
+        yield root
+
+
+@contextlib.contextmanager
 def compared_sources(pair: RevisionPair) -> Iterator[tuple[CodeSource, CodeSource]]:
     """Both revisions checked out as code sources (removed when the block ends)."""
     with (
-        open_tree(pair.repo, pair.base, pair.path, "base") as base,
-        open_tree(pair.repo, pair.head, pair.path, "head") as head,
+        bench_files(pair.repo, pair.bench) as files,
+        open_tree(pair.repo, pair.base, pair.path, "base", files) as base,
+        open_tree(pair.repo, pair.head, pair.path, "head", files) as head,
     ):
         yield base, head
 

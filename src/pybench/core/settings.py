@@ -374,6 +374,14 @@ TABLE: tuple[Setting, ...] = (
         default=False,
     ),
     Setting(
+        "confirm",
+        "--confirm",
+        "Re-judge a FAIL on fresh seeds, the baseline's commit (checked out in a temporary "
+        "worktree) against the working tree; it FAILs only if that FAILs too.",
+        Accepts("bool"),
+        default=False,
+    ),
+    Setting(
         "resume",
         "--resume",
         "Reuse the seeds an interrupted or crashed run finished (same seeds and code).",

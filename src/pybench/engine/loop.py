@@ -371,6 +371,7 @@ def run(
     on_event: Callable[[Event], None] | None = None,
     journal: Journal | None = None,
     not_collected: Sequence[CollectionError] = (),
+    confirm: Callable[[Job, Outcome], Outcome] | None = None,
 ) -> list[Outcome]:
     """Run every job in order and return their outcomes.
 
@@ -394,6 +395,8 @@ def run(
             benchmark that reaches a verdict removes its journal.
         not_collected: what discovery could not collect; each becomes an ERROR
             outcome, reported first.
+        confirm: re-judges each FAIL before it is reported (``--confirm``,
+            :mod:`pybench.app.confirm`); its outcome takes the FAIL's place.
     """
     emit = on_event or (lambda event: None)
     outcomes = []
@@ -404,6 +407,8 @@ def run(
         for job in jobs:
             interrupts.check()
             outcome = _run_job(job, pool, git, emit, journal)
+            if confirm is not None and outcome.status is Status.FAIL:
+                outcome = confirm(job, outcome)
             path = job.runs_on[-1].source.in_repo(outcome.bench.path)
             if path != outcome.bench.path:
                 outcome = dataclasses.replace(

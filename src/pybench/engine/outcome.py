@@ -37,6 +37,7 @@ __all__ = [
     "AdaptiveTrace",
     "BenchFinished",
     "BenchStarted",
+    "Confirmation",
     "Event",
     "Failure",
     "Outcome",
@@ -133,6 +134,24 @@ class _Traced(Generic[T]):
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """``--confirm``: a FAIL judged again on fresh seeds, the baseline's commit against the
+    working tree, paired and interleaved (:mod:`pybench.app.confirm`)."""
+
+    status: Status
+    """FAIL (confirmed: the benchmark FAILs) or PASS (not confirmed: it PASSes)."""
+    n_seeds: int
+    meta_p: float | None
+    commit: str
+    """The baseline's commit the fresh seeds ran against."""
+    seeds: tuple[int, ...] = ()
+
+    @property
+    def confirmed(self) -> bool:
+        return self.status is Status.FAIL
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The result of one benchmark in one run (numpy matrices are read-only)."""
 
@@ -175,6 +194,9 @@ class Outcome:
     of its seed)."""
     reused: int = 0
     """How many seeds were taken from an interrupted run's journal (``--resume``)."""
+    confirmation: Confirmation | None = None
+    """``--confirm``: how a FAIL on the stored seeds fared on fresh ones (the comparison
+    above stays the stored seeds' one); ``None`` when it was not re-judged."""
 
     @property
     def name(self) -> str:

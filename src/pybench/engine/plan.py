@@ -9,6 +9,7 @@ Either way a :class:`Job` names its benchmark, its settings, its seeds and the
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -148,12 +149,23 @@ def check_reachable(
 
 
 def _journaled(
-    journal: Journal | None, bench: Benchmark, key: str, resume: bool
+    journal: Journal | None,
+    bench: Benchmark,
+    key: str,
+    resume: bool,
+    source: CodeSource = WORKING_TREE,
 ) -> tuple[str | None, Resumable | None]:
-    """The fingerprint of ``bench``'s code, and with ``resume`` its journal under ``key``."""
+    """The fingerprint of ``bench``'s code, and with ``resume`` its journal under ``key``.
+
+    A checked-out revision adds its commit: with ``--bench-from`` the benchmark file
+    lies outside the checkout, so the file's folder alone does not say which code ran.
+    """
     if journal is None:
         return None, None
     fingerprint = journal.fingerprint(bench)
+    revision = source.revision
+    if revision is not None and revision.is_checkout and revision.commit is not None:
+        fingerprint = hashlib.sha256(f"{fingerprint}\0{revision.commit}".encode()).hexdigest()
     return fingerprint, journal.read(key, fingerprint) if resume else None
 
 
@@ -282,8 +294,8 @@ def plan_pairs(
         settings = resolve(head.defaults, overrides)
         benches = [(base, base_source, "base"), (head, head_source, "head")]
         found = {
-            side: _journaled(journal, bench, f"{head.name}@{side}", resume)
-            for bench, _, side in benches
+            side: _journaled(journal, bench, f"{head.name}@{side}", resume, source)
+            for bench, source, side in benches
             if bench is not None
         }
         first = found["base" if base is not None else "head"][1]

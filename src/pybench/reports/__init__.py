@@ -62,6 +62,8 @@ class RunInfo:
     """The one-line error that stopped the run before any verdict, if any."""
     revisions: tuple[Revision, Revision] | None = None
     """``compare``: the ``(base, head)`` revisions (``None`` until they are resolved)."""
+    bench_from: Revision | None = None
+    """``compare --bench-from``: where both sides took the benchmark files from."""
 
     @property
     def compare(self) -> bool:

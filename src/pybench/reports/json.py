@@ -233,6 +233,21 @@ def _adaptive(outcome: Outcome) -> dict[str, Any] | None:
     }
 
 
+def _confirmation(outcome: Outcome) -> dict[str, Any] | None:
+    """``--confirm``: the fresh seeds' verdict beside the stored seeds' one."""
+    confirmation = outcome.confirmation
+    if confirmation is None:
+        return None
+    return {
+        "status": confirmation.status.value,
+        "confirmed": confirmation.confirmed,
+        "n_seeds": confirmation.n_seeds,
+        "seeds": list(confirmation.seeds),
+        "meta_p": _number(confirmation.meta_p),
+        "commit": confirmation.commit,
+    }
+
+
 def _benchmark(outcome: Outcome, compare: bool) -> dict[str, Any]:
     error = outcome.error
     if outcome.status in (Status.PASS, Status.FAIL):
@@ -266,6 +281,7 @@ def _benchmark(outcome: Outcome, compare: bool) -> dict[str, Any]:
         "reused": outcome.reused,
         "dask": _dask(outcome),
         "adaptive": _adaptive(outcome),
+        "confirmation": _confirmation(outcome),
         "slots": slots,
     }
     if compare:
@@ -290,7 +306,8 @@ def _revisions(info: RunInfo) -> dict[str, Any]:
     if info.revisions is None:
         return {"revisions": None}
     base, head = info.revisions
-    return {"revisions": {"base": _revision(base), "head": _revision(head)}}
+    bench = _revision(info.bench_from) if info.bench_from is not None else None
+    return {"revisions": {"base": _revision(base), "head": _revision(head), "bench_from": bench}}
 
 
 def document(outcomes: Sequence[Outcome], info: RunInfo) -> dict[str, Any]:

@@ -231,7 +231,7 @@ class Reporter:
         verbose: bool = False,
         names: Sequence[str] = (),
         to_stderr: bool = False,
-        update_command: str = "pybench update",
+        update_command: str | None = "pybench update",
     ) -> None:
         self.out = Console(highlight=False, soft_wrap=True, stderr=to_stderr)
         self._to_stderr = to_stderr
@@ -346,7 +346,8 @@ class Reporter:
         if result is None:  # NEW
             return
         alpha = outcome.settings.alpha
-        note = improvement(outcome, f"{self.update_command} --bench {name}")
+        update = self.update_command
+        note = improvement(outcome, f"{update} --bench {name}" if update is not None else None)
         if note is not None:
             self.out.print(f"  {escape(note)}")
         if self.verbose:

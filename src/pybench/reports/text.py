@@ -193,19 +193,35 @@ def details(outcome: Outcome) -> str:
         )
     if outcome.stopped_early:
         parts.append(f"(stopped after {outcome.seeds_run}/{outcome.seeds_stored} seeds)")
+    if outcome.confirmation is not None:
+        parts.append(confirmation_note(outcome))
     return " ".join(parts)
 
 
-def improvement(outcome: Outcome, update: str) -> str | None:
+def confirmation_note(outcome: Outcome) -> str:
+    """``(confirmed on 30 fresh seeds)`` or ``(not confirmed on 30 fresh seeds: meta-p=0.412)``."""
+    confirmation = outcome.confirmation
+    assert confirmation is not None
+    n = confirmation.n_seeds
+    if confirmation.confirmed:
+        return f"(confirmed on {n} fresh seeds)"
+    meta_p = confirmation.meta_p
+    shown = "n/a" if meta_p is None else format_p(meta_p, outcome.settings.alpha)
+    return f"(not confirmed on {n} fresh seeds: meta-p={shown})"
+
+
+def improvement(outcome: Outcome, update: str | None) -> str | None:
     """The note under a PASS that is significantly better than its baseline, else ``None``.
 
-    ``update`` is the command that re-baselines this benchmark.
+    ``update`` is the command that re-baselines this benchmark (``None``: there is no
+    baseline to raise, as in ``pybench compare``).
     """
     result = outcome.comparison
     stats = result.stats if result is not None else None
     if outcome.status is not Status.PASS or result is None or stats is None or not stats.improved:
         return None
-    return (
+    note = (
         f"improved: meta-p={format_p(stats.improvement_p, outcome.settings.alpha)}, "
-        f"{stats.n_improved}/{result.n_slots} slots better; raise the bar with {update}"
+        f"{stats.n_improved}/{result.n_slots} slots better"
     )
+    return note if update is None else f"{note}; raise the bar with {update}"

@@ -52,6 +52,9 @@ class CodeSource:
     """Folders whose code the workers import ahead of any installed copy."""
     repo: Path | None = None
     """The repository the checkout was made from."""
+    files_root: Path | None = None
+    """The root of the tree the benchmark files come from, when not ``root``
+    (``--bench-from``: the working tree, or a checkout of another revision)."""
 
     @property
     def isolated(self) -> bool:
@@ -75,7 +78,7 @@ class CodeSource:
         if self.repo is None or self.root is None:
             return path
         try:
-            return self.repo / path.relative_to(self.root)
+            return self.repo / path.relative_to(self.files_root or self.root)
         except ValueError:
             return path
 
@@ -85,16 +88,24 @@ WORKING_TREE = CodeSource()
 
 
 @contextlib.contextmanager
-def open_tree(repo: Path, revision: Revision, path: Path, side: str) -> Iterator[CodeSource]:
-    """:func:`checkout` ``revision``: one side of a comparison (``path``: relative)."""
+def open_tree(
+    repo: Path, revision: Revision, path: Path, side: str, files: Path | None = None
+) -> Iterator[CodeSource]:
+    """:func:`checkout` ``revision``: one side of a comparison (``path``: relative).
+
+    With ``files`` (the root of another tree: ``--bench-from``) the benchmark files are
+    ``files / path``, run against this revision's code.
+    """
     with checkout(repo, revision) as root:
+        bench = files / path if files is not None else None
         yield CodeSource(
             revision=revision,
             side=side,
             root=root,
-            path=root / path,
-            source_roots=tuple(source_roots(root, path)),
+            path=bench if bench is not None else root / path,
+            source_roots=tuple(source_roots(root, path, bench)),
             repo=repo,
+            files_root=files,
         )
 
 
@@ -109,7 +120,7 @@ def discover_tree(tree: CodeSource) -> list[Benchmark]:
             configuration is invalid; the message names the revision.
     """
     assert tree.path is not None and tree.root is not None and tree.revision is not None
-    root = tree.root
+    root = tree.files_root or tree.root
 
     def shown(path: Path) -> str:
         with contextlib.suppress(ValueError):

@@ -27,6 +27,7 @@ from ..core.benchmark import Benchmark, bench_name
 from ..core.errors import PybenchError
 from ..core.settings import KEYWORDS, Settings
 from ..core.tracebacks import user_traceback
+from . import shadow
 
 __all__ = [
     "Collection",
@@ -82,19 +83,30 @@ def summary(exc: BaseException, path: Path) -> str:
     return f"{last}{where}"
 
 
+def _import_hint(roots: Sequence[Path]) -> str:
+    """What follows a ``ModuleNotFoundError``: the import rule for this file, and the fix."""
+    return (
+        f" (benchmarks import from their folder, then the project's src/ and root: {roots[-1]};"
+        " install a package that lives elsewhere, e.g. `pip install -e .`)"
+    )
+
+
 def load_module(path: Path) -> ModuleType:
     """Import the Python file at ``path`` as a fresh module, without writing bytecode.
 
-    The file's folder is put on ``sys.path`` so it can import sibling modules.
+    The folders of :data:`pybench.sources.shadow.IMPORT_RULE` go first on ``sys.path``
+    (the file's folder, so it can import sibling modules, then the project's ``src/``
+    and root), unless this process imports a checkout's code (:func:`shadow.active`),
+    whose folders are then already first.
 
     Raises:
         ImportFailedError: if importing the file raises (or exits).
     """
     path = path.resolve()
     name = module_name(path)
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    roots = [path.parent] if shadow.active() else shadow.import_roots(path)
+    missing = [str(root) for root in roots if str(root) not in sys.path]
+    sys.path[:0] = missing
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise DiscoveryError(f"{path}: cannot be imported as a Python file")
@@ -109,7 +121,10 @@ def load_module(path: Path) -> ModuleType:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as exc:  # the user's code: any exception is theirs
         sys.modules.pop(name, None)
-        raise ImportFailedError(path, summary(exc, path), user_traceback(exc)) from exc
+        said = summary(exc, path)
+        if isinstance(exc, ModuleNotFoundError):
+            said += _import_hint(roots)
+        raise ImportFailedError(path, said, user_traceback(exc)) from exc
     finally:
         sys.dont_write_bytecode = saved
     return module

@@ -22,6 +22,8 @@ from .git import GitResult, git, git_state
 __all__ = [
     "RevisionError",
     "RevisionPair",
+    "WORKTREE",
+    "bench_revision",
     "check_path",
     "find_repo",
     "relative_path",
@@ -130,7 +132,8 @@ def check_path(repo: Path, revision: Revision, rel: Path) -> None:
     if not exists:
         raise RevisionError(
             f"{rel.as_posix()}: no such file or folder in {revision.label}; pass --path with the"
-            " benchmarks' location as it is in both revisions"
+            " benchmarks' location as it is in both revisions, or run today's benchmarks on"
+            " both with --bench-from worktree"
         )
 
 
@@ -143,24 +146,50 @@ class RevisionPair:
     """The benchmarks (a folder or one file), relative to the repository root."""
     base: Revision
     head: Revision
+    bench: Revision | None = None
+    """Where both sides take the benchmark files from (``--bench-from``); ``None``: each
+    side from its own revision."""
+
+    @property
+    def bench_from(self) -> str:
+        """``own`` (each side's files), ``worktree``, or the revision's name and short hash."""
+        if self.bench is None:
+            return "own"
+        return "worktree" if not self.bench.is_checkout else self.bench.label
 
 
-def resolve_pair(path: Path, base: str, head: str | None) -> RevisionPair:
+WORKTREE = "worktree"
+"""``--bench-from worktree``: the benchmark files of the working tree as they are."""
+
+
+def bench_revision(repo: Path, bench_from: str | None) -> Revision | None:
+    """The revision ``--bench-from`` names (``worktree``: the working tree), or ``None``."""
+    if bench_from is None:
+        return None
+    return working_tree(repo) if bench_from == WORKTREE else resolve(repo, bench_from)
+
+
+def resolve_pair(
+    path: Path, base: str, head: str | None, bench_from: str | None = None
+) -> RevisionPair:
     """Resolve ``BASE [HEAD] --path PATH`` and check everything before anything is created.
 
     Args:
         path: the benchmarks, as given on the command line (relative to the current directory).
         base: the base revision.
         head: the head revision; ``None`` for the working tree as it is.
+        bench_from: ``worktree`` or a revision whose benchmark files both sides run
+            (``None``: each side its own).
 
     Raises:
         RevisionError: not a git repository, an unknown revision, or ``path``
-            missing from either side.
+            missing from a revision the benchmark files are taken from.
     """
     repo = find_repo(path)
     rel = relative_path(repo, path)
     base_rev = resolve(repo, base)
     head_rev = resolve(repo, head) if head is not None else working_tree(repo)
-    check_path(repo, base_rev, rel)
-    check_path(repo, head_rev, rel)
-    return RevisionPair(repo=repo, path=rel, base=base_rev, head=head_rev)
+    bench = bench_revision(repo, bench_from)
+    for revision in [bench] if bench is not None else [base_rev, head_rev]:
+        check_path(repo, revision, rel)
+    return RevisionPair(repo=repo, path=rel, base=base_rev, head=head_rev, bench=bench)

@@ -16,27 +16,70 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["shadow_imports", "source_roots"]
+from ..storage.store import BASELINE_DIR, project_home
+
+__all__ = ["IMPORT_RULE", "active", "import_roots", "roots_in", "shadow_imports", "source_roots"]
 
 
-def source_roots(tree: Path, path: Path) -> list[Path]:
-    """The folders a tree's code is imported from, in ``sys.path`` order.
+IMPORT_RULE = (
+    "benchmarks import from their file's folder, then the project's src/ when it has one,"
+    " then the project's root (the nearest folder above them holding .pybench/, else the"
+    " git repository's root)"
+)
+"""The one rule every entry point follows (``pybench``, ``python -m pybench``, the pytest
+plugin, both sides of ``pybench compare``), as error messages state it."""
 
-    The benchmarks' folder (``path`` if it is a folder, else its parent) comes
-    first, as it does when pybench imports a benchmark file; then ``src/`` for a
-    project with a src layout, otherwise the tree's root.
+
+def roots_in(home: Path, bench_folder: Path) -> list[Path]:
+    """The import folders of a project whose root is ``home``: the benchmarks' folder, then
+    ``home/src`` when it is a folder, then ``home`` (each once, in ``sys.path`` order)."""
+    roots = [bench_folder]
+    if (home / "src").is_dir():
+        roots.append(home / "src")
+    roots.append(home)
+    return list(dict.fromkeys(roots))
+
+
+def _folder(target: Path) -> Path:
+    return target if target.is_dir() else target.parent
+
+
+def import_roots(path: Path) -> list[Path]:
+    """The folders a benchmark at ``path`` (a file or folder of the working tree) imports
+    from (:data:`IMPORT_RULE`); outside git with no ``.pybench/``, the project's root is
+    the current directory, as for the baseline file."""
+    target = Path(os.path.abspath(path))
+    home = project_home(target) or Path.cwd()
+    return roots_in(home, _folder(target))
+
+
+def source_roots(tree: Path, path: Path, bench: Path | None = None) -> list[Path]:
+    """The folders a checkout's code is imported from, in ``sys.path`` order (:data:`IMPORT_RULE`).
+
+    The project's root is the nearest folder from ``tree / path`` up to ``tree`` that
+    holds ``.pybench/``, else ``tree`` itself.
 
     Args:
         tree: the root of a checkout (or of the working tree).
         path: the benchmarks, relative to ``tree`` (or absolute inside it).
+        bench: where the benchmark files are taken from when not from ``tree``
+            (``--bench-from``); its folder comes first.
     """
     target = tree / path
-    bench_folder = target if target.is_dir() else target.parent
-    code = tree / "src" if (tree / "src").is_dir() else tree
-    roots = [bench_folder]
-    if code != bench_folder:
-        roots.append(code)
-    return roots
+    home = tree
+    for folder in (_folder(target), *_folder(target).parents):
+        if folder == tree or tree not in folder.parents:
+            break
+        if (folder / BASELINE_DIR).is_dir():
+            home = folder
+            break
+    return roots_in(home, _folder(bench if bench is not None else target))
+
+
+def active() -> bool:
+    """Whether this process imports a checkout's code ahead of everything
+    (:func:`shadow_imports` is in force): the working tree's folders are then not added."""
+    return any(isinstance(finder, _SourceFinder) for finder in sys.meta_path)
 
 
 def _protected_names() -> set[str]:

@@ -35,6 +35,7 @@ __all__ = [
     "BaselineRecord",
     "StoreError",
     "find_baseline",
+    "project_home",
     "load",
     "lock_path",
     "parse",
@@ -443,30 +444,39 @@ def _check_regular(path: Path) -> None:
         )
 
 
+def project_home(path: Path) -> Path | None:
+    """The project's root folder for ``path``: the nearest folder at or above it (its folder,
+    if it is a file) holding a :data:`BASELINE_DIR` folder, else the root of the git
+    repository ``path`` is in; ``None`` outside git when no folder has one.
+
+    The walk stops at the repository's root: a ``.pybench/`` above it belongs to another
+    project. This is where the baseline file lives and what benchmarks import from.
+    """
+    start = (Path.cwd() / path).resolve()
+    if not start.is_dir():
+        start = start.parent
+    for folder in (start, *start.parents):
+        if (folder / BASELINE_DIR).is_dir():
+            return folder
+        if (folder / ".git").exists():  # a folder, or a file in worktrees and submodules
+            return folder
+    return None
+
+
 def find_baseline(path: Path) -> Path:
     """The default baseline file for benchmarks at ``path``, found the way git finds ``.git``.
 
     Starting at ``path`` (its folder, if it is a file) and walking up, the first
-    folder holding a :data:`BASELINE_DIR` folder wins. The walk stops at the root
-    of the git repository ``path`` is in: a ``.pybench/`` above the repository
-    belongs to another project. When no folder has one, the file goes to the
+    folder holding a :data:`BASELINE_DIR` folder wins (:func:`project_home`). The walk
+    stops at the root of the git repository ``path`` is in: a ``.pybench/`` above the
+    repository belongs to another project. When no folder has one, the file goes to the
     root of that repository (outside git: the current directory), where
     :func:`save` will create it.
 
     The result is relative to the current directory when it lies below it.
     """
     cwd = Path.cwd()
-    start = (cwd / path).resolve()
-    if not start.is_dir():
-        start = start.parent
-    home: Path | None = None
-    for folder in (start, *start.parents):
-        if (folder / BASELINE_DIR).is_dir():
-            home = folder
-            break
-        if (folder / ".git").exists():  # a folder, or a file in worktrees and submodules
-            home = folder
-            break
+    home = project_home(path)
     found = (home or cwd) / BASELINE_DIR / BASELINE_NAME
     try:
         return found.relative_to(cwd.resolve())
