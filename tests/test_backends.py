@@ -498,11 +498,12 @@ def test_dask_missing_is_a_clear_error(project, bench_dir, cli, monkeypatch):
     [
         (["--dask", "local:zero"], "--dask local:zero: expected local:N"),
         (["--gpus", "0,1"], "cannot be combined with --dask"),
+        (["--confirm"], "--confirm cannot be combined with --dask"),
     ],
 )
 def test_bad_dask_options(project, bench_dir, cli, dask_cluster, args, message):
     folder = bench_dir("bench_det.py")
-    if "--gpus" in args:
+    if "--gpus" in args or "--confirm" in args:
         args = [*args, "--dask", dask_cluster]
     result = cli(str(folder), *args, "--baseline", "b.jsonl")
     assert result.exit_code == 2

@@ -261,7 +261,9 @@ def _plan(
     from .sources.discover import collect
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
-    check_backends(options["dask"], overrides["gpus"], CLI_FLAGS)
+    check_backends(
+        options["dask"], overrides["gpus"], CLI_FLAGS, confirm=bool(options.get("confirm"))
+    )
     found = collect(options["path"], options["benches"])
     assert info.baseline is not None
     journal = journal_for(info.baseline)

@@ -294,7 +294,8 @@ class _PybenchRun:
             self.base_seed = _given_or_env(config, "seed")
             self.dask: str | None = _given_or_env(config, "dask")
             self.strict: bool = bool(_given_or_env(config, "strict"))
-            check_backends(self.dask, self.overrides["gpus"], PYTEST_FLAGS)
+            confirm = bool(config.getoption("pybench_confirm"))
+            check_backends(self.dask, self.overrides["gpus"], PYTEST_FLAGS, confirm=confirm)
         except PybenchError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.records: dict[str, BaselineRecord] | None = None

@@ -54,20 +54,36 @@ class Flags:
     yes: str
     gpus: str
     dask: str
+    confirm: str
 
 
-CLI_FLAGS = Flags("pybench update", row("yes").flag, row("gpus").flag, row("dask").flag)
+CLI_FLAGS = Flags(
+    "pybench update", row("yes").flag, row("gpus").flag, row("dask").flag, row("confirm").flag
+)
 PYTEST_FLAGS = Flags(
-    "--pybench-update", row("yes").pytest_flag, row("gpus").pytest_flag, row("dask").pytest_flag
+    "--pybench-update",
+    row("yes").pytest_flag,
+    row("gpus").pytest_flag,
+    row("dask").pytest_flag,
+    row("confirm").pytest_flag,
 )
 
 
-def check_backends(dask: str | None, gpus: Any, flags: Flags) -> None:
-    """Refuse GPU pinning together with Dask, before anything runs."""
+def check_backends(dask: str | None, gpus: Any, flags: Flags, *, confirm: bool = False) -> None:
+    """Refuse GPU pinning together with Dask, and a confirmation on Dask, before anything runs.
+
+    A confirmation runs the baseline's commit from a checkout on this machine; Dask
+    workers import the code installed where they run, so they would not run that commit.
+    """
     if dask and gpus:
         raise UsageError(
             f"{flags.gpus} cannot be combined with {flags.dask}; give each Dask worker its own"
             " GPU instead"
+        )
+    if dask and confirm:
+        raise UsageError(
+            f"{flags.confirm} cannot be combined with {flags.dask}: a confirmation runs the"
+            " baseline's commit from a checkout here; run it with local workers (--workers N)"
         )
 
 
