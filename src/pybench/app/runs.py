@@ -21,6 +21,7 @@ from ..sources.git import code_state, git
 from ..sources.revisions import RevisionPair
 from ..storage import store
 from ..storage.journal import Journal
+from ..storage.store import BaselineRecord
 from .policy import Interrupted, interrupted
 
 __all__ = [
@@ -48,8 +49,9 @@ def compare_journal(repo: Path) -> Journal | None:
 
 
 class Saving:
-    """The run's event callback for the command line: saves each new baseline as soon as its
-    benchmark finishes, remembers what was saved and what is running, and passes events on."""
+    """The run's event callback for the command line: remembers what is running and what was
+    saved, and passes events on. :meth:`save` is the run loop's ``save``: it stores each new
+    baseline as soon as its benchmark finishes, before the benchmark's journal goes."""
 
     def __init__(self, baseline: Path | None, on_event: Callable[[Event], None]):
         self.baseline = baseline
@@ -57,14 +59,22 @@ class Saving:
         self.saved: list[str] = []
         self.running: str | None = None
 
+    def save(self, record: BaselineRecord) -> None:
+        """Store ``record`` in the baseline file (:func:`pybench.storage.store.save`).
+
+        Raises:
+            StoreError: the file cannot be written; the run makes that benchmark an ERROR.
+        """
+        if self.baseline is None:
+            return
+        store.save(self.baseline, [record])
+        self.saved.append(record.bench)
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, BenchStarted):
             self.running = event.name
         elif isinstance(event, BenchFinished):
             self.running = None
-            if event.outcome.record is not None and self.baseline is not None:
-                store.save(self.baseline, [event.outcome.record])
-                self.saved.append(event.outcome.name)
         self.on_event(event)
 
     def interrupted(self, journal: Journal | None) -> Interrupted:

@@ -38,6 +38,7 @@ __all__ = [
     "interruptible",
     "interruptibly",
     "requested",
+    "terminating",
 ]
 
 HANDLED: tuple[signal.Signals, ...] = tuple(
@@ -139,6 +140,37 @@ def guard(on_force: Callable[[], None] | None = None) -> Iterator[None]:
 
 
 _last_signal: int | None = None
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    global _last_signal
+    _last_signal = signum
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def terminating() -> Iterator[None]:
+    """For a whole command: SIGTERM and SIGHUP raise ``KeyboardInterrupt`` as Ctrl-C does.
+
+    So the cleanup that follows Ctrl-C (workers stopped, worktrees and temporary
+    folders removed, locks released) runs for them too, wherever the command is;
+    :func:`guard` takes over while the benchmarks run. :func:`exit_code` then
+    says which signal it was. A no-op outside the main thread.
+    """
+    global _last_signal
+    _last_signal = None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError, OSError):
+        for signum in HANDLED:
+            if signum != signal.SIGINT:
+                previous[signum] = signal.signal(signum, _terminate)
+    try:
+        yield
+    finally:
+        _restore(previous)
 
 
 def _restore(previous: dict[int, Any]) -> None:
