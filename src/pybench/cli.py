@@ -7,6 +7,7 @@ Heavy modules (numpy, rich) are imported inside the commands so that
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import time
@@ -160,6 +161,7 @@ _RUN_OPTIONS = [
     "baseline",
     "yes",
     *_WHERE,
+    "dask_timeout",
     "timeout",
     "resume",
     "check_determinism",
@@ -213,7 +215,9 @@ def _run_jobs(
     on_event = Saving(info.baseline, reporter)
     journal = planned.journal
     try:
-        with open_pool(dask=options["dask"], capture=_capture(options)) as pool:
+        with open_pool(
+            dask=options["dask"], dask_timeout=options["dask_timeout"], capture=_capture(options)
+        ) as pool:
             return loop.run(
                 planned.jobs,
                 pool=pool,
@@ -255,12 +259,14 @@ def _plan(
     from .app.policy import CLI_FLAGS, absolute, check_backends
     from .app.runs import journal_for
     from .engine.plan import plan
+    from .execution.capture import capture
     from .reports.text import display_path
     from .sources.discover import collect
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
     check_backends(options["dask"], overrides["gpus"], CLI_FLAGS)
-    found = collect(absolute(options["path"]), options["benches"], shown=display_path)
+    quiet = functools.partial(capture, _capture(options))  # import output is captured too
+    found = collect(absolute(options["path"]), options["benches"], shown=display_path, quiet=quiet)
     assert info.baseline is not None
     journal = journal_for(info.baseline)
     jobs = plan(

@@ -16,6 +16,7 @@ from ..engine import loop
 from ..engine.outcome import BenchFinished, BenchStarted, Event, Outcome
 from ..engine.plan import Job, plan_pairs
 from ..execution.backends import Pool
+from ..execution.capture import capture
 from ..sources.code import CodeSource, discover_tree, open_tree, pair_benchmarks
 from ..sources.git import code_state, git
 from ..sources.revisions import RevisionPair
@@ -111,7 +112,8 @@ def compare_revisions(
     event callback.
     """
     base, head = sources
-    pairing = pair_benchmarks(discover_tree(base), discover_tree(head), names)
+    with capture(pool.capture):  # what the imports print is captured like a seed's output
+        pairing = pair_benchmarks(discover_tree(base), discover_tree(head), names)
     jobs = plan_pairs(
         pairing, sources, overrides, base_seed=base_seed, journal=journal, resume=resume
     )

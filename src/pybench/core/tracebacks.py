@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 
-__all__ = ["one_line", "user_traceback"]
+__all__ = ["one_line", "user_traceback", "valid_text"]
 
 
 def user_traceback(exc: BaseException) -> str:
@@ -13,7 +13,7 @@ def user_traceback(exc: BaseException) -> str:
     while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("pybench."):
         tb = tb.tb_next
     try:
-        return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+        return valid_text("".join(traceback.format_exception(type(exc), exc, tb)).rstrip())
     except Exception:  # a hostile exception (its __str__ raises, deep chains...)
         return f"{_name(exc)}: {_text(exc)}"
 
@@ -27,7 +27,16 @@ def _text(exc: BaseException) -> str:
             return f"<the message could not be read: {type(inner).__name__}>"
         except Exception:  # pragma: no cover - a metaclass that raises on __name__
             return "<the message could not be read>"
-    return text if isinstance(text, str) else ""
+    return valid_text(text) if isinstance(text, str) else ""
+
+
+def valid_text(text: str) -> str:
+    """``text`` with lone surrogates (which no file or terminal can take) written as escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _name(exc: BaseException) -> str:

@@ -347,7 +347,9 @@ def _not_collected(error: CollectionError) -> Outcome:
         raise BenchmarkError(error.label, error.message)
 
     bench = Benchmark(name=error.label, path=error.path, func=uncollected)
-    failure = Failure(error.message, traceback=error.traceback)
+    failure = Failure(
+        error.message, traceback=error.traceback, stdout=error.stdout, stderr=error.stderr
+    )
     return Outcome.failed(bench, bench.defaults, (), failure)
 
 

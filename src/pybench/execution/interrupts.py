@@ -48,6 +48,9 @@ HANDLED: tuple[signal.Signals, ...] = tuple(
 
 T = TypeVar("T")
 
+_exit = os._exit
+"""The real ``os._exit``, taken before a running seed can have it replaced."""
+
 FORCED_MESSAGE = (
     "interrupted again: stopped at once; baselines saved before the first Ctrl-C are kept, "
     "nothing else was saved\n"
@@ -82,7 +85,7 @@ class _Guard:
         with contextlib.suppress(OSError):
             if self.stderr >= 0:
                 os.write(self.stderr, FORCED_MESSAGE.encode())
-        os._exit(128 + self.signum if self.signum != signal.SIGINT else EXIT_INTERRUPTED)
+        _exit(128 + self.signum if self.signum != signal.SIGINT else EXIT_INTERRUPTED)
 
     def close(self) -> None:
         for fd in (self.stderr, self.stdout):
