@@ -296,7 +296,8 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
     baseline = info.baseline
     assert baseline is not None
     folder = absolute(_folder(info.path))  # where git is asked, whatever the imports do
-    records = store.read(baseline)  # a record that cannot be used is an ERROR of its own
+    # a record that cannot be used is an ERROR of its own (named as the user sees the file)
+    records = store.read(Path(display_path(baseline)))
     info = dataclasses.replace(info, n_records=len(records))
     planned = _plan(options, records, info, update)
     jobs = planned.jobs
@@ -484,7 +485,7 @@ def main() -> None:
     `pybench [PATH]` is short for `pybench run [PATH]`.
 
     Exit codes: 0 no regression, 1 a benchmark failed, 2 an error prevented a
-    verdict, 130 interrupted.
+    verdict, 3 an internal error in pybench, 130 interrupted (143 SIGTERM, 129 SIGHUP).
     """
 
 
