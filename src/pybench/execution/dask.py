@@ -58,7 +58,7 @@ def _dask_run_seed(
         return SeedOutcome(
             index, seed, failure=SeedFailure(f"could not be imported on a Dask worker: {exc}")
         )
-    return evaluate_seed(func, index, seed, env)
+    return evaluate_seed(func, index, seed, env, refuse_exit=False)
 
 
 def _import_distributed() -> Any:

@@ -58,6 +58,7 @@ def evaluate_seed(
     env: Mapping[str, str | None] | None = None,
     *,
     capture: bool = False,
+    refuse_exit: bool = True,
 ) -> SeedOutcome:
     """Call ``func(seed)`` and normalize its return value, capturing every failure.
 
@@ -69,9 +70,16 @@ def evaluate_seed(
             set just for this call and restored after it (``None`` values unset).
         capture: keep what the call writes to stdout and stderr on the outcome
             instead of letting it reach the terminal (:mod:`pybench.execution.capture`).
+        refuse_exit: a call of ``os._exit`` in this process (by the seed or a thread
+            it started) while the seed runs fails the seed instead of ending the
+            process (``sys.exit`` always does). Off on Dask, where a worker that
+            exits is the cluster's to replace.
     """
     failure: SeedFailure | None = None
-    with capture_output(capture) as output, _exits_refused() as exits:
+    refused: contextlib.AbstractContextManager[list[int]] = (
+        _exits_refused() if refuse_exit else contextlib.nullcontext([])
+    )
+    with capture_output(capture) as output, refused as exits:
         started = time.perf_counter()
         try:
             # Ctrl-C reaches the user's code, but what it returns after one is discarded.
