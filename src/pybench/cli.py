@@ -7,6 +7,7 @@ Heavy modules (numpy, rich) are imported inside the commands so that
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 import time
@@ -18,7 +19,7 @@ import click
 
 from . import __version__
 from .app.policy import DEFAULT_PATH, Interrupted, UsageError
-from .core.errors import EXIT_INTERRUPTED, EXIT_OK, PybenchError
+from .core.errors import EXIT_OK, PybenchError
 from .core.settings import KEYWORDS, row
 from .history import cli as history_cli
 
@@ -42,24 +43,35 @@ class _DefaultGroup(click.Group):
         """
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
-        try:
-            code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
-        except click.ClickException as exc:
-            hint = ""
-            if isinstance(exc, click.UsageError) and exc.ctx is not None:
-                hint = f" (see `{exc.ctx.command_path} --help`)"
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
-            sys.exit(exc.exit_code)
-        except Interrupted as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(exc.exit_code)
-        except PybenchError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except click.exceptions.Abort:  # click turns Ctrl-C into Abort (after a newline)
-            click.echo("interrupted: nothing was saved", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        sys.exit(code if isinstance(code, int) else EXIT_OK)
+        from .app.exits import internal_error, leave, verbose_in
+        from .app.policy import interrupted_word
+        from .execution import interrupts
+
+        given = kwargs.get("args") or (args[0] if args else None)
+        argv = sys.argv[1:] if given is None else given
+        with interrupts.terminating():  # SIGTERM and SIGHUP clean up as Ctrl-C does
+            try:
+                code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
+                code = code if isinstance(code, int) else EXIT_OK
+            except click.ClickException as exc:
+                hint = ""
+                if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                    hint = f" (see `{exc.ctx.command_path} --help`)"
+                click.echo(f"error: {exc.format_message()}{hint}", err=True)
+                code = exc.exit_code
+            except Interrupted as exc:
+                click.echo(str(exc), err=True)
+                code = exc.exit_code
+            except PybenchError as exc:
+                click.echo(f"error: {exc}", err=True)
+                code = exc.exit_code
+            except click.exceptions.Abort:  # click turns Ctrl-C into Abort (after a newline)
+                click.echo(f"{interrupted_word()}: nothing was saved", err=True)
+                code = interrupts.exit_code()
+            except Exception as exc:  # pybench's own bug: one line, exit 3
+                echo = lambda text: click.echo(text, err=True)  # noqa: E731
+                code = internal_error(exc, verbose=verbose_in(list(argv)), echo=echo)
+        leave(code, hard=given is None)  # a run ends when its benchmarks end, threads or not
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The group's options and commands, then the options of ``run`` (the default command)."""
@@ -151,6 +163,7 @@ _RUN_OPTIONS = [
     "baseline",
     "yes",
     *_WHERE,
+    "dask_timeout",
     "timeout",
     "resume",
     "check_determinism",
@@ -215,7 +228,9 @@ def _run_jobs(
     on_event = Saving(info.baseline, reporter)
     journal = planned.journal
     try:
-        with open_pool(dask=options["dask"], capture=_capture(options)) as pool:
+        with open_pool(
+            dask=options["dask"], dask_timeout=options["dask_timeout"], capture=_capture(options)
+        ) as pool:
             return loop.run(
                 planned.jobs,
                 pool=pool,
@@ -224,6 +239,7 @@ def _run_jobs(
                 journal=journal,
                 not_collected=planned.not_collected,
                 confirm=Confirmer(pool) if options.get("confirm") else None,
+                save=on_event.save,
             )
     except KeyboardInterrupt:
         raise on_event.interrupted(journal) from None
@@ -254,9 +270,10 @@ def _plan(
     options: dict[str, Any], records: dict[str, Any], info: RunInfo, update: bool
 ) -> _Planned:
     """The jobs of the benchmarks chosen under PATH, with this run's hints and strictness."""
-    from .app.policy import CLI_FLAGS, check_backends
+    from .app.policy import CLI_FLAGS, absolute, check_backends
     from .app.runs import journal_for
     from .engine.plan import plan
+    from .execution.capture import capture
     from .reports.text import display_path
     from .sources.discover import collect
 
@@ -264,7 +281,8 @@ def _plan(
     check_backends(
         options["dask"], overrides["gpus"], CLI_FLAGS, confirm=bool(options.get("confirm"))
     )
-    found = collect(options["path"], options["benches"])
+    quiet = functools.partial(capture, _capture(options))  # import output is captured too
+    found = collect(absolute(options["path"]), options["benches"], shown=display_path, quiet=quiet)
     assert info.baseline is not None
     journal = journal_for(info.baseline)
     jobs = plan(
@@ -284,7 +302,7 @@ def _plan(
 
 def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list[Outcome], RunInfo]:
     """Load the baseline → plan → guard writes → run → terminal report."""
-    from .app.policy import CLI_FLAGS, guard_write, records_note
+    from .app.policy import CLI_FLAGS, absolute, guard_write, records_note
     from .reports.terminal import Reporter
     from .reports.text import display_path
     from .sources.git import git_state
@@ -293,7 +311,9 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
     started = time.perf_counter()  # the time reported includes discovery and imports
     baseline = info.baseline
     assert baseline is not None
-    records = store.load(baseline)
+    folder = absolute(_folder(info.path))  # where git is asked, whatever the imports do
+    # a record that cannot be used is an ERROR of its own (named as the user sees the file)
+    records = store.read(Path(display_path(baseline)))
     info = dataclasses.replace(info, n_records=len(records))
     planned = _plan(options, records, info, update)
     jobs = planned.jobs
@@ -304,9 +324,11 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
         update_command=_update_command(options),
     )
     reporter.note(records_note(display_path(baseline), baseline.exists(), len(records)))
+    for problem in records.unnamed:  # lines that name no benchmark: kept as they are
+        reporter.warn(problem)
     fresh = [job.bench.name for job in jobs if job.makes_baseline]
     if fresh or _wants_reports(options):
-        info = dataclasses.replace(info, git=git_state(_folder(info.path), ignore=baseline))
+        info = dataclasses.replace(info, git=git_state(folder, ignore=baseline))
     if fresh:
         assert info.git is not None
         overwriting = [n for n in fresh if n in records]
@@ -364,13 +386,15 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
     An error that stops the run before any verdict is still written to the
     reports (a document with ``error`` set), then reported as usual.
     """
+    from .app.policy import absolute, anchor_reports
     from .reports import RunInfo
     from .storage import store
 
+    anchor_reports(options, REPORT_OPTIONS)  # before any user code can change directory
     info = RunInfo(
         command="update" if update else "run",
         path=options["path"],
-        baseline=options["baseline"] or store.find_baseline(options["path"]),
+        baseline=absolute(options["baseline"] or store.find_baseline(options["path"])),
         strict=bool(options.get("strict")),
     )
     outcomes, info = _reporting_errors(options, info, lambda: _session(options, info, update))
@@ -390,9 +414,11 @@ def _compare(options: dict[str, Any]) -> int:
     As for a run, an error that stops the command before any verdict is still
     written to the reports.
     """
+    from .app.policy import anchor_reports
     from .core.provenance import GitState
     from .reports import RunInfo
 
+    anchor_reports(options, REPORT_OPTIONS)  # before any user code can change directory
     info = RunInfo(command="compare", path=options["path"], baseline=None)
     pair = _reporting_errors(options, info, lambda: _resolve_revisions(options))
     head = pair.head
@@ -523,7 +549,7 @@ def main() -> None:
     `pybench [PATH]` is short for `pybench run [PATH]`.
 
     Exit codes: 0 no regression, 1 a benchmark failed, 2 an error prevented a
-    verdict, 130 interrupted.
+    verdict, 3 an internal error in pybench, 130 interrupted (143 SIGTERM, 129 SIGHUP).
     """
 
 

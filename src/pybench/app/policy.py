@@ -7,7 +7,9 @@ flags (``--yes`` or ``--pybench-yes``) through :class:`Flags`.
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 from ..core.errors import EXIT_INTERRUPTED, PybenchError
 from ..core.provenance import GitState
 from ..core.settings import row
+from ..execution import interrupts
 from . import prompts
 
 __all__ = [
@@ -25,9 +28,12 @@ __all__ = [
     "Flags",
     "Interrupted",
     "UsageError",
+    "absolute",
+    "anchor_reports",
     "check_backends",
     "guard_write",
     "interrupted",
+    "interrupted_word",
     "records_note",
     "update_command",
 ]
@@ -122,6 +128,23 @@ def guard_write(
             )
 
 
+def absolute(path: str | Path) -> Path:
+    """``path`` made absolute against the current directory (links kept as they are).
+
+    Every file pybench writes is named this way before any user code runs, so a
+    benchmark that changes the current directory (Hydra does) cannot move them.
+    """
+    return Path(os.path.abspath(path))
+
+
+def anchor_reports(options: dict[str, Any], keys: Sequence[str]) -> None:
+    """Make the report paths among ``options[keys]`` absolute (``-``, stdout, stays)."""
+    for key in keys:
+        value = options.get(key)
+        if value is not None and value != "-":
+            options[key] = str(absolute(value))
+
+
 def update_command(path: Path | None, baseline: Path | None, *, shown: str | None = None) -> str:
     """``pybench update`` with this run's PATH and ``--baseline`` when they are not the defaults.
 
@@ -142,14 +165,29 @@ def records_note(shown: str, exists: bool, n_records: int) -> str:
 
 
 def interrupted(saved: Sequence[str], resumable: Sequence[str] = ()) -> Interrupted:
-    """The error of a run stopped by Ctrl-C: what was saved, what ``--resume`` can reuse."""
+    """The error of a run stopped by Ctrl-C (or SIGTERM, SIGHUP): what was saved, what
+    ``--resume`` can reuse; its exit code is 130 (143, 129)."""
+    stopped = interrupted_word()
     if not saved:
-        message = "interrupted: nothing was saved"
+        message = f"{stopped}: nothing was saved"
     else:
         message = (
-            f"interrupted: saved the baselines of {', '.join(saved)} (finished before the "
+            f"{stopped}: saved the baselines of {', '.join(saved)} (finished before the "
             "interrupt); nothing else was saved"
         )
     if resumable:
         message += f"; the seeds that {', '.join(resumable)} finished are kept for `--resume`"
-    return Interrupted(message)
+    error = Interrupted(message)
+    error.exit_code = interrupts.exit_code()
+    return error
+
+
+def interrupted_word() -> str:
+    """``interrupted`` after Ctrl-C; ``interrupted by SIGTERM`` (or SIGHUP) after a signal."""
+    code = interrupts.exit_code()
+    if code == EXIT_INTERRUPTED:
+        return "interrupted"
+    try:
+        return f"interrupted by {signal.Signals(code - 128).name}"
+    except ValueError:
+        return "interrupted"

@@ -17,12 +17,14 @@ from ..engine import loop
 from ..engine.outcome import BenchFinished, BenchStarted, Event, Outcome
 from ..engine.plan import Job, plan_pairs
 from ..execution.backends import Pool
+from ..execution.capture import capture
 from ..sources.code import CodeSource, discover_tree, open_tree, pair_benchmarks
 from ..sources.git import code_state, git
 from ..sources.revisions import RevisionPair
 from ..sources.worktrees import checkout
 from ..storage import store
 from ..storage.journal import Journal
+from ..storage.store import BaselineRecord
 from .policy import Interrupted, interrupted
 
 __all__ = [
@@ -51,8 +53,9 @@ def compare_journal(repo: Path) -> Journal | None:
 
 
 class Saving:
-    """The run's event callback for the command line: saves each new baseline as soon as its
-    benchmark finishes, remembers what was saved and what is running, and passes events on."""
+    """The run's event callback for the command line: remembers what is running and what was
+    saved, and passes events on. :meth:`save` is the run loop's ``save``: it stores each new
+    baseline as soon as its benchmark finishes, before the benchmark's journal goes."""
 
     def __init__(self, baseline: Path | None, on_event: Callable[[Event], None]):
         self.baseline = baseline
@@ -60,14 +63,22 @@ class Saving:
         self.saved: list[str] = []
         self.running: str | None = None
 
+    def save(self, record: BaselineRecord) -> None:
+        """Store ``record`` in the baseline file (:func:`pybench.storage.store.save`).
+
+        Raises:
+            StoreError: the file cannot be written; the run makes that benchmark an ERROR.
+        """
+        if self.baseline is None:
+            return
+        store.save(self.baseline, [record])
+        self.saved.append(record.bench)
+
     def __call__(self, event: Event) -> None:
         if isinstance(event, BenchStarted):
             self.running = event.name
         elif isinstance(event, BenchFinished):
             self.running = None
-            if event.outcome.record is not None and self.baseline is not None:
-                store.save(self.baseline, [event.outcome.record])
-                self.saved.append(event.outcome.name)
         self.on_event(event)
 
     def interrupted(self, journal: Journal | None) -> Interrupted:
@@ -116,7 +127,8 @@ def compare_revisions(
     event callback.
     """
     base, head = sources
-    pairing = pair_benchmarks(discover_tree(base), discover_tree(head), names)
+    with capture(pool.capture):  # what the imports print is captured like a seed's output
+        pairing = pair_benchmarks(discover_tree(base), discover_tree(head), names)
     jobs = plan_pairs(
         pairing, sources, overrides, base_seed=base_seed, journal=journal, resume=resume
     )

@@ -15,8 +15,26 @@ EXIT_REGRESSION = 1
 EXIT_ERROR = 2
 """An error prevented a verdict (bad input, a broken benchmark, an unreadable file)."""
 
+EXIT_INTERNAL = 3
+"""pybench itself failed (a bug): one line naming the benchmark and the cause; ``-v``
+shows the traceback. As pytest does for its internal errors."""
+
 EXIT_INTERRUPTED = 130
-"""Interrupted by Ctrl-C."""
+"""Interrupted by Ctrl-C (SIGINT); SIGTERM and SIGHUP exit 143 and 129 (128 + the signal)."""
+
+
+class InternalError(Exception):
+    """An exception that escaped pybench's own code while a benchmark ran (a bug).
+
+    Attributes:
+        bench: the benchmark that was running.
+    """
+
+    def __init__(self, bench: str, cause: BaseException):
+        from .tracebacks import one_line
+
+        super().__init__(f"{bench}: {one_line(cause)}")
+        self.bench = bench
 
 
 class PybenchError(Exception):

@@ -71,6 +71,13 @@ def _metric_name(key: Any, where: str) -> str:
     bare = key[4:] if key.startswith(("min:", "max:")) else key
     if not bare:
         raise ReturnValueError(f"{where}: metric name {key!r} is empty")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ReturnValueError(
+            f"{where}: metric name {key!r} is not valid Unicode text (a lone surrogate at"
+            f" position {exc.start}); name metrics with ordinary text"
+        ) from None
     return key
 
 
@@ -92,7 +99,23 @@ def _step(value: Any, where: str) -> int:
         raise ReturnValueError(
             f"{where}: 'step' is {_show(value)} ({_kind(value)}); it must be an int"
         )
-    return int(value)
+    step = int(value)
+    if not -STEP_LIMIT <= step < STEP_LIMIT:
+        raise ReturnValueError(
+            f"{where}: 'step' is {_short(step)}; steps must lie in [-2**63, 2**63)"
+        )
+    return step
+
+
+STEP_LIMIT = 2**63
+"""Steps are 64-bit integers (what the baseline file and other tools can hold)."""
+
+
+def _short(number: int) -> str:
+    """An int too long to print whole (Python refuses past 4300 digits) as its size."""
+    if number.bit_length() <= 256:
+        return str(number)
+    return f"an int of {number.bit_length()} bits"
 
 
 def normalize(value: Any) -> dict[Slot, float]:

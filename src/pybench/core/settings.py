@@ -365,6 +365,17 @@ TABLE: tuple[Setting, ...] = (
         metavar="ADDRESS",
     ),
     Setting(
+        "dask_timeout",
+        "--dask-timeout",
+        "Seconds to wait for the Dask scheduler to have a worker before failing "
+        "[env: PYBENCH_DASK_TIMEOUT].",
+        Accepts(_FLOAT, low=0.0, low_open=True, words="a number of seconds > 0"),
+        env="PYBENCH_DASK_TIMEOUT",
+        metavar="SECONDS",
+        default=60.0,
+        pytest=False,
+    ),
+    Setting(
         "strict",
         "--strict",
         "A benchmark without a stored baseline is an ERROR (exit 2) instead of a NEW one; "

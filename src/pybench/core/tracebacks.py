@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 
-__all__ = ["one_line", "user_traceback"]
+__all__ = ["one_line", "user_traceback", "valid_text"]
 
 
 def user_traceback(exc: BaseException) -> str:
@@ -12,16 +12,45 @@ def user_traceback(exc: BaseException) -> str:
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("pybench."):
         tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+    try:
+        return valid_text("".join(traceback.format_exception(type(exc), exc, tb)).rstrip())
+    except Exception:  # a hostile exception (its __str__ raises, deep chains...)
+        return f"{_name(exc)}: {_text(exc)}"
 
 
-def one_line(exc: BaseException) -> str:
-    """``ValueError: first line of the message`` (notes and further lines left to the traceback)."""
+def _text(exc: BaseException) -> str:
+    """``str(exc)``, or a note saying it could not be had; never raises."""
+    try:
+        text = str(exc)
+    except Exception as inner:  # an exception whose __str__ raises is still reported
+        try:
+            return f"<the message could not be read: {type(inner).__name__}>"
+        except Exception:  # pragma: no cover - a metaclass that raises on __name__
+            return "<the message could not be read>"
+    return valid_text(text) if isinstance(text, str) else ""
+
+
+def valid_text(text: str) -> str:
+    """``text`` with lone surrogates (which no file or terminal can take) written as escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _name(exc: BaseException) -> str:
     cls = type(exc)
     name = cls.__qualname__
     if cls.__module__ not in ("builtins", "__main__"):
         name = f"{cls.__module__}.{name}"
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return name
+
+
+def one_line(exc: BaseException) -> str:
+    """``ValueError: first line of the message`` (notes and further lines left to the traceback)."""
+    name = _name(exc)
+    lines = [line.strip() for line in _text(exc).splitlines() if line.strip()]
     if not lines:
         return name
     return f"{name}: {lines[0]}" + (" …" if len(lines) > 1 else "")

@@ -16,7 +16,9 @@ this one loop, not copies of it:
 Every job gets the same per-seed timeout, captured output, journal for
 ``--resume``, progress events and error texts. Neither prints: progress is
 reported through a callback, and saving baselines is the caller's business
-(the only files the loop writes are the journals of running benchmarks).
+(the only files the loop writes are the journals of running benchmarks; a
+benchmark's journal is removed only once its verdict stands and its new
+baseline, if any, has been saved through the ``save`` callback).
 
 While :func:`run` runs, Ctrl-C belongs to pybench (:mod:`pybench.execution.interrupts`):
 a benchmark that swallows ``KeyboardInterrupt`` still ends the run, and the
@@ -32,6 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.benchmark import Benchmark
+from ..core.errors import InternalError, PybenchError
 from ..core.machine import baseline_warning
 from ..core.provenance import GitState
 from ..execution import interrupts
@@ -293,7 +296,7 @@ def _run_job(
     emit: Callable[[Event], None],
     journal: Journal | None,
 ) -> Outcome:
-    """One job from start to outcome (its journal removed once it has a verdict)."""
+    """One job from start to outcome."""
     if job.refused is not None:
         return Outcome.failed(job.bench, job.settings, job.seeds, job.refused)
     if job.only_in == "base":
@@ -314,10 +317,6 @@ def _run_job(
     finally:
         for side in runs:
             side.close()
-    if journal is not None and outcome.status is not Status.ERROR:
-        for planned in job.runs_on:  # a verdict: nothing left to resume
-            if planned.journal_key is not None:
-                journal.remove(planned.journal_key)
     warnings = outcome.warnings if elsewhere is None else (elsewhere, *outcome.warnings)
     return dataclasses.replace(
         outcome, version_mismatches=mismatches, cluster=runs[-1].notes, warnings=warnings
@@ -339,6 +338,32 @@ def against_baseline(job: Job) -> str | None:
     )
 
 
+def _saved(job: Job, outcome: Outcome, save: Callable[[BaselineRecord], None] | None) -> Outcome:
+    """Save the outcome's new baseline; a save that fails makes the benchmark an ERROR."""
+    if outcome.record is None or save is None:
+        return outcome
+    try:
+        save(outcome.record)
+    except PybenchError as exc:
+        kept = " (the seeds it ran are kept for `--resume`)" if job.sides else ""
+        failure = Failure(f"its new baseline could not be saved: {exc}{kept}")
+        return dataclasses.replace(
+            Outcome.failed(job.bench, job.settings, job.seeds, failure, timings=outcome.timings),
+            version_mismatches=outcome.version_mismatches,
+            cluster=outcome.cluster,
+        )
+    return outcome
+
+
+def _forget(job: Job, outcome: Outcome, journal: Journal | None) -> None:
+    """A verdict (its new baseline safely saved): nothing left to resume, the journal goes."""
+    if journal is None or outcome.status is Status.ERROR:
+        return
+    for planned in job.runs_on:
+        if planned.journal_key is not None:
+            journal.remove(planned.journal_key)
+
+
 def _not_collected(error: CollectionError) -> Outcome:
     """The ERROR outcome of a file that failed to import or a benchmark with a bad configuration."""
 
@@ -346,7 +371,9 @@ def _not_collected(error: CollectionError) -> Outcome:
         raise BenchmarkError(error.label, error.message)
 
     bench = Benchmark(name=error.label, path=error.path, func=uncollected)
-    failure = Failure(error.message, traceback=error.traceback)
+    failure = Failure(
+        error.message, traceback=error.traceback, stdout=error.stdout, stderr=error.stderr
+    )
     return Outcome.failed(bench, bench.defaults, (), failure)
 
 
@@ -372,6 +399,7 @@ def run(
     journal: Journal | None = None,
     not_collected: Sequence[CollectionError] = (),
     confirm: Callable[[Job, Outcome], Outcome] | None = None,
+    save: Callable[[BaselineRecord], None] | None = None,
 ) -> list[Outcome]:
     """Run every job in order and return their outcomes.
 
@@ -397,6 +425,14 @@ def run(
             outcome, reported first.
         confirm: re-judges each FAIL before it is reported (``--confirm``,
             :mod:`pybench.app.confirm`); its outcome takes the FAIL's place.
+        save: stores a new baseline record, before its benchmark is reported
+            finished. A :class:`~pybench.core.errors.PybenchError` it raises (a
+            read-only folder, a full disk) makes that benchmark an ERROR and keeps
+            its journal; the other benchmarks still run.
+
+    Raises:
+        InternalError: an exception escaped pybench's own code; it names the
+            benchmark that was running.
     """
     emit = on_event or (lambda event: None)
     outcomes = []
@@ -406,14 +442,34 @@ def run(
     with interrupts.guard(on_force=pool.kill):
         for job in jobs:
             interrupts.check()
-            outcome = _run_job(job, pool, git, emit, journal)
-            if confirm is not None and outcome.status is Status.FAIL:
-                outcome = confirm(job, outcome)
-            path = job.runs_on[-1].source.in_repo(outcome.bench.path)
-            if path != outcome.bench.path:
-                outcome = dataclasses.replace(
-                    outcome, bench=dataclasses.replace(outcome.bench, path=path)
-                )
-            outcomes.append(outcome)
-            emit(BenchFinished(outcome))
+            try:
+                outcome = _finished(job, pool, git, emit, journal, save, confirm)
+                outcomes.append(outcome)
+                emit(BenchFinished(outcome))
+            except (KeyboardInterrupt, PybenchError):
+                raise
+            except Exception as exc:  # pybench's own bug: name the benchmark it stopped
+                raise InternalError(job.bench.name, exc) from exc
     return outcomes
+
+
+def _finished(
+    job: Job,
+    pool: Pool,
+    git: GitState | None,
+    emit: Callable[[Event], None],
+    journal: Journal | None,
+    save: Callable[[BaselineRecord], None] | None,
+    confirm: Callable[[Job, Outcome], Outcome] | None = None,
+) -> Outcome:
+    """Run ``job`` (a FAIL re-judged by ``confirm``), save its new baseline, then drop its
+    journal (only once the save held)."""
+    outcome = _run_job(job, pool, git, emit, journal)
+    if confirm is not None and outcome.status is Status.FAIL:
+        outcome = confirm(job, outcome)
+    outcome = _saved(job, outcome, save)
+    _forget(job, outcome, journal)
+    path = job.runs_on[-1].source.in_repo(outcome.bench.path)
+    if path != outcome.bench.path:
+        outcome = dataclasses.replace(outcome, bench=dataclasses.replace(outcome.bench, path=path))
+    return outcome

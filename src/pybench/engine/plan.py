@@ -22,7 +22,7 @@ from ..core.seeds import SeedOutcome
 from ..core.settings import Settings, resolve
 from ..sources.code import WORKING_TREE, CodeSource, Pairing
 from ..storage.journal import Journal, Resumable
-from ..storage.store import BaselineRecord
+from ..storage.store import BaselineFile, BaselineRecord
 from .outcome import Failure
 
 __all__ = ["Job", "Side", "UnreachableAlphaError", "plan", "plan_pairs", "sample_seeds"]
@@ -221,7 +221,10 @@ def plan(
 
     Args:
         benchmarks: the benchmarks to run.
-        records: the stored baselines by benchmark name.
+        records: the stored baselines by benchmark name; a
+            :class:`~pybench.storage.store.BaselineFile` also names the records that
+            cannot be used: each of their benchmarks ends as an ERROR naming the line
+            (unless ``update`` replaces it), the others run.
         overrides: command-line settings (``None`` values leave the keyword default).
         update: make new baselines even where one is stored.
         base_seed: ``--seed``, for reproducible sampling.
@@ -238,9 +241,17 @@ def plan(
             can never be reached with its number of seeds.
     """
     jobs = []
+    unusable = records.unusable if isinstance(records, BaselineFile) else {}
     for bench in benchmarks:
         settings = resolve(bench.defaults, overrides)
         record = None if update else records.get(bench.name)
+        if bench.name in unusable and not update:
+            refused = Failure(
+                f"its stored baseline cannot be used: {unusable[bench.name]}; or replace it with "
+                f"`{update_command} --bench {bench.name}`"
+            )
+            jobs.append(Job(bench, settings, (), None, refused=refused))
+            continue
         if record is None and strict and not update:
             refused = Failure(
                 f"--strict: no stored baseline in {baseline_file}; make one with "

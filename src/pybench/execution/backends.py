@@ -43,6 +43,8 @@ from ..sources.discover import load_benchmark
 from ..sources.shadow import shadow_imports
 from . import interrupts
 from .bundle import Bundle, pack
+from .capture import Captured
+from .capture import capture as capture_output
 from .dask import BackendError, DaskBackend, HeldBackLog, dask_client
 from .evaluate import Backend, SerialBackend, evaluate_seed
 from .versions import VersionMismatch
@@ -138,7 +140,8 @@ class CallOptions:
     env: Mapping[str, str | None] = field(default_factory=dict)
     """Forwarded variables (see :func:`forwarded_env`), set around each seed's call."""
     timeout: float | None = None
-    """Seconds a seed may run, counted from when its worker starts it."""
+    """Seconds a seed may run, counted from when its worker starts it (and, on their own,
+    seconds a worker may take to start and import the benchmark)."""
     capture: bool = False
     """Keep what each seed prints on its outcome."""
 
@@ -167,6 +170,9 @@ class _WorkerOptions:
 def _set_up_worker(environ: dict[str, str], options: _WorkerOptions) -> None:
     # Ctrl-C on a terminal reaches the whole process group; the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A process group of its own: stopping the worker stops what its seeds started too.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpgid(0, 0)
     # A forkserver child inherits the server's environment, not the parent's current one.
     os.environ.clear()
     os.environ.update(environ)
@@ -182,28 +188,37 @@ _Loaded = dict[tuple[str, str], "Callable[[int], Any] | str"]
 """A worker's imported benchmarks by ``(path, name)``, or why one could not be imported."""
 
 
-def _run_task(task: _Task, loaded: _Loaded) -> SeedOutcome:
-    """Run one task, importing its benchmark on first use (a failed import is kept too)."""
+def _load(task: _Task, loaded: _Loaded) -> Callable[[int], Any] | SeedOutcome:
+    """The task's benchmark, imported on first use (a failed import is kept too).
+
+    What the import prints is captured like a seed's output (kept with a failure).
+    """
     key = (task.path, task.name)
+    printed = Captured()
     if key not in loaded:
-        try:
-            loaded[key] = load_benchmark(Path(task.path), task.name)
-        except PybenchError as exc:
-            loaded[key] = str(exc)
+        with capture_output(task.capture) as printed:
+            try:
+                loaded[key] = load_benchmark(Path(task.path), task.name)
+            except PybenchError as exc:
+                loaded[key] = str(exc)
     func = loaded[key]
     if isinstance(func, str):
         failure = SeedFailure(f"could not be run in a worker: {func}")
-        return SeedOutcome(task.index, task.seed, failure=failure)
-    return evaluate_seed(func, task.index, task.seed, task.env, capture=task.capture)
+        return SeedOutcome(
+            task.index, task.seed, failure=failure, stdout=printed.stdout, stderr=printed.stderr
+        )
+    return func
 
 
 def _worker_main(conn: Connection, environ: dict[str, str], options: _WorkerOptions) -> None:
     """The loop of one worker process: run seeds on request, each benchmark imported once.
 
-    Receives :class:`_Task` values and answers each with a :class:`_Started`
-    note and then a :class:`SeedOutcome`; ``None`` or a closed connection ends the loop.
-    ``environ`` is the whole environment the worker starts with; a task's ``env``
-    the forwarded variables set around its call.
+    Receives :class:`_Task` values; imports the task's benchmark if needed, then
+    answers with a :class:`_Started` note and the seed's :class:`SeedOutcome`
+    (the parent times the import and the seed each against the timeout);
+    ``None`` or a closed connection ends the loop. ``environ`` is the whole
+    environment the worker starts with; a task's ``env`` the forwarded variables
+    set around its call.
     """
     _set_up_worker(environ, options)
     loaded: _Loaded = {}
@@ -212,9 +227,12 @@ def _worker_main(conn: Connection, environ: dict[str, str], options: _WorkerOpti
             task = conn.recv()
             if task is None:
                 return
+            func = _load(task, loaded)
             conn.send(_Started(task.index))
-            outcome = _run_task(task, loaded)
-            conn.send(outcome)
+            if isinstance(func, SeedOutcome):
+                conn.send(func)
+                continue
+            conn.send(evaluate_seed(func, task.index, task.seed, task.env, capture=task.capture))
         except (EOFError, OSError):
             return
 
@@ -247,6 +265,17 @@ def _death_reason(exitcode: int | None) -> str:
     return f"died (exit code {exitcode}: os._exit() or an exit from native code)"
 
 
+def _signal_group(process: Any, signum: int) -> None:
+    """Send ``signum`` to a worker's process group (what its seeds started), then to it."""
+    pid = process.pid
+    if pid:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signum)  # the worker leads its own group (see _set_up_worker)
+    with contextlib.suppress(OSError, ValueError):
+        if process.exitcode is None:
+            os.kill(pid, signum)
+
+
 @dataclass
 class _Worker:
     process: Any  # multiprocessing.process.BaseProcess
@@ -255,6 +284,14 @@ class _Worker:
     task: _Task | None = None
     started: float | None = None
     """When the worker began its task (``time.monotonic``); ``None`` before it says so."""
+    sent: float | None = None
+    """When the task was sent: until it starts, the worker is starting up or importing."""
+
+
+def _clock(worker: _Worker) -> float | None:
+    """When the timeout of the worker's current phase began: its seed's start, else (start-up
+    and import) when the task was sent; each phase gets the whole timeout."""
+    return worker.started if worker.started is not None else worker.sent
 
 
 _LIVE: weakref.WeakSet[ProcessBackend] = weakref.WeakSet()
@@ -300,7 +337,9 @@ class ProcessBackend:
         env: forwarded variables (see :func:`forwarded_env`), set around each
             seed's call and restored after it, as on a Dask worker.
         timeout: seconds a seed may run, counted from when its worker starts it;
-            a seed past it is a failure and its worker is killed.
+            a seed past it is a failure and its worker is killed. A worker's
+            start-up and its import of the benchmark file get as long again, counted
+            from when the seed is sent: a hanging import is stopped the same way.
         capture: keep what each seed prints on its outcome.
     """
 
@@ -355,6 +394,7 @@ class ProcessBackend:
                 return SeedOutcome(task.index, task.seed, failure=failure)
         worker.task = task
         worker.started = None
+        worker.sent = time.monotonic()
         try:
             worker.conn.send(task)
         except OSError:
@@ -365,26 +405,31 @@ class ProcessBackend:
         """Kill worker ``i``, whose seed ran past the timeout; that seed's failure."""
         worker = self._workers[i]
         assert worker is not None and worker.task is not None
-        with contextlib.suppress(OSError, ValueError):
-            worker.process.kill()
+        _signal_group(worker.process, signal.SIGKILL)
         worker.process.join(_STOP_GRACE_S)
         self._stop(worker)
         self._workers[i] = None
         timeout = self._call.timeout or 0.0
-        return SeedOutcome(
-            worker.task.index,
-            worker.task.seed,
-            failure=SeedFailure(
+        if worker.started is None:
+            message = (
+                f"did not start within the per-seed timeout of {timeout:g}s: its worker process"
+                " was still starting up or importing the benchmark file, and was killed; raise"
+                " `timeout` (or --timeout) if the import needs longer"
+            )
+        else:
+            message = (
                 f"ran past the per-seed timeout of {timeout:g}s and was stopped (its worker"
                 " process was killed); raise `timeout` (or --timeout) if a seed needs longer"
-            ),
-            elapsed=timeout,
+            )
+        return SeedOutcome(
+            worker.task.index, worker.task.seed, failure=SeedFailure(message), elapsed=timeout
         )
 
     def _next_deadline(self) -> float | None:
         """Seconds until the first running seed's timeout; ``None`` without one."""
         timeout = self._call.timeout
-        starts = [w.started for w in self._workers if w is not None and w.started is not None]
+        clocks = [_clock(w) for w in self._workers if w is not None and w.task is not None]
+        starts = [t for t in clocks if t is not None]
         if timeout is None or not starts:
             return None
         return max(0.0, min(starts) + timeout - time.monotonic())
@@ -459,13 +504,13 @@ class ProcessBackend:
                 if isinstance(message, _Started):
                     w.started = now
                     continue
-                w.task = w.started = None
+                w.task = w.started = w.sent = None
                 if pending:  # hand the worker its next seed before the caller sees this one
                     outcomes += self._send(i, pending)
                 outcomes.append(message)
             elif w.process.sentinel in ready:
                 outcomes.append(self._died(i))
-            elif timeout is not None and w.started is not None and now - w.started >= timeout:
+            elif timeout is not None and now - (_clock(w) or now) >= timeout:
                 outcomes.append(self._timed_out(i))
         return outcomes
 
@@ -476,7 +521,9 @@ class ProcessBackend:
                 if worker.task is None:
                     worker.conn.send(None)
                 else:
-                    process.terminate()
+                    _signal_group(process, signal.SIGTERM)
+            elif process.pid:  # a dead worker: what its seeds left running goes with it
+                os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
             worker.conn.close()
 
@@ -492,9 +539,11 @@ class ProcessBackend:
             worker.process.join(max(0.0, deadline - time.monotonic()))
         for worker in workers:
             if worker.process.exitcode is None:
-                with contextlib.suppress(OSError, ValueError):
-                    worker.process.kill()
+                _signal_group(worker.process, signal.SIGKILL)
                 worker.process.join(_STOP_GRACE_S)
+            else:  # what its seeds left running goes with it
+                with contextlib.suppress(OSError, ValueError, TypeError):
+                    os.killpg(worker.process.pid, signal.SIGKILL)
             with contextlib.suppress(ValueError):
                 worker.process.close()
         self._stopping = []
@@ -503,8 +552,7 @@ class ProcessBackend:
         """SIGKILL every worker now, without waiting for it (a second Ctrl-C)."""
         for worker in [*self._workers, *self._stopping]:
             if worker is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    worker.process.kill()
+                _signal_group(worker.process, signal.SIGKILL)
 
     @property
     def pids(self) -> list[int]:
@@ -652,7 +700,9 @@ class Pool:
 
 
 @contextlib.contextmanager
-def open_pool(*, dask: str | None = None, capture: bool = True) -> Iterator[Pool]:
+def open_pool(
+    *, dask: str | None = None, dask_timeout: float | None = None, capture: bool = True
+) -> Iterator[Pool]:
     """The back-ends of one run; every worker is stopped when the block ends.
 
     With Dask, the ``distributed`` loggers of this process are held below
@@ -662,11 +712,14 @@ def open_pool(*, dask: str | None = None, capture: bool = True) -> Iterator[Pool
         dask: a Dask scheduler address (``tcp://host:8786``), or ``local:N`` to
             start a ``LocalCluster`` of N single-threaded worker processes for
             the run; ``None`` for local execution.
+        dask_timeout: seconds to wait for the scheduler to have a worker (default:
+            ``PYBENCH_DASK_TIMEOUT``, else 60).
         capture: capture each seed's output (see :class:`Pool`).
 
     Raises:
         DaskMissingError: ``dask`` was given but ``distributed`` is not installed.
-        BackendError: the address is malformed or no scheduler answers there.
+        BackendError: the address is malformed, no scheduler answers there, or
+            no worker joined it within ``dask_timeout``.
     """
     if not dask:
         pool = Pool(capture=capture)
@@ -675,5 +728,5 @@ def open_pool(*, dask: str | None = None, capture: bool = True) -> Iterator[Pool
         finally:
             pool.close()
         return
-    with dask_client(dask) as (client, held):
+    with dask_client(dask, dask_timeout) as (client, held):
         yield Pool(client, held, capture=capture)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,13 +19,21 @@ from typing import Any
 from ..core.benchmark import Benchmark
 from ..core.errors import PybenchError
 from ..core.seeds import SeedFailure, SeedOutcome
+from ..core.settings import row
 from . import interrupts
 from .bundle import Bundle, BundleError, pack
 from .bundle import load as load_bundle
 from .evaluate import evaluate_seed
 from .versions import VersionMismatch, mismatches, package_versions
 
-__all__ = ["BackendError", "ClusterNotes", "DaskBackend", "DaskMissingError", "dask_client"]
+__all__ = [
+    "BackendError",
+    "ClusterNotes",
+    "DaskBackend",
+    "DaskMissingError",
+    "dask_client",
+    "dask_timeout",
+]
 
 
 class BackendError(PybenchError):
@@ -49,7 +58,7 @@ def _dask_run_seed(
         return SeedOutcome(
             index, seed, failure=SeedFailure(f"could not be imported on a Dask worker: {exc}")
         )
-    return evaluate_seed(func, index, seed, env)
+    return evaluate_seed(func, index, seed, env, refuse_exit=False)
 
 
 def _import_distributed() -> Any:
@@ -280,8 +289,45 @@ def _connect(distributed: Any, address: str) -> Any:
             ) from None
 
 
+def dask_timeout(given: float | None = None) -> float:
+    """Seconds to wait for a worker: ``given``, else ``PYBENCH_DASK_TIMEOUT``, else the default
+    of the ``dask_timeout`` row (:data:`pybench.core.settings.TABLE`)."""
+    if given is not None:
+        return given
+    setting = row("dask_timeout")
+    from_env = setting.from_env(os.environ)
+    return float(from_env if from_env is not None else setting.default)
+
+
+def _wait_for_workers(client: Any, address: str, timeout: float) -> None:
+    """Wait until the scheduler has at least one worker, at most ``timeout`` seconds.
+
+    Raises:
+        BackendError: no worker joined in time (tasks would wait for one forever).
+    """
+    try:
+        with interrupts.interruptible():
+            client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError) as exc:
+        raise BackendError(
+            f"--dask {address}: the scheduler has no worker (none joined within {timeout:g}s,"
+            f" --dask-timeout); start one with `dask worker {address}`, or raise --dask-timeout"
+            + (f" ({exc})" if str(exc) else "")
+        ) from None
+
+
 @contextlib.contextmanager
-def dask_client(address: str) -> Iterator[tuple[Any, HeldBackLog]]:
+def dask_client(address: str, timeout: float | None = None) -> Iterator[tuple[Any, HeldBackLog]]:
+    """A client of the scheduler at ``address`` (``local:N`` starts a local cluster) that has
+    at least one worker, and the held-back log of Dask's loggers.
+
+    Args:
+        address: a scheduler address or ``local:N``.
+        timeout: seconds to wait for a worker (:func:`dask_timeout`).
+
+    Raises:
+        BackendError: no scheduler answers there, or no worker joined in time.
+    """
     n_local = _parse_local(address)
     distributed = _import_distributed()
 
@@ -300,6 +346,7 @@ def dask_client(address: str) -> Iterator[tuple[Any, HeldBackLog]]:
             else:
                 client = _connect(distributed, address)
             try:
+                _wait_for_workers(client, address, dask_timeout(timeout))
                 yield client, held
             finally:
                 with contextlib.suppress(Exception):

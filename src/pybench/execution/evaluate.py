@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from ..core.benchmark import Benchmark
 from ..core.normalize import ReturnValueError, normalize
@@ -57,6 +58,7 @@ def evaluate_seed(
     env: Mapping[str, str | None] | None = None,
     *,
     capture: bool = False,
+    refuse_exit: bool = True,
 ) -> SeedOutcome:
     """Call ``func(seed)`` and normalize its return value, capturing every failure.
 
@@ -68,9 +70,16 @@ def evaluate_seed(
             set just for this call and restored after it (``None`` values unset).
         capture: keep what the call writes to stdout and stderr on the outcome
             instead of letting it reach the terminal (:mod:`pybench.execution.capture`).
+        refuse_exit: a call of ``os._exit`` in this process (by the seed or a thread
+            it started) while the seed runs fails the seed instead of ending the
+            process (``sys.exit`` always does). Off on Dask, where a worker that
+            exits is the cluster's to replace.
     """
     failure: SeedFailure | None = None
-    with capture_output(capture) as output:
+    refused: contextlib.AbstractContextManager[list[int]] = (
+        _exits_refused() if refuse_exit else contextlib.nullcontext([])
+    )
+    with capture_output(capture) as output, refused as exits:
         started = time.perf_counter()
         try:
             # Ctrl-C reaches the user's code, but what it returns after one is discarded.
@@ -79,6 +88,11 @@ def evaluate_seed(
         except (Exception, SystemExit) as exc:  # anything the user's code raises is reported
             failure = SeedFailure(f"raised {one_line(exc)}", user_traceback(exc))
         elapsed = time.perf_counter() - started
+    if exits:
+        failure = SeedFailure(
+            f"called os._exit({exits[0]}), which would have ended pybench without a verdict;"
+            " a seed must return its value"
+        )
     values = None
     if failure is None:
         try:
@@ -94,6 +108,42 @@ def evaluate_seed(
         stdout=output.stdout,
         stderr=output.stderr,
     )
+
+
+_REAL_EXIT = os._exit
+_exit_lock = threading.Lock()
+_exit_watchers: list[list[int]] = []
+
+
+def _refuse_exit(status: int) -> NoReturn:
+    """``os._exit`` while a seed runs: in this process, end the calling thread instead."""
+    if os.getpid() != _OWNER_PID[0]:  # a child forked by the benchmark exits as it means to
+        _REAL_EXIT(status)
+    with _exit_lock:
+        for watcher in _exit_watchers:
+            watcher.append(status)
+    raise SystemExit(status)
+
+
+_OWNER_PID = [os.getpid()]
+
+
+@contextlib.contextmanager
+def _exits_refused() -> Iterator[list[int]]:
+    """While the block runs, ``os._exit`` called in this process (by the seed or a thread it
+    started) raises ``SystemExit`` in its caller; the codes it was called with are listed."""
+    calls: list[int] = []
+    with _exit_lock:
+        _OWNER_PID[0] = os.getpid()
+        _exit_watchers.append(calls)
+        os._exit = _refuse_exit
+    try:
+        yield calls
+    finally:
+        with _exit_lock:
+            _exit_watchers.remove(calls)
+            if not _exit_watchers:
+                os._exit = _REAL_EXIT
 
 
 class Backend(Protocol):

@@ -38,6 +38,7 @@ __all__ = [
     "interruptible",
     "interruptibly",
     "requested",
+    "terminating",
 ]
 
 HANDLED: tuple[signal.Signals, ...] = tuple(
@@ -46,6 +47,9 @@ HANDLED: tuple[signal.Signals, ...] = tuple(
 """The signals the guard turns into a clean stop."""
 
 T = TypeVar("T")
+
+_exit = os._exit
+"""The real ``os._exit``, taken before a running seed can have it replaced."""
 
 FORCED_MESSAGE = (
     "interrupted again: stopped at once; baselines saved before the first Ctrl-C are kept, "
@@ -81,7 +85,7 @@ class _Guard:
         with contextlib.suppress(OSError):
             if self.stderr >= 0:
                 os.write(self.stderr, FORCED_MESSAGE.encode())
-        os._exit(128 + self.signum if self.signum != signal.SIGINT else EXIT_INTERRUPTED)
+        _exit(128 + self.signum if self.signum != signal.SIGINT else EXIT_INTERRUPTED)
 
     def close(self) -> None:
         for fd in (self.stderr, self.stdout):
@@ -139,6 +143,37 @@ def guard(on_force: Callable[[], None] | None = None) -> Iterator[None]:
 
 
 _last_signal: int | None = None
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    global _last_signal
+    _last_signal = signum
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def terminating() -> Iterator[None]:
+    """For a whole command: SIGTERM and SIGHUP raise ``KeyboardInterrupt`` as Ctrl-C does.
+
+    So the cleanup that follows Ctrl-C (workers stopped, worktrees and temporary
+    folders removed, locks released) runs for them too, wherever the command is;
+    :func:`guard` takes over while the benchmarks run. :func:`exit_code` then
+    says which signal it was. A no-op outside the main thread.
+    """
+    global _last_signal
+    _last_signal = None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+    with contextlib.suppress(ValueError, OSError):
+        for signum in HANDLED:
+            if signum != signal.SIGINT:
+                previous[signum] = signal.signal(signum, _terminate)
+    try:
+        yield
+    finally:
+        _restore(previous)
 
 
 def _restore(previous: dict[int, Any]) -> None:

@@ -17,6 +17,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -215,6 +216,9 @@ class CollectionError:
     """The user's traceback, for a file that raised while importing."""
     name: str | None = None
     """The benchmark, for an invalid configuration; ``None`` for a file that failed to import."""
+    stdout: str = ""
+    """What importing the file printed, when it was captured."""
+    stderr: str = ""
 
     @property
     def label(self) -> str:
@@ -265,7 +269,11 @@ def _check_root(root: Path) -> None:
 
 
 def collect(
-    root: Path, names: Sequence[str] = (), *, shown: Callable[[Path], str] = str
+    root: Path,
+    names: Sequence[str] = (),
+    *,
+    shown: Callable[[Path], str] = str,
+    quiet: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> Collection:
     """Collect the ``bench_*`` functions under ``root``, keeping going past broken files.
 
@@ -274,6 +282,9 @@ def collect(
         names: only these benchmarks (``bench_x`` or ``x``); only the files whose
             text mentions one of them are imported. All when empty.
         shown: how messages name a file.
+        quiet: entered around each file's import; what it returns may carry the
+            ``stdout`` and ``stderr`` the import printed (as
+            :func:`pybench.execution.capture.capture` does), kept with a failed import.
 
     Returns:
         The benchmarks sorted by name, and one :class:`CollectionError` per file
@@ -291,11 +302,14 @@ def collect(
     found: dict[str, Benchmark] = {}
     errors: list[CollectionError] = []
     for path in candidates:
+        printed: Any = None
         try:
-            module = load_module(path)
+            with quiet() as printed:
+                module = load_module(path)
         except ImportFailedError as exc:
             message = f"importing the file failed: {exc.summary}"
-            errors.append(CollectionError(path.resolve(), message, exc.detail))
+            out, err = (getattr(printed, name, "") or "" for name in ("stdout", "stderr"))
+            errors.append(CollectionError(path.resolve(), message, exc.detail, None, out, err))
             continue
         for attr, func in vars(module).items():
             if not attr.startswith("bench_") or not inspect.isfunction(func):

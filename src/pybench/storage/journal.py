@@ -10,9 +10,11 @@ the git commit and the text of ``git diff HEAD``.
 
 ``pybench --resume`` reuses a journal only for the same benchmark, the same
 seeds and the same code; any other journal is ignored and replaced, as every
-run without ``--resume`` replaces it. A benchmark that reaches a verdict
-removes its journal. A torn last line (the process died while writing it) is
-ignored, never fatal.
+run without ``--resume`` replaces it. A benchmark removes its journal once it
+reaches a verdict and its new baseline, if any, is saved. Journals are read as
+untrusted input: a torn last line (the process died while writing it), a line
+that is malformed, too long or nested too deeply is ignored, never fatal, and a
+journal that cannot be read at all is not resumed from.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ outside git. The journal reads it through :func:`pybench.sources.git.code_state`
 FORMAT = 1
 """The ``journal`` field of a journal's first line."""
 
+MAX_LINE_CHARS = 1 << 24
+"""The longest journal line read (16 MiB); a longer one is ignored like a torn one."""
+
+MAX_FILE_BYTES = 1 << 30
+"""A larger journal (1 GiB) is not read: nothing is resumed from it."""
+
 _SYNC_INTERVAL_S = 0.25
 """Lines are flushed at once (enough to survive the process being killed) and
 fsynced at most this often (enough for a machine crash to lose only the last
@@ -59,21 +67,29 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _entry(line: str, seeds: Sequence[int]) -> SeedOutcome | None:
-    """The outcome on one journal line; ``None`` for a torn or foreign line."""
+    """The outcome on one journal line; ``None`` for a torn, foreign or malformed line."""
+    if len(line) > MAX_LINE_CHARS:
+        return None
     try:
         obj = json.loads(line)
         index, seed, raw, elapsed = obj["index"], obj["seed"], obj["values"], obj["elapsed"]
         if not (_is_int(index) and 0 <= index < len(seeds) and seeds[index] == seed):
             return None
+        if not isinstance(raw, list) or not raw or not _is_number(elapsed):
+            return None
         values = {}
         for step, metric, value in raw:
-            if not (_is_int(step) and isinstance(metric, str)):
+            if not (_is_int(step) and isinstance(metric, str) and _is_number(value)):
                 return None
             values[(step, metric)] = float(value)
         return SeedOutcome(index, seed, values=values, elapsed=float(elapsed))
-    except (ValueError, TypeError, KeyError, IndexError):
-        return None
+    except (ValueError, TypeError, KeyError, IndexError, ArithmeticError, RecursionError):
+        return None  # RecursionError: nested too deeply; ArithmeticError: an int past a float
 
 
 def _line(outcome: SeedOutcome) -> str:
@@ -143,6 +159,35 @@ class JournalWriter:
         self._file = None
 
 
+def _read(path: Path) -> str | None:
+    """The text of a journal; ``None`` if it is missing, unreadable or too large to be one."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _header_seeds(first: str, name: str, fingerprint: str) -> list[int] | None:
+    """The seeds a journal's first line names, if it is this benchmark's for this code."""
+    if len(first) > MAX_LINE_CHARS:
+        return None
+    try:
+        header = json.loads(first)
+        seeds = header["seeds"]
+        ok = (
+            header["journal"] == FORMAT
+            and header["bench"] == name
+            and header["fingerprint"] == fingerprint
+            and isinstance(seeds, list)
+            and all(_is_int(s) for s in seeds)
+        )
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError):
+        return None
+    return seeds if ok else None
+
+
 class Journal:
     """The journals of one baseline file, in ``folder`` (``journal/`` beside it).
 
@@ -198,24 +243,12 @@ class Journal:
 
     def read(self, name: str, fingerprint: str) -> Resumable | None:
         """The journal of ``name`` if it was written for code with this fingerprint."""
-        try:
-            text = self.path(name).read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        text = _read(self.path(name))
+        if text is None:
             return None
         first, _, rest = text.partition("\n")
-        try:
-            header = json.loads(first)
-            seeds = header["seeds"]
-            ok = (
-                header["journal"] == FORMAT
-                and header["bench"] == name
-                and header["fingerprint"] == fingerprint
-                and isinstance(seeds, list)
-                and all(_is_int(s) for s in seeds)
-            )
-        except (ValueError, TypeError, KeyError):
-            return None
-        if not ok:
+        seeds = _header_seeds(first, name, fingerprint)
+        if seeds is None:
             return None
         outcomes: dict[int, SeedOutcome] = {}
         for line in rest.split("\n"):
@@ -245,10 +278,10 @@ class Journal:
         its own, and those of its sides in a comparison (``name@base``, ``name@head``)."""
         total = 0
         for path in [self.path(name), *self.folder.glob(f"{name}@*.jsonl")]:
-            try:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
+            text = _read(path)
+            if text is None:
                 continue
+            lines = text.split("\n")
             total += sum(1 for line in lines[1:] if line.endswith("}"))
         return total
 

@@ -1,0 +1,121 @@
+"""Hostile journals: whatever a journal file holds, reading it gives a valid result or nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pybench.core.benchmark import Benchmark
+from pybench.core.seeds import SeedOutcome
+from pybench.storage.journal import FORMAT, Journal, Resumable
+
+SEEDS = (11, 22, 33)
+
+
+def _journal(tmp_path: Path) -> tuple[Journal, str]:
+    bench_file = tmp_path / "bench_x.py"
+    bench_file.write_text("def bench_x(seed):\n    return 1.0\n")
+    journal = Journal(tmp_path / "journal")
+    bench = Benchmark(name="bench_x", path=bench_file, func=lambda seed: 1.0)
+    return journal, journal.fingerprint(bench)
+
+
+def _header(fingerprint: str, seeds: object = SEEDS) -> str:
+    seeds = list(seeds) if isinstance(seeds, tuple) else seeds
+    head = {"journal": FORMAT, "bench": "bench_x", "fingerprint": fingerprint, "seeds": seeds}
+    return json.dumps(head)
+
+
+def _check_valid(found: Resumable | None) -> None:
+    """``None``, or outcomes that fit the seeds: distinct rows, numbers as floats."""
+    if found is None:
+        return
+    assert all(isinstance(s, int) for s in found.seeds)
+    rows = [o.index for o in found.outcomes]
+    assert rows == sorted(set(rows))
+    for outcome in found.outcomes:
+        assert isinstance(outcome, SeedOutcome)
+        assert found.seeds[outcome.index] == outcome.seed
+        assert outcome.values
+        for (step, metric), value in outcome.values.items():
+            assert isinstance(step, int) and isinstance(metric, str) and isinstance(value, float)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=12,
+)
+ENTRY = st.fixed_dictionaries(
+    {
+        "index": st.integers(-2, 4) | JSON,
+        "seed": st.sampled_from(SEEDS) | JSON,
+        "values": st.lists(st.tuples(st.integers() | JSON, st.text() | JSON, JSON), max_size=3)
+        | JSON,
+        "elapsed": st.floats() | JSON,
+    }
+)
+LINE = (
+    ENTRY.map(json.dumps)
+    | JSON.map(json.dumps)
+    | st.text(max_size=60)
+    | st.integers(1, 5000).map(lambda depth: "[" * depth + "]" * depth)
+    | st.just('{"index": 0, "seed": 11, "values": [[0, "m", ' + "9" * 400 + ']], "elapsed": 1}')
+)
+
+
+FIXTURE = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=FIXTURE)
+@given(lines=st.lists(LINE, max_size=6), good_header=st.booleans(), header=JSON)
+def test_any_journal_reads_as_valid_or_nothing(
+    tmp_path: Path, lines: list[str], good_header: bool, header: object
+) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir(exist_ok=True)
+    first = _header(fingerprint) if good_header else json.dumps(header)
+    journal.path("bench_x").write_text("\n".join([first, *lines]) + "\n", encoding="utf-8")
+    _check_valid(journal.read("bench_x", fingerprint))
+    assert journal.finished("bench_x") >= 0
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=FIXTURE)
+@given(data=st.binary(max_size=300))
+def test_any_bytes_read_as_valid_or_nothing(tmp_path: Path, data: bytes) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir(exist_ok=True)
+    journal.path("bench_x").write_bytes(_header(fingerprint).encode() + b"\n" + data)
+    _check_valid(journal.read("bench_x", fingerprint))
+
+
+def test_deeply_nested_header_or_line_is_ignored(tmp_path: Path) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    deep = "[" * 100_000 + "]" * 100_000
+    journal.path("bench_x").write_text(deep + "\n", encoding="utf-8")
+    assert journal.read("bench_x", fingerprint) is None
+    good = json.dumps({"index": 1, "seed": 22, "values": [[0, "m", 0.5]], "elapsed": 0.1})
+    journal.path("bench_x").write_text(
+        f"{_header(fingerprint)}\n{deep}\n{good}\n", encoding="utf-8"
+    )
+    found = journal.read("bench_x", fingerprint)
+    assert found is not None and [o.index for o in found.outcomes] == [1]
+
+
+def test_values_must_be_numbers_and_fit_a_float(tmp_path: Path) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    rows = [
+        {"index": 0, "seed": 11, "values": [[0, "m", "0.5"]], "elapsed": 0.1},  # a string
+        {"index": 1, "seed": 22, "values": [[0, "m", 10**400]], "elapsed": 0.1},  # too large
+        {"index": 2, "seed": 33, "values": [[0, "m", 0.25]], "elapsed": 0.1},
+    ]
+    text = "\n".join([_header(fingerprint), *map(json.dumps, rows)]) + "\n"
+    journal.path("bench_x").write_text(text, encoding="utf-8")
+    found = journal.read("bench_x", fingerprint)
+    assert found is not None
+    assert [(o.index, o.values) for o in found.outcomes] == [(2, {(0, "m"): 0.25})]
