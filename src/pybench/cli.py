@@ -441,12 +441,13 @@ def _plan(
 def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list[Outcome], RunInfo]:
     """Load the baseline → plan → guard writes → run → terminal report."""
     from . import store
+    from .reports import baseline_fields
     from .reports.terminal import Reporter
     from .vcs import git_state
 
     started = time.perf_counter()  # the time reported includes discovery and imports
     records = store.load(info.baseline)
-    info = dataclasses.replace(info, n_records=len(records))
+    info = dataclasses.replace(info, **baseline_fields(records))
     planned = _plan(options, records, info, update)
     jobs = planned.jobs
     reporter = Reporter(
@@ -487,8 +488,9 @@ _T = TypeVar("_T")
 def _reporting_errors(options: dict[str, Any], info: RunInfo, stage: Callable[[], _T]) -> _T:
     """Run ``stage``; an error that stops it is written to the reports (``error`` set), then
     raised as usual. Ctrl-C writes nothing."""
-    from .reports import write_all
+    from .reports import preflight, write_all
 
+    preflight({key: options[key] for key in REPORT_OPTIONS}, baseline=info.baseline)
     try:
         return stage()
     except Interrupted:
@@ -744,30 +746,24 @@ def compare_command(**options: Any) -> int:
 )
 def report_command(run_json: Path, html_path: str) -> int:
     """Render a saved JSON report (from --json) as an HTML page, without re-running anything."""
-    import json
+    from .reports import html_page, preflight, write_text
+    from .reports.json import load
 
-    from .reports import ReportError, html_page, write_text
-
-    try:
-        document = json.loads(run_json.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(f"{run_json}: cannot be read as a JSON report ({exc})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list):
-        raise ReportError(
-            f"{run_json}: not a pybench run report (no 'benchmarks' list); "
-            "write one with `pybench --json PATH`"
-        )
-    baseline = (document.get("baseline") or {}).get("path")
-    page = html_page(document, Path(baseline) if isinstance(baseline, str) else None)
-    write_text(html_path, page, what="HTML report")
+    preflight({"html_path": html_path})
+    write_text(html_path, html_page(load(run_json)), what="HTML report")
     return EXIT_OK
 
 
 @main.command("show")
 @_bench_option
 @_baseline_option
-@click.option("--history", is_flag=True, help="One line per git commit that changed the file.")
-def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool) -> int:
+@click.option(
+    "--history", is_flag=True, help="A table per benchmark of the commits that changed the file."
+)
+@_verbose_option
+def show_command(
+    benches: tuple[str, ...], baseline: Path | None, history: bool, verbose: bool
+) -> int:
     """Print the stored baselines (or their git history).
 
     Without --baseline, the file is searched for from the current directory up.
@@ -786,7 +782,7 @@ def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool)
             raise UsageError(f"{baseline}: not inside a git repository; no history to show")
         if not entries:
             raise UsageError(f"{baseline}: no commit has changed this file yet")
-        reporter.history(entries, sorted(names))
+        reporter.history(entries, sorted(names), verbose=verbose)
         return EXIT_OK
     if not baseline.exists():
         raise UsageError(f"{baseline}: no such baseline file; run `pybench` to create one")

@@ -31,6 +31,20 @@ def _last_steps(entries: Sequence[Any], name: str) -> list[tuple[int, str]]:
     return sorted((step, metric) for metric, step in last.items())[:MAX_METRICS]
 
 
+def _changes(entries: Sequence[Any], name: str) -> list[Any]:
+    """The entries (oldest first) where benchmark ``name``'s record appeared or changed."""
+    held, last = [], None
+    for entry in reversed(list(entries)):
+        record = (entry.records or {}).get(name)
+        if record is None:
+            continue
+        key = (record.seeds, record.scores)
+        if key != last:
+            held.append(entry)
+        last = key
+    return held
+
+
 def series(entries: Sequence[Any], name: str) -> dict[str, Any] | None:
     """Benchmark ``name``'s history from ``entries`` (newest first, as vcs gives them).
 
@@ -38,10 +52,9 @@ def series(entries: Sequence[Any], name: str) -> dict[str, Any] | None:
     [{"step", "metric", "means": [mean or null per commit]}]}``, oldest commit
     first; ``None`` when no commit holds the benchmark.
     """
-    held = [e for e in entries if (e.records or {}).get(name) is not None][:MAX_COMMITS]
+    held = _changes(entries, name)[-MAX_COMMITS:]
     if not held:
         return None
-    held.reverse()
     slots = _last_steps(held, name)
     commits, columns = [], {slot: [] for slot in slots}
     for entry in held:

@@ -88,7 +88,8 @@ def _writable(option: str, target: Path, protected: Sequence[Path]) -> None:
     absolute = Path(os.path.abspath(target))
     flag = _WHAT[option]
     for own in protected:
-        if absolute == Path(os.path.abspath(own)) or (
+        mine = Path(os.path.abspath(own))
+        if absolute == mine or absolute.is_relative_to(mine) or (
             absolute.exists() and own.exists() and absolute.samefile(own)
         ):
             raise ReportError(
@@ -107,15 +108,25 @@ def _writable(option: str, target: Path, protected: Sequence[Path]) -> None:
         raise ReportError(f"{flag} {target}: cannot create files in {folder} (permission denied)")
 
 
-def preflight(options: Mapping[str, object], *, protected: Sequence[Path] = ()) -> None:
+def _own_files(baseline: Path | None) -> list[Path]:
+    """The baseline, its lock and its journal folder: files no report may overwrite."""
+    if baseline is None:
+        return []
+    from ..journal import Journal
+    from ..store import lock_path
+
+    return [baseline, lock_path(baseline), Journal.beside(baseline).folder]
+
+
+def preflight(options: Mapping[str, object], *, baseline: Path | None = None) -> None:
     """Check every report a command line asks for, before anything runs.
 
     Args:
         options: the command line's report options (``json_path``, ``junit_path``,
             ``markdown_path``, ``html_path``; ``None`` or missing: not asked for;
             ``-``: stdout).
-        protected: pybench's own files (the baseline, its lock, the journal folder),
-            which no report may overwrite.
+        baseline: the run's baseline file: no report may overwrite it, its lock or
+            a journal.
 
     Raises:
         ReportError: one line naming the option, the path and how to fix it.
@@ -132,4 +143,4 @@ def preflight(options: Mapping[str, object], *, protected: Sequence[Path] = ()) 
                     f"pybench's '{extra}' extra: {install_command(extra)}"
                 )
         if str(target) != "-":
-            _writable(option, Path(str(target)), protected)
+            _writable(option, Path(str(target)), _own_files(baseline))

@@ -238,14 +238,21 @@ def verdict_text(verdict: Verdict) -> str:
     return " ".join(parts)
 
 
+def diverged_text(step: int, metric: str, seeds: Sequence[int], n_seeds: int, more: int) -> str:
+    """``step 100 'min:loss' non-finite on 2/30 seeds (3, 7) (+1 more slots)``."""
+    extra = f" (+{more} more slots)" if more > 0 else ""
+    return (
+        f"step {step} {shorten(metric)!r} non-finite on "
+        f"{len(seeds)}/{n_seeds} seeds ({seed_list(seeds)}){extra}"
+    )
+
+
 def _diverged(result: BenchComparison) -> str | None:
     if not result.diverged:
         return None
     first = result.diverged[0]
-    more = f" (+{len(result.diverged) - 1} more slots)" if len(result.diverged) > 1 else ""
-    return (
-        f"step {first.step} {shorten(first.metric)!r} non-finite on "
-        f"{len(first.seeds)}/{first.n_seeds} seeds ({seed_list(first.seeds)}){more}"
+    return diverged_text(
+        first.step, first.metric, first.seeds, first.n_seeds, len(result.diverged) - 1
     )
 
 
