@@ -137,6 +137,8 @@ class Job:
     """The code's fingerprint, written in the journal (``None``: no journal)."""
     reused: tuple[SeedOutcome, ...] = ()
     """Seeds an interrupted run of the same code finished (``--resume``): not run again."""
+    resume_note: str | None = None
+    """``--resume``: why the benchmark's journal was not used (``None``: used, or none)."""
 
     @property
     def makes_baseline(self) -> bool:
@@ -352,6 +354,9 @@ def plan(
             found = journal.read(bench.name, fingerprint)
         seeds = _seeds_for(bench, settings, record, found.seeds if found else None, base_seed)
         _check_reachable(bench.name, settings.alpha, len(seeds), update_command=update_command)
+        why = None
+        if resume and journal is not None and fingerprint is not None and found is None:
+            why = journal.unused(bench.name, fingerprint, seeds)
         jobs.append(
             Job(
                 bench,
@@ -363,6 +368,9 @@ def plan(
                 strict=strict,
                 fingerprint=fingerprint,
                 reused=found.outcomes if found is not None and found.seeds == seeds else (),
+                resume_note=None
+                if why is None
+                else f"{bench.name}: --resume did not use the journal: {why}; every seed runs",
             )
         )
     return jobs
@@ -602,7 +610,7 @@ def _run_all(
     outcome = dataclasses.replace(
         outcome,
         timings=Timings(time.perf_counter() - started, tuple(result.seed_times)),
-        warnings=(warning,) if warning else (),
+        warnings=tuple(note for note in (job.resume_note, warning) if note),
         reused=result.reused,
     )
     return outcome, cluster
