@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,21 +100,27 @@ def baseline_fields(records: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_text(target: str | Path, text: str, *, what: str, append: bool = False) -> None:
-    """Write ``text`` to ``target`` (``-``: stdout), creating missing folders.
+def write_text(
+    target: str | Path, text: str | Iterable[str], *, what: str, append: bool = False
+) -> None:
+    """Write ``text`` (or its pieces, as they come) to ``target`` (``-``: stdout), creating
+    missing folders.
 
     Raises:
         ReportError: naming the report and the file when it cannot be written.
     """
+    pieces = [text] if isinstance(text, str) else text
     if str(target) == "-":
-        sys.stdout.write(text)
+        for piece in pieces:
+            sys.stdout.write(piece)
         sys.stdout.flush()
         return
     path = Path(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a" if append else "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            for piece in pieces:
+                handle.write(piece)
     except OSError as exc:
         raise ReportError(
             f"{path}: cannot write the {what} ({exc.strerror or exc}); choose another path"
@@ -140,7 +146,7 @@ def _renders(
 
     renders: list[tuple[str | Path, str, Any, bool]] = []
     if paths.get("json_path") is not None:
-        renders.append((paths["json_path"], "JSON report", lambda: json_report.dumps(document()),
+        renders.append((paths["json_path"], "JSON report", lambda: json_report.chunks(document()),
                         False))  # fmt: skip
     if paths.get("junit_path") is not None:
         from . import junit

@@ -283,19 +283,19 @@ def _slot_table(bench: Mapping[str, Any], sides: tuple[str, str]) -> str:
     )  # fmt: skip
 
 
-def _by_metric(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
+def _by_metric(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         if not row.get("diverged_seeds"):
-            grouped.setdefault(str(row.get("metric")), []).append(dict(row))
+            grouped.setdefault(str(row.get("metric")), []).append(row)
     return grouped
 
 
-def _all_equal(grouped: Mapping[str, list[dict[str, Any]]]) -> bool:
-    """Whether every seed's value is unchanged in every slot (nothing to draw)."""
+def _all_equal(panels: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> bool:
+    """Whether every seed's value is unchanged in every slot drawn (nothing to draw)."""
     return all(
         row.get("baseline_values") == row.get("current_values")
-        for rows in grouped.values()
+        for _, rows in panels
         for row in rows
     )
 
@@ -307,7 +307,7 @@ def _figure(png: str, caption: str, label: str) -> str:
     )
 
 
-def _metric_order(grouped: Mapping[str, list[dict[str, Any]]]) -> list[str]:
+def _metric_order(grouped: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
     """Metrics with flagged slots first, then the rest, by name; at most MAX_PANELS."""
     names = sorted(grouped, key=lambda m: (not any(r.get("flagged") for r in grouped[m]), m))
     return names[: html_plots.MAX_PANELS]
@@ -319,19 +319,21 @@ def _plots(bench: Mapping[str, Any], sides: tuple[str, str]) -> list[str]:
     figures = []
     curves = {m: sorted(rows, key=lambda r: r.get("step") or 0) for m, rows in grouped.items()
               if len(rows) > 1}  # fmt: skip
+    if bench.get("status") == "ERROR":
+        curves = {}
     if curves:
         chosen = [(m, curves[m]) for m in _metric_order(curves)]
         figures.append(_figure(
             html_plots.curves(bench, chosen, sides),
             f"Mean over steps per metric ({sides[0]} and {sides[1]}) with confidence bands of "
             "the mean; flagged steps marked.", "curves"))  # fmt: skip
-    if compared and grouped and not _all_equal(grouped):
-        shown, _ = _chosen(bench, 10**9)
-        picked = _by_metric(shown)
-        panels = [
-            (m, sorted(picked[m][: html_plots.MAX_STEPS_PER_PANEL], key=lambda r: r["step"]))
-            for m in _metric_order(picked)
-        ]
+    shown, _ = _chosen(bench, 10**9)
+    picked = _by_metric(shown)
+    panels = [
+        (m, sorted(picked[m][: html_plots.MAX_STEPS_PER_PANEL], key=lambda r: r["step"]))
+        for m in _metric_order(picked)
+    ]
+    if compared and panels and not _all_equal(panels):
         figures.append(_figure(
             html_plots.differences(panels),
             f"Each seed's relative change ({sides[1]} vs {sides[0]}, % of the {sides[0]} mean, "

@@ -114,7 +114,7 @@ def _grid(n: int, height: float) -> tuple[Any, list[Any]]:
     return fig, flat[:n]
 
 
-def curves(bench: Mapping[str, Any], metrics: Sequence[tuple[str, list[dict[str, Any]]]],
+def curves(bench: Mapping[str, Any], metrics: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
            sides: tuple[str, str]) -> str:  # fmt: skip
     """One panel per metric: both sides' means over steps with their confidence bands."""
     alpha = (bench.get("settings") or {}).get("alpha") or 0.05
@@ -182,7 +182,7 @@ def _percent(row: Mapping[str, Any], key: str) -> float:
     return value * 100 if isinstance(value, (int, float)) else math.nan
 
 
-def _difference_panel(ax: Any, metric: str, rows: list[dict[str, Any]]) -> None:
+def _difference_panel(ax: Any, metric: str, rows: Sequence[Mapping[str, Any]]) -> None:
     everything: list[float] = []
     for i, row in enumerate(rows):
         values = _relative(row)
@@ -210,7 +210,7 @@ def _difference_panel(ax: Any, metric: str, rows: list[dict[str, Any]]) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def differences(metrics: Sequence[tuple[str, list[dict[str, Any]]]]) -> str:
+def differences(metrics: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> str:
     """One panel per metric: each seed's relative goodness change at the chosen slots."""
     with _plain_text():
         heights = [0.9 + 0.32 * len(rows) for _, rows in metrics]

@@ -19,7 +19,7 @@ import json
 import math
 import statistics
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,30 +102,50 @@ def _slot(step: int, metric: str, **fields: Any) -> dict[str, Any]:
     return row
 
 
-def _columns(matrix: Any) -> list[list[float | None]] | None:
-    """Every column of ``matrix`` as a list (``null`` for a non-finite value), in one pass."""
-    if matrix is None:
-        return None
+def _column(matrix: Any, k: int) -> list[float | None]:
+    """The per-seed values of column ``k`` (``null`` for a non-finite value)."""
+    values = matrix[:, k].tolist()
+    if all(math.isfinite(v) for v in values):
+        return values
+    return [v if math.isfinite(v) else None for v in values]
+
+
+class SlotRow(Mapping[str, Any]):
+    """One slot of the document: its fields, and its per-seed values made when first read.
+
+    A report with many slots keeps one small dict per slot; the values (the
+    bulk of the document) are made only for the slots a report writes or draws.
+    """
+
+    __slots__ = ("_fields", "_matrices", "_k")
+    _VALUES = ("baseline_values", "current_values")
+
+    def __init__(self, fields: dict[str, Any], matrices: tuple[Any, Any], k: int | None):
+        self._fields, self._matrices, self._k = fields, matrices, k
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._VALUES:
+            matrix = self._matrices[self._VALUES.index(key)]
+            return None if matrix is None or self._k is None else _column(matrix, self._k)
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._fields
+        yield from self._VALUES
+
+    def __len__(self) -> int:
+        return len(self._fields) + 2
+
+
+def _with_values(outcome: Outcome, rows: list[dict[str, Any]]) -> list[SlotRow]:
+    """``rows`` with the baseline's and this run's value on every seed, in seed order."""
     import numpy as np
 
-    array = np.asarray(matrix, dtype=float)
-    columns = array.T.tolist()
-    finite = np.isfinite(array)
-    if not finite.all():
-        for k in np.flatnonzero(~finite.all(axis=0)).tolist():
-            columns[k] = [v if math.isfinite(v) else None for v in columns[k]]
-    return columns
-
-
-def _with_values(outcome: Outcome, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` with the baseline's and this run's value on every seed, in seed order."""
     index = {slot: k for k, slot in enumerate(outcome.slots)}
-    base, cur = _columns(outcome.baseline), _columns(outcome.values)
-    for row in rows:
-        k = index.get((row["step"], row["metric"]))
-        row["baseline_values"] = base[k] if base is not None and k is not None else None
-        row["current_values"] = cur[k] if cur is not None and k is not None else None
-    return rows
+    pair = (outcome.baseline, outcome.values)
+    matrices = tuple(None if m is None else np.asarray(m, dtype=float) for m in pair)
+    slot_of = (index.get((row["step"], row["metric"])) for row in rows)
+    return [SlotRow(row, matrices, k) for row, k in zip(rows, slot_of, strict=True)]
 
 
 def _compared_slots(outcome: Outcome) -> list[dict[str, Any]]:
@@ -359,26 +379,35 @@ def document(
     }
 
 
-def dumps(doc: Mapping[str, Any]) -> str:
-    """``doc`` as JSON text: indented, but each slot on one line (strict: no NaN), newline-ended.
+def chunks(doc: Mapping[str, Any]) -> Iterator[str]:
+    """``doc`` as JSON text in pieces: indented, but each slot on one line (strict: no NaN).
 
-    Slots are written by the C encoder one line each, so the text grows linearly
-    and quickly with the number of slots and stays readable in a diff.
+    Slots are written by the C encoder one line each, as they are made, so the
+    text grows linearly with the number of slots, never sits in memory whole,
+    and stays readable in a diff.
     """
     marker = f"\x00slots-{uuid.uuid4().hex}\x00"  # no text from user code can hold it
-    benches, chunks = [], []
-    for bench in doc.get("benchmarks") or []:
-        slots = bench.get("slots") or []
-        benches.append({**bench, "slots": marker if slots else []})
-        if slots:
-            lines = ",\n        ".join(json.dumps(row, allow_nan=False) for row in slots)
-            chunks.append(f"[\n        {lines}\n      ]")
+    benches = [
+        {**bench, "slots": marker if bench.get("slots") else []}
+        for bench in doc.get("benchmarks") or []
+    ]
     text = json.dumps({**doc, "benchmarks": benches}, indent=2, allow_nan=False)
-    parts = text.split(json.dumps(marker))
-    out = [parts[0]]
-    for chunk, part in zip(chunks, parts[1:], strict=True):
-        out += [chunk, part]
-    return "".join(out) + "\n"
+    parts = iter(text.split(json.dumps(marker)))
+    yield next(parts)
+    for bench in doc.get("benchmarks") or []:
+        if not bench.get("slots"):
+            continue
+        separator = "[\n        "
+        for row in bench["slots"]:
+            yield separator + json.dumps(dict(row), allow_nan=False)
+            separator = ",\n        "
+        yield "\n      ]" + next(parts)
+    yield "\n"
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    """``doc`` as JSON text (:func:`chunks`), ending in a newline."""
+    return "".join(chunks(doc))
 
 
 def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
