@@ -48,6 +48,8 @@ def schema() -> dict[str, Any]:
 
 def _number(value: Any) -> float | int | None:
     """A JSON number, or ``None`` for NaN and ±inf (and a missing value)."""
+    if value.__class__ is float:  # the common case, first
+        return value if math.isfinite(value) else None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -102,12 +104,23 @@ def _slot(step: int, metric: str, **fields: Any) -> dict[str, Any]:
     return row
 
 
-def _column(matrix: Any, k: int) -> list[float | None]:
-    """The per-seed values of column ``k`` (``null`` for a non-finite value)."""
-    values = matrix[:, k].tolist()
-    if all(math.isfinite(v) for v in values):
-        return values
-    return [v if math.isfinite(v) else None for v in values]
+class _Values:
+    """The per-seed values of one side, with each column's finiteness checked once."""
+
+    __slots__ = ("matrix", "finite")
+
+    def __init__(self, matrix: Any):
+        import numpy as np
+
+        self.matrix = np.asarray(matrix, dtype=float)
+        self.finite = np.isfinite(self.matrix).all(axis=0).tolist()
+
+    def column(self, k: int) -> list[float | None]:
+        """Column ``k`` as a list (``null`` for a non-finite value)."""
+        values = self.matrix[:, k].tolist()
+        if self.finite[k]:
+            return values
+        return [v if math.isfinite(v) else None for v in values]
 
 
 class SlotRow(Mapping[str, Any]):
@@ -117,16 +130,18 @@ class SlotRow(Mapping[str, Any]):
     bulk of the document) are made only for the slots a report writes or draws.
     """
 
-    __slots__ = ("_fields", "_matrices", "_k")
+    __slots__ = ("_fields", "_sides", "_k")
     _VALUES = ("baseline_values", "current_values")
 
-    def __init__(self, fields: dict[str, Any], matrices: tuple[Any, Any], k: int | None):
-        self._fields, self._matrices, self._k = fields, matrices, k
+    def __init__(self, fields: dict[str, Any], sides: tuple[_Values | None, ...], k: int | None):
+        self._fields, self._sides, self._k = fields, sides, k
+
+    def _values(self, side: _Values | None) -> list[float | None] | None:
+        return None if side is None or self._k is None else side.column(self._k)
 
     def __getitem__(self, key: str) -> Any:
         if key in self._VALUES:
-            matrix = self._matrices[self._VALUES.index(key)]
-            return None if matrix is None or self._k is None else _column(matrix, self._k)
+            return self._values(self._sides[self._VALUES.index(key)])
         return self._fields[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -136,16 +151,19 @@ class SlotRow(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._fields) + 2
 
+    def plain(self) -> dict[str, Any]:
+        """The row as a plain dict, values included."""
+        base, cur = self._sides
+        return {**self._fields, "baseline_values": self._values(base),
+                "current_values": self._values(cur)}  # fmt: skip
+
 
 def _with_values(outcome: Outcome, rows: list[dict[str, Any]]) -> list[SlotRow]:
     """``rows`` with the baseline's and this run's value on every seed, in seed order."""
-    import numpy as np
-
     index = {slot: k for k, slot in enumerate(outcome.slots)}
-    pair = (outcome.baseline, outcome.values)
-    matrices = tuple(None if m is None else np.asarray(m, dtype=float) for m in pair)
+    sides = tuple(None if m is None else _Values(m) for m in (outcome.baseline, outcome.values))
     slot_of = (index.get((row["step"], row["metric"])) for row in rows)
-    return [SlotRow(row, matrices, k) for row, k in zip(rows, slot_of, strict=True)]
+    return [SlotRow(row, sides, k) for row, k in zip(rows, slot_of, strict=True)]
 
 
 def _compared_slots(outcome: Outcome) -> list[dict[str, Any]]:
@@ -394,12 +412,14 @@ def chunks(doc: Mapping[str, Any]) -> Iterator[str]:
     text = json.dumps({**doc, "benchmarks": benches}, indent=2, allow_nan=False)
     parts = iter(text.split(json.dumps(marker)))
     yield next(parts)
+    encode = json.JSONEncoder(allow_nan=False).encode  # one encoder for every line
     for bench in doc.get("benchmarks") or []:
         if not bench.get("slots"):
             continue
         separator = "[\n        "
         for row in bench["slots"]:
-            yield separator + json.dumps(dict(row), allow_nan=False)
+            plain = row.plain() if isinstance(row, SlotRow) else row
+            yield separator + encode(plain)
             separator = ",\n        "
         yield "\n      ]" + next(parts)
     yield "\n"
