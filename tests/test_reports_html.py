@@ -178,3 +178,30 @@ def test_a_compare_page_shows_base_and_head_in_place_of_a_baseline(compare_zoo):
     unresolved = {**doc, "revisions": None, "benchmarks": [], "error": "unknown revision 'x'"}
     assert "<p class=\"meta\">compare</p>" in html_report.render(unresolved)
     assert "error: unknown revision &#x27;x&#x27;" in html_report.render(unresolved)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH")
+def test_crafted_fields_stay_text_in_chromium(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_reports_cli import INJECTED, _crafted
+
+    doc = _crafted()
+    bench = doc["benchmarks"][0]
+    for key in ("n_flagged", "n_slots", "meta_p", "n_seeds"):
+        bench[key] = INJECTED
+    bench["adaptive"]["seeds_run"] = INJECTED
+    doc["counts"]["FAIL"] = INJECTED
+    path = tmp_path / "crafted.html"
+    path.write_text(html_report.render(doc))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(path.as_uri())
+            page.wait_for_timeout(1500)  # a meta refresh with delay 0 would have fired
+            assert page.url == path.as_uri()
+            assert page.locator("form").count() == 0
+            assert page.locator("meta[http-equiv=refresh]").count() == 0
+        finally:
+            browser.close()

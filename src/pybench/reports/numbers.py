@@ -12,7 +12,8 @@ Pure functions of their arguments; no report formats a number any other way.
   (``-5.27e+05%``), so a heavy-tailed interval stays short.
 - mean±std: two decimals (``1.08±0.05``), more when the spread is smaller than
   0.01 so it never prints as ``0.00`` (``0.0012±0.0004``); three significant
-  digits for values of 10^6 and more or below 10^-6.
+  digits for values of 10^6 and more or below 10^-6; a spread below 10^-6 on a
+  larger value in two significant digits (``1±1.2e-07``).
 - other values: four significant digits (``0.1234``, ``1.235e+06``).
 """
 
@@ -92,6 +93,8 @@ def mean_std(mean: float | None, std: float | None) -> str:
     tiny = scale != 0 and scale < 10.0**-_MAX_DECIMALS
     if scale >= 1e6 or tiny:
         return f"{mean:.3g}" + ("" if spread is None else f"±{spread:.2g}")
+    if spread is not None and 0 < spread < 10.0**-_MAX_DECIMALS:
+        return f"{mean:.7g}±{spread:.2g}"  # a spread too fine for fixed decimals
     if spread is None:
         return f"{mean:.2f}" if abs(mean) >= 0.01 or mean == 0 else f"{mean:.3g}"
     places = _decimals(spread)
