@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 
 from pybench.reports import markdown
 
-from .conftest import NASTY_MESSAGE, NASTY_METRIC
+from .conftest import NASTY_METRIC
 
 COLUMNS = ["benchmark", "status", "slots flagged", "meta-p", "worst slot", "Δ", "time"]
 

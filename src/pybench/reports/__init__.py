@@ -130,7 +130,7 @@ def write_text(
 def _renders(
     outcomes: Sequence[Outcome],
     info: RunInfo,
-    paths: Mapping[str, str | Path | None],
+    paths: Mapping[str, Any],
     environ: Mapping[str, str],
 ) -> list[tuple[str | Path, str, Any, bool]]:
     """What to write: ``(target, what, render, append)``, ``render`` making the text."""

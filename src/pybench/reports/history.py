@@ -56,7 +56,8 @@ def series(entries: Sequence[Any], name: str) -> dict[str, Any] | None:
     if not held:
         return None
     slots = _last_steps(held, name)
-    commits, columns = [], {slot: [] for slot in slots}
+    commits: list[dict[str, Any]] = []
+    columns: dict[tuple[int, str], list[float | None]] = {slot: [] for slot in slots}
     for entry in held:
         record = entry.records[name]
         commits.append(

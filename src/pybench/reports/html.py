@@ -111,11 +111,16 @@ def _slots(bench: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [row for row in bench.get("slots") or [] if isinstance(row, Mapping)]
 
 
+def _step(row: Mapping[str, Any]) -> int:
+    step = row.get("step")
+    return step if isinstance(step, int) else 0
+
+
 def _verdict(bench: Mapping[str, Any]) -> Verdict:
     """The :class:`Verdict` of a JSON entry, for :func:`verdict_text` (the terminal's wording)."""
     status = str(bench.get("status"))
     slots = _slots(bench)
-    grid = shape([(row.get("step"), str(row.get("metric"))) for row in slots]) if slots else ""
+    grid = shape([(_step(row), str(row.get("metric"))) for row in slots]) if slots else ""
     if status == "ERROR":
         return Verdict(status, message=str((bench.get("error") or {}).get("message", "")))
     if status in ("NEW", "GONE"):
@@ -137,7 +142,7 @@ def _verdict(bench: Mapping[str, Any]) -> Verdict:
         meta_p=_num(bench.get("meta_p")),
         alpha=_alpha(bench),
         diverged=None if first is None else diverged_text(
-            first.get("step"), str(first.get("metric")), list(first["diverged_seeds"]),
+            _step(first), str(first.get("metric")), list(first["diverged_seeds"]),
             bench.get("n_seeds") or 0, len(diverged) - 1),  # fmt: skip
         stopped=stopped if stopped and stopped[0] < stopped[1] else None,
     )
@@ -388,7 +393,7 @@ def _section(bench: Mapping[str, Any], index: int, sides: tuple[str, str], plots
 
 def _provenance(document: Mapping[str, Any]) -> str:
     """The header's lines: what the run compared against, and the run's own commit."""
-    git = document.get("git") if isinstance(document.get("git"), Mapping) else {}
+    git: Mapping[str, Any] = document["git"] if isinstance(document.get("git"), Mapping) else {}
     run = f"{_esc(git.get('commit') or 'no commit')}{' (dirty)' if git.get('dirty') else ''}"
     if document.get("command") == "compare":
         revisions = document.get("revisions") or {}
@@ -396,8 +401,10 @@ def _provenance(document: Mapping[str, Any]) -> str:
         if not all(labels):
             return '<p class="meta">compare</p>'
         return f'<p class="meta">base {_esc(labels[0])} → head {_esc(labels[1])}</p>'
-    baseline = document.get("baseline") if isinstance(document.get("baseline"), Mapping) else {}
-    made = {}
+    baseline: Mapping[str, Any] = (
+        document["baseline"] if isinstance(document.get("baseline"), Mapping) else {}
+    )
+    made: dict[tuple[str, bool], str] = {}
     for bench in document.get("benchmarks") or []:
         entry = bench.get("baseline_made") if isinstance(bench, Mapping) else None
         if isinstance(entry, Mapping) and bench.get("status") in ("PASS", "FAIL"):
@@ -430,7 +437,9 @@ def render(document: Mapping[str, Any]) -> str:
             f"{install_command('html')}"
         ) from None
     benches = order([b for b in document["benchmarks"] if isinstance(b, Mapping)])
-    counts = document.get("counts") if isinstance(document.get("counts"), Mapping) else {}
+    counts: Mapping[str, Any] = (
+        document["counts"] if isinstance(document.get("counts"), Mapping) else {}
+    )
     error = document.get("error")
     sides = _COMPARE_SIDES if document.get("command") == "compare" else _RUN_SIDES
     skipped = max(0, len(benches) - MAX_PLOTTED)

@@ -166,7 +166,7 @@ def _with_values(outcome: Outcome, rows: list[dict[str, Any]]) -> list[SlotRow]:
     return [SlotRow(row, sides, k) for row, k in zip(rows, slot_of, strict=True)]
 
 
-def _compared_slots(outcome: Outcome) -> list[dict[str, Any]]:
+def _compared_slots(outcome: Outcome) -> list[SlotRow]:
     result = outcome.comparison
     assert result is not None
     rows = []
@@ -207,7 +207,7 @@ def _compared_slots(outcome: Outcome) -> list[dict[str, Any]]:
     return _with_values(outcome, rows)
 
 
-def _new_slots(outcome: Outcome) -> list[dict[str, Any]]:
+def _new_slots(outcome: Outcome) -> list[SlotRow]:
     values = outcome.values
     if values is None:
         return []

@@ -16,6 +16,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from typing import IO, cast
 
 from rich.console import Console
 from rich.markup import escape as _markup_escape
@@ -218,7 +219,8 @@ class Reporter:
             self._bar_stream = _private_stream(self._to_stderr)
         console = self.out
         if self._bar_stream is not None:
-            console = Console(file=self._bar_stream, highlight=False, soft_wrap=True)
+            stream = cast(IO[str], self._bar_stream)
+            console = Console(file=stream, highlight=False, soft_wrap=True)
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
