@@ -313,3 +313,27 @@ def test_resume_says_why_a_journal_was_not_used(project, write_bench, cli):
     path.write_text(path.read_text() + "\n# edited\n")
     result = cli("benchmarks", "--resume")
     assert "--resume did not use the journal: the code changed" in result.stderr
+
+
+def test_markdown_tables_are_bounded_worst_first(tmp_path):
+    import numpy as np
+
+    from pybench.compare import compare_run
+    from pybench.discover import Benchmark
+    from pybench.reports import RunInfo, markdown
+    from pybench.session import Outcome, Status
+    from pybench.settings import Settings
+
+    rng = np.random.default_rng(1)
+    slots = [(s, "acc") for s in range(300)]
+    base = rng.normal(1.0, 0.1, size=(12, 300))
+    cur = base + rng.normal(0.0, 0.01, size=base.shape)
+    cur[:, 250] -= 0.5  # the one regressed slot, far down the table
+    result = compare_run(slots, list(range(12)), base, cur, alpha=0.05, min_effect=None)
+    bench = Benchmark("bench_w", tmp_path / "b.py", lambda s: 0.0, Settings())
+    outcome = Outcome(Status.FAIL, bench, Settings(), tuple(range(12)), tuple(slots), cur, base,
+                      result)  # fmt: skip
+    text = markdown.render([outcome], RunInfo("run", tmp_path, tmp_path / "b.jsonl"))
+    rows = [line for line in text.splitlines() if line.startswith("| acc |")]
+    assert len(rows) == markdown.MAX_ROWS and any(row.startswith("| acc | 250 |") for row in rows)
+    assert f"{300 - markdown.MAX_ROWS} more slots not shown" in text

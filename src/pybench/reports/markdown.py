@@ -33,7 +33,10 @@ from .text import (
     worst_index,
 )
 
-__all__ = ["cell", "render"]
+__all__ = ["MAX_ROWS", "cell", "render"]
+
+MAX_ROWS = 50
+"""Slot rows per FAIL table (a job summary must stay small); the JSON report has them all."""
 
 _NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _STRUCTURE = re.compile(r"[&<>|`\\*\[\]~]|_+|\r\n|\r|\n")
@@ -59,9 +62,9 @@ def _reference(match: re.Match[str]) -> str:
 
 
 def cell(text: str) -> str:
-    """``text`` as the content of one table cell: literal, on one line, no ``|``, no control
-    characters."""
-    return _STRUCTURE.sub(_reference, clean(text, lines=True)).strip()
+    """``text`` as the content of one table cell: literal, on one line, no ``|`` (control
+    characters are replaced in the whole document by :func:`render`)."""
+    return _STRUCTURE.sub(_reference, text).strip()  # control characters: see render
 
 
 def _inline_html(text: str) -> str:
@@ -145,7 +148,11 @@ def _fail_details(outcome: Outcome) -> list[str]:
         _row(_titles(table_header(result))),
         "|:--|--:|--:|--:|--:|:--|:--|:--|",
     ]
-    lines += [_row([cell(c) for c in cells]) for cells in slot_rows(result, outcome.settings.alpha)]
+    rows = slot_rows(result, outcome.settings.alpha, limit=MAX_ROWS)
+    lines += [_row([cell(c) for c in cells]) for cells in rows]
+    if len(rows) < result.n_slots:
+        lines += ["", f"{result.n_slots - len(rows)} more slots not shown (flagged and worst "
+                  "first); every slot is in the JSON report (`--json`)."]  # fmt: skip
     return [*lines, "", cell(LEGEND), "", "</details>", ""]
 
 

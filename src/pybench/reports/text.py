@@ -95,7 +95,9 @@ def table_header(result: BenchComparison) -> tuple[str, ...]:
     return ("metric", "step", "baseline", "current", "Δ", "p", "p_adj", f"Δ {level(alpha)} CI")
 
 
-def slot_rows(result: BenchComparison, alpha: float | None = None) -> list[tuple[str, ...]]:
+def slot_rows(
+    result: BenchComparison, alpha: float | None = None, limit: int | None = None
+) -> list[tuple[str, ...]]:
     """The per-slot table's cells, in slot order.
 
     Columns: metric (cleaned, long names shortened), step, baseline and current
@@ -103,11 +105,18 @@ def slot_rows(result: BenchComparison, alpha: float | None = None) -> list[tuple
     better), p_adj (``‼``: ``p_adj < alpha``), and the ``1 - alpha`` confidence
     interval of Δ. Diverged slots (non-finite current values) say so in place of
     numbers. ``alpha`` (default: the comparison's) decides how p-values are printed.
+    With ``limit``, only that many rows are kept — diverged, then flagged (largest
+    drop first), then the lowest t — still in slot order.
     """
     if alpha is None and result.stats is not None:
         alpha = result.stats.alpha
     rows: list[tuple[Slot, tuple[str, ...]]] = []
-    for slot in result.stats.slots if result.stats else []:
+    slots = result.stats.slots if result.stats else []
+    if limit is not None and len(slots) + len(result.diverged) > limit:
+        keep = max(0, limit - len(result.diverged))
+        slots = sorted(slots, key=lambda s: (not s.flagged, s.effect_size if s.flagged else 0.0,
+                                             s.t_stat))[:keep]  # fmt: skip
+    for slot in slots:
         reliable = slot.effect_reliable
         mark = " ✗" if slot.flagged else (" ↑" if slot.improved else "")
         cells = (
@@ -121,7 +130,7 @@ def slot_rows(result: BenchComparison, alpha: float | None = None) -> list[tuple
             interval(slot.delta_low, slot.delta_high) if reliable else "n/a",
         )
         rows.append(((slot.step, slot.metric), cells))
-    for div in result.diverged:
+    for div in result.diverged[:limit]:
         cells = (
             shorten(div.metric),
             str(div.step),
