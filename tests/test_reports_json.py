@@ -18,6 +18,10 @@ from pybench.reports import json as json_report
 from .conftest import NASTY_MESSAGE, NASTY_METRIC
 
 
+def _document(outcomes, info):
+    """The document as a reader sees it: the JSON text, parsed."""
+    return json.loads(json_report.render(outcomes, info))
+
 def _validate(doc: dict) -> None:
     jsonschema.Draft202012Validator.check_schema(json_report.schema())
     jsonschema.Draft202012Validator(json_report.schema()).validate(doc)
@@ -54,7 +58,7 @@ def _bench(doc: dict, name: str) -> dict:
 
 
 def test_numbers_match_the_outcomes(zoo):
-    doc = json_report.document(zoo.outcomes, zoo.info)
+    doc = _document(zoo.outcomes, zoo.info)
     fail = _bench(doc, "bench_fail")
     outcome = zoo.by_name("bench_fail")
     stats = outcome.comparison.stats
@@ -82,7 +86,7 @@ def test_numbers_match_the_outcomes(zoo):
 
 
 def test_diverged_slot_names_its_seeds_and_has_no_current_numbers(zoo):
-    doc = json_report.document(zoo.outcomes, zoo.info)
+    doc = _document(zoo.outcomes, zoo.info)
     diverged = _bench(doc, "bench_diverged")
     acc, speed = diverged["slots"]
     outcome = zoo.by_name("bench_diverged")
@@ -103,7 +107,7 @@ def test_error_keeps_seed_message_and_traceback_as_data(zoo):
 
 
 def test_new_says_a_baseline_was_saved(zoo):
-    doc = json_report.document(zoo.outcomes, zoo.info)
+    doc = _document(zoo.outcomes, zoo.info)
     new = _bench(doc, "bench_new")
     assert new["saved"] is True and new["replaced"] is False and new["meta_p"] is None
     [slot] = new["slots"]
@@ -133,7 +137,7 @@ def test_non_finite_numbers_become_null_not_invalid_json(zoo):
 
 
 def test_localisation_intervals_and_improvement_are_written(zoo):
-    doc = json_report.document(zoo.outcomes, zoo.info)
+    doc = _document(zoo.outcomes, zoo.info)
     fail = _bench(doc, "bench_fail")
     stats = zoo.by_name("bench_fail").comparison.stats
     for row, slot in zip(fail["slots"], stats.slots, strict=True):
@@ -161,11 +165,11 @@ def test_a_run_stopped_before_any_verdict_is_still_a_document(zoo):
 
 
 def test_schema_rejects_what_it_does_not_describe(zoo):
-    doc = json_report.document(zoo.outcomes, zoo.info)
+    doc = _document(zoo.outcomes, zoo.info)
     _bench(doc, "bench_pass")["slots"][0]["surprise"] = 1
     with pytest.raises(jsonschema.ValidationError):
         _validate(doc)
-    doc = json_report.document(zoo.outcomes, zoo.info)
+    doc = _document(zoo.outcomes, zoo.info)
     _bench(doc, "bench_pass")["status"] = Status.NEW.value.lower()
     with pytest.raises(jsonschema.ValidationError):
         _validate(doc)
@@ -204,10 +208,10 @@ def test_a_compare_document_names_both_revisions_and_the_one_sided_benchmarks(co
 
 
 def test_run_documents_are_unchanged_and_the_schema_tells_the_commands_apart(zoo, compare_zoo):
-    run = json_report.document(zoo.outcomes, zoo.info)
+    run = _document(zoo.outcomes, zoo.info)
     assert "revisions" not in run and "GONE" not in run["counts"]
     assert not any("note" in bench for bench in run["benchmarks"])
-    compare = json_report.document(compare_zoo.outcomes, compare_zoo.info)
+    compare = _document(compare_zoo.outcomes, compare_zoo.info)
     broken = [
         {**run, "revisions": compare["revisions"]},  # a run has no revisions
         {**run, "counts": {**run["counts"], "GONE": 0}},  # …and no GONE
@@ -228,7 +232,7 @@ def test_run_documents_are_unchanged_and_the_schema_tells_the_commands_apart(zoo
 
 
 def test_an_adaptive_comparison_says_where_it_stopped(zoo):
-    doc = json_report.document(zoo.outcomes, zoo.info)
+    doc = _document(zoo.outcomes, zoo.info)
     assert all(b["adaptive"] is None for b in doc["benchmarks"])  # every seed ran as usual
     outcome = zoo.by_name("bench_pass")
     stopped = dataclasses.replace(
@@ -238,7 +242,7 @@ def test_an_adaptive_comparison_says_where_it_stopped(zoo):
         baseline=outcome.baseline[:5],
         adaptive=results.AdaptiveTrace(5, 8, 1, adaptive.StopReason.FUTILITY, 0.0025),
     )
-    doc = json_report.document([stopped], zoo.info)
+    doc = _document([stopped], zoo.info)
     _validate(doc)
     [bench] = doc["benchmarks"]
     assert bench["adaptive"] == {
@@ -259,7 +263,7 @@ def test_captured_output_warnings_and_reused_seeds_are_in_the_document(zoo):
     )
     new = dataclasses.replace(zoo.by_name("bench_new"), warnings=("not deterministic",), reused=3)
     outcomes = [noisy if o is error else new if o.name == "bench_new" else o for o in zoo.outcomes]
-    doc = json_report.document(outcomes, zoo.info)
+    doc = _document(outcomes, zoo.info)
     _validate(doc)
     assert _bench(doc, "bench_error")["error"]["stdout"] == "epoch 1\n"
     assert _bench(doc, "bench_error")["error"]["stderr"] == "UserWarning: lr\n"

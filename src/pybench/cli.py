@@ -303,6 +303,7 @@ def _plan(
 def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list[Outcome], RunInfo]:
     """Load the baseline → plan → guard writes → run → terminal report."""
     from .app.policy import CLI_FLAGS, absolute, guard_write, records_note
+    from .reports import baseline_fields
     from .reports.terminal import Reporter
     from .reports.text import display_path
     from .sources.git import git_state
@@ -314,7 +315,7 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
     folder = absolute(_folder(info.path))  # where git is asked, whatever the imports do
     # a record that cannot be used is an ERROR of its own (named as the user sees the file)
     records = store.read(Path(display_path(baseline)))
-    info = dataclasses.replace(info, n_records=len(records))
+    info = dataclasses.replace(info, **baseline_fields(records))
     planned = _plan(options, records, info, update)
     jobs = planned.jobs
     reporter = Reporter(
@@ -358,8 +359,13 @@ _T = TypeVar("_T")
 def _reporting_errors(options: dict[str, Any], info: RunInfo, stage: Callable[[], _T]) -> _T:
     """Run ``stage``; an error that stops it is written to the reports (``error`` set), then
     raised as usual. Ctrl-C writes nothing."""
-    from .reports import write_all
+    from .app.policy import anchor_reports
+    from .reports import preflight, write_all
 
+    # checked as the user wrote them, then made absolute before any user code can change
+    # the directory
+    preflight({key: options[key] for key in REPORT_OPTIONS}, baseline=info.baseline)
+    anchor_reports(options, REPORT_OPTIONS)
     try:
         return stage()
     except Interrupted:
@@ -386,11 +392,10 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
     An error that stops the run before any verdict is still written to the
     reports (a document with ``error`` set), then reported as usual.
     """
-    from .app.policy import absolute, anchor_reports
+    from .app.policy import absolute
     from .reports import RunInfo
     from .storage import store
 
-    anchor_reports(options, REPORT_OPTIONS)  # before any user code can change directory
     info = RunInfo(
         command="update" if update else "run",
         path=options["path"],
@@ -414,11 +419,9 @@ def _compare(options: dict[str, Any]) -> int:
     As for a run, an error that stops the command before any verdict is still
     written to the reports.
     """
-    from .app.policy import anchor_reports
     from .core.provenance import GitState
     from .reports import RunInfo
 
-    anchor_reports(options, REPORT_OPTIONS)  # before any user code can change directory
     info = RunInfo(command="compare", path=options["path"], baseline=None)
     pair = _reporting_errors(options, info, lambda: _resolve_revisions(options))
     head = pair.head
@@ -671,29 +674,23 @@ def bisect_command(**options: Any) -> int:
 )
 def report_command(run_json: Path, html_path: str) -> int:
     """Render a saved JSON report (from --json) as an HTML page, without re-running anything."""
-    import json
+    from .reports import html_page, preflight, write_text
+    from .reports.json import load
 
-    from .reports import ReportError, html_page, write_text
-
-    try:
-        document = json.loads(run_json.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(f"{run_json}: cannot be read as a JSON report ({exc})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list):
-        raise ReportError(
-            f"{run_json}: not a pybench run report (no 'benchmarks' list); "
-            "write one with `pybench --json PATH`"
-        )
-    baseline = (document.get("baseline") or {}).get("path")
-    page = html_page(document, Path(baseline) if isinstance(baseline, str) else None)
-    write_text(html_path, page, what="HTML report")
+    preflight({"html_path": html_path})
+    write_text(html_path, html_page(load(run_json)), what="HTML report")
     return EXIT_OK
 
 
 @main.command("show")
 @_apply(["benches", "baseline"])
-@click.option("--history", is_flag=True, help="One line per git commit that changed the file.")
-def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool) -> int:
+@click.option(
+    "--history", is_flag=True, help="A table per benchmark of the commits that changed the file."
+)
+@_apply(["verbose"])
+def show_command(
+    benches: tuple[str, ...], baseline: Path | None, history: bool, verbose: bool
+) -> int:
     """Print the stored baselines (or their git history).
 
     Without --baseline, the file is searched for from the current directory up.
@@ -712,7 +709,7 @@ def show_command(benches: tuple[str, ...], baseline: Path | None, history: bool)
             raise UsageError(f"{baseline}: not inside a git repository; no history to show")
         if not entries:
             raise UsageError(f"{baseline}: no commit has changed this file yet")
-        reporter.history(entries, sorted(names))
+        reporter.history(entries, sorted(names), verbose=verbose)
         return EXIT_OK
     if not baseline.exists():
         raise UsageError(f"{baseline}: no such baseline file; run `pybench` to create one")

@@ -118,6 +118,18 @@ def _short(number: int) -> str:
     return f"an int of {number.bit_length()} bits"
 
 
+def _step_dict(value: dict[Any, Any], out: dict[Slot, float]) -> None:
+    """A curve given as ``{step: {metric: value}}``: each key must be an int step."""
+    for key, record in value.items():
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral):
+            raise ReturnValueError(
+                f"{_show(key)} maps to a dict, which only a curve may hold, keyed by int step "
+                f"(not {_kind(key)}): {{1: {{'min:loss': 0.9}}, 10: {{...}}}} or "
+                "[{'step': 1, 'min:loss': 0.9}, ...]"
+            )
+        _record(record, int(key), f"step {int(key)}", out)
+
+
 def normalize(value: Any) -> dict[Slot, float]:
     """Convert a benchmark's return value to ``{(step, metric): float}``.
 
@@ -131,6 +143,8 @@ def normalize(value: Any) -> dict[Slot, float]:
             raise ReturnValueError(f"returned an empty dict; {_SHAPES}")
         if "step" in value:
             _record(value, _step(value["step"], "the returned dict"), "the returned dict", out)
+        elif all(isinstance(v, dict) for v in value.values()):
+            _step_dict(value, out)  # {step: {metric: value}}, the baseline file's own shape
         else:
             _record(value, 0, "the returned dict", out)
         return out

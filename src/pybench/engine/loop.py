@@ -317,7 +317,8 @@ def _run_job(
     finally:
         for side in runs:
             side.close()
-    warnings = outcome.warnings if elsewhere is None else (elsewhere, *outcome.warnings)
+    notes = tuple(note for note in (elsewhere, job.resume_note) if note)
+    warnings = (*notes, *outcome.warnings)
     return dataclasses.replace(
         outcome, version_mismatches=mismatches, cluster=runs[-1].notes, warnings=warnings
     )

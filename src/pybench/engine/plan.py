@@ -66,6 +66,8 @@ class Job:
     only_in: str | None = None
     """``pybench compare``: ``"head"`` (run on HEAD alone) or ``"base"`` (not run) for a
     benchmark that one revision lacks; ``None`` for one both revisions have."""
+    resume_note: str | None = None
+    """``--resume``: why the benchmark's journal was not used (``None``: used, or none)."""
     sides: tuple[Side, ...] = ()
     """Where the seeds run: one side (a run, or a benchmark only HEAD has), or ``(base,
     head)`` paired seed for seed; empty means the working tree with no journal."""
@@ -181,6 +183,16 @@ def _side(
     return Side(bench, source, key if fingerprint is not None else None, fingerprint, reused)
 
 
+def _resume_note(journal: Journal | None, side: Side, seeds: tuple[int, ...]) -> str | None:
+    """``--resume``: why the benchmark's journal was not used (``None``: used, or none)."""
+    if journal is None or side.fingerprint is None or side.reused:
+        return None
+    why = journal.unused(side.bench.name, side.fingerprint, seeds)
+    if why is None:
+        return None
+    return f"{side.bench.name}: --resume did not use the journal: {why}; every seed runs"
+
+
 def _seeds_for(
     settings: Settings,
     record: BaselineRecord | None,
@@ -273,6 +285,7 @@ def plan(
                 update_command=update_command,
                 strict=strict,
                 sides=(side,),
+                resume_note=_resume_note(journal, side, seeds) if resume else None,
             )
         )
     return jobs

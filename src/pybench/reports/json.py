@@ -18,8 +18,10 @@ import dataclasses
 import json
 import math
 import statistics
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
@@ -32,7 +34,7 @@ from .text import display_path
 if TYPE_CHECKING:
     from ..core.provenance import Revision
 
-__all__ = ["FORMAT", "document", "render", "schema"]
+__all__ = ["FORMAT", "document", "dumps", "load", "render", "schema"]
 
 FORMAT = 1
 """The document's ``format`` version; it changes only when a field changes meaning or goes."""
@@ -46,6 +48,8 @@ def schema() -> dict[str, Any]:
 
 def _number(value: Any) -> float | int | None:
     """A JSON number, or ``None`` for NaN and ±inf (and a missing value)."""
+    if value.__class__ is float:  # the common case, first
+        return value if math.isfinite(value) else None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -100,23 +104,69 @@ def _slot(step: int, metric: str, **fields: Any) -> dict[str, Any]:
     return row
 
 
-def _column(matrix: Any, slots: Sequence[tuple[int, str]], step: int, metric: str) -> Any:
-    """The per-seed values of one slot (``null`` for a non-finite one), or ``None``."""
-    if matrix is None:
-        return None
-    k = list(slots).index((step, metric))
-    return [_number(v) for v in matrix[:, k].tolist()]
+class _Values:
+    """The per-seed values of one side, with each column's finiteness checked once."""
+
+    __slots__ = ("matrix", "finite")
+
+    def __init__(self, matrix: Any):
+        import numpy as np
+
+        self.matrix = np.asarray(matrix, dtype=float)
+        self.finite = np.isfinite(self.matrix).all(axis=0).tolist()
+
+    def column(self, k: int) -> list[float | None]:
+        """Column ``k`` as a list (``null`` for a non-finite value)."""
+        values = self.matrix[:, k].tolist()
+        if self.finite[k]:
+            return values
+        return [v if math.isfinite(v) else None for v in values]
 
 
-def _per_seed(outcome: Outcome, row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` with the baseline's and this run's value on every seed, in seed order."""
-    step, metric = row["step"], row["metric"]
-    row["baseline_values"] = _column(outcome.baseline, outcome.slots, step, metric)
-    row["current_values"] = _column(outcome.values, outcome.slots, step, metric)
-    return row
+class SlotRow(Mapping[str, Any]):
+    """One slot of the document: its fields, and its per-seed values made when first read.
+
+    A report with many slots keeps one small dict per slot; the values (the
+    bulk of the document) are made only for the slots a report writes or draws.
+    """
+
+    __slots__ = ("_fields", "_sides", "_k")
+    _VALUES = ("baseline_values", "current_values")
+
+    def __init__(self, fields: dict[str, Any], sides: tuple[_Values | None, ...], k: int | None):
+        self._fields, self._sides, self._k = fields, sides, k
+
+    def _values(self, side: _Values | None) -> list[float | None] | None:
+        return None if side is None or self._k is None else side.column(self._k)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._VALUES:
+            return self._values(self._sides[self._VALUES.index(key)])
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._fields
+        yield from self._VALUES
+
+    def __len__(self) -> int:
+        return len(self._fields) + 2
+
+    def plain(self) -> dict[str, Any]:
+        """The row as a plain dict, values included."""
+        base, cur = self._sides
+        return {**self._fields, "baseline_values": self._values(base),
+                "current_values": self._values(cur)}  # fmt: skip
 
 
-def _compared_slots(outcome: Outcome) -> list[dict[str, Any]]:
+def _with_values(outcome: Outcome, rows: list[dict[str, Any]]) -> list[SlotRow]:
+    """``rows`` with the baseline's and this run's value on every seed, in seed order."""
+    index = {slot: k for k, slot in enumerate(outcome.slots)}
+    sides = tuple(None if m is None else _Values(m) for m in (outcome.baseline, outcome.values))
+    slot_of = (index.get((row["step"], row["metric"])) for row in rows)
+    return [SlotRow(row, sides, k) for row, k in zip(rows, slot_of, strict=True)]
+
+
+def _compared_slots(outcome: Outcome) -> list[SlotRow]:
     result = outcome.comparison
     assert result is not None
     rows = []
@@ -154,22 +204,24 @@ def _compared_slots(outcome: Outcome) -> list[dict[str, Any]]:
             )
         )
     rows.sort(key=lambda row: (row["step"], row["metric"]))
-    return [_per_seed(outcome, row) for row in rows]
+    return _with_values(outcome, rows)
 
 
-def _new_slots(outcome: Outcome) -> list[dict[str, Any]]:
+def _new_slots(outcome: Outcome) -> list[SlotRow]:
     values = outcome.values
     if values is None:
         return []
-    n = values.shape[0]
-    rows = []
-    for k, (step, metric) in enumerate(outcome.slots):
-        column = [float(v) for v in values[:, k]]
-        mean = math.fsum(column) / n
-        std = math.sqrt(math.fsum((v - mean) ** 2 for v in column) / (n - 1)) if n > 1 else None
-        row = _slot(step, metric, current_mean=_number(mean), current_std=_number(std))
-        rows.append(_per_seed(outcome, row))
-    return rows
+    import numpy as np
+
+    array = np.asarray(values, dtype=float)
+    n = array.shape[0]
+    means = array.mean(axis=0).tolist() if n else [math.nan] * array.shape[1]
+    stds = array.std(axis=0, ddof=1).tolist() if n > 1 else [None] * array.shape[1]
+    rows = [
+        _slot(step, metric, current_mean=_number(means[k]), current_std=_number(stds[k]))
+        for k, (step, metric) in enumerate(outcome.slots)
+    ]
+    return _with_values(outcome, rows)
 
 
 def _timings(outcome: Outcome) -> dict[str, Any]:
@@ -248,7 +300,18 @@ def _confirmation(outcome: Outcome) -> dict[str, Any] | None:
     }
 
 
-def _benchmark(outcome: Outcome, compare: bool) -> dict[str, Any]:
+def _made_at(info: RunInfo, name: str) -> dict[str, Any] | None:
+    """The commit and date the benchmark's stored baseline was made at (``None``: unknown)."""
+    made = info.baselines.get(name)
+    if made is None:
+        return None
+    return {"commit": made.commit, "dirty": made.dirty, "date": made.date}
+
+
+def _benchmark(
+    outcome: Outcome, info: RunInfo, history: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    compare = info.compare
     error = outcome.error
     if outcome.status in (Status.PASS, Status.FAIL):
         slots = _compared_slots(outcome)
@@ -284,6 +347,9 @@ def _benchmark(outcome: Outcome, compare: bool) -> dict[str, Any]:
         "confirmation": _confirmation(outcome),
         "slots": slots,
     }
+    if not compare:
+        row["baseline_made"] = _made_at(info, outcome.name)
+        row["history"] = (history or {}).get(outcome.name)
     if compare:
         row["note"] = outcome.note
     return row
@@ -310,8 +376,14 @@ def _revisions(info: RunInfo) -> dict[str, Any]:
     return {"revisions": {"base": _revision(base), "head": _revision(head), "bench_from": bench}}
 
 
-def document(outcomes: Sequence[Outcome], info: RunInfo) -> dict[str, Any]:
-    """The report as a JSON-ready dictionary (see ``run.schema.json``)."""
+def document(
+    outcomes: Sequence[Outcome], info: RunInfo, history: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The report as a JSON-ready dictionary (see ``run.schema.json``).
+
+    ``history``: per benchmark, the baseline file's history
+    (:func:`pybench.reports.history.series`), captured at run time.
+    """
     compare = info.compare
     counts = {status.value: 0 for status in Status if compare or status is not Status.GONE}
     for outcome in outcomes:
@@ -338,10 +410,83 @@ def document(outcomes: Sequence[Outcome], info: RunInfo) -> dict[str, Any]:
         "exit_code": EXIT_ERROR if info.error else exit_code(outcomes),
         "error": info.error,
         "counts": counts,
-        "benchmarks": [_benchmark(outcome, compare) for outcome in outcomes],
+        "benchmarks": [_benchmark(outcome, info, history) for outcome in outcomes],
     }
+
+
+def chunks(doc: Mapping[str, Any]) -> Iterator[str]:
+    """``doc`` as JSON text in pieces: indented, but each slot on one line (strict: no NaN).
+
+    Slots are written by the C encoder one line each, as they are made, so the
+    text grows linearly with the number of slots, never sits in memory whole,
+    and stays readable in a diff.
+    """
+    marker = f"\x00slots-{uuid.uuid4().hex}\x00"  # no text from user code can hold it
+    benches = [
+        {**bench, "slots": marker if bench.get("slots") else []}
+        for bench in doc.get("benchmarks") or []
+    ]
+    text = json.dumps({**doc, "benchmarks": benches}, indent=2, allow_nan=False)
+    parts = iter(text.split(json.dumps(marker)))
+    yield next(parts)
+    encode = json.JSONEncoder(allow_nan=False).encode  # one encoder for every line
+    for bench in doc.get("benchmarks") or []:
+        if not bench.get("slots"):
+            continue
+        separator = "[\n        "
+        for row in bench["slots"]:
+            plain = row.plain() if isinstance(row, SlotRow) else row
+            yield separator + encode(plain)
+            separator = ",\n        "
+        yield "\n      ]" + next(parts)
+    yield "\n"
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    """``doc`` as JSON text (:func:`chunks`), ending in a newline."""
+    return "".join(chunks(doc))
 
 
 def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
     """The report as JSON text (strict: no NaN or Infinity), ending in a newline."""
-    return json.dumps(document(outcomes, info), indent=2, allow_nan=False) + "\n"
+    return dumps(document(outcomes, info))
+
+
+MAX_BYTES = 2 * 1024**3
+"""A report file larger than this is refused before it is read."""
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read and validate a JSON report written by ``--json``.
+
+    Raises:
+        ReportError: one line naming the file and what is wrong: unreadable, too
+            large, not JSON (or NaN/Infinity tokens), nested too deeply, or the
+            first place where it does not follow ``run.schema.json``.
+    """
+    from . import ReportError
+    from .sanitize import clean
+    from .validate import first_error
+
+    hint = "write one with `pybench --json PATH`"
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ReportError(f"{path}: too large for a JSON report (over {MAX_BYTES} bytes)")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ReportError(clean(f"{path}: cannot be read ({reason})")) from None
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ReportError(f"{path}: not a pybench run report (nested too deeply)") from None
+    except ValueError as exc:
+        raise ReportError(clean(f"{path}: not a JSON report ({exc}); {hint}")) from None
+    error = first_error(document, schema())
+    if error is not None:
+        raise ReportError(clean(f"{path}: not a pybench run report ({error}); {hint}"))
+    return document
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

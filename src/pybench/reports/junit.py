@@ -123,12 +123,11 @@ def _case(parent: ET.Element, outcome: Outcome, info: RunInfo) -> None:
         _text(out, f"{result.n_flagged}/{result.n_slots} slots flagged{meta}")
     stopped = early_stop(outcome)
     if stopped is not None:
-        out = case.find("system-out")
-        if out is None:
-            out = ET.SubElement(case, "system-out")
-            _text(out, stopped)
+        found = case.find("system-out")
+        if found is None:
+            _text(ET.SubElement(case, "system-out"), stopped)
         else:
-            _text(out, f"{out.text}; {stopped}")
+            _text(found, f"{found.text}; {stopped}")
 
 
 def _provenance(info: RunInfo) -> dict[str, str]:

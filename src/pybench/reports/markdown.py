@@ -20,10 +20,23 @@ from collections.abc import Sequence
 
 from ..engine.outcome import Outcome, Status
 from . import RunInfo
-from .terminal import summary_text
-from .text import display_path, early_stop, format_p, percent, slot_rows, table_header
+from .sanitize import clean, shorten
+from .text import (
+    LEGEND,
+    display_path,
+    early_stop,
+    format_p,
+    percent,
+    slot_rows,
+    summary_text,
+    table_header,
+    worst_index,
+)
 
-__all__ = ["cell", "render"]
+__all__ = ["MAX_ROWS", "cell", "render"]
+
+MAX_ROWS = 50
+"""Slot rows per FAIL table (a job summary must stay small); the JSON report has them all."""
 
 _NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _STRUCTURE = re.compile(r"[&<>|`\\*\[\]~]|_+|\r\n|\r|\n")
@@ -49,17 +62,19 @@ def _reference(match: re.Match[str]) -> str:
 
 
 def cell(text: str) -> str:
-    """``text`` as the content of one table cell: literal, on one line, no ``|``."""
-    return _STRUCTURE.sub(_reference, text).strip()
+    """``text`` as the content of one table cell: literal, on one line, no ``|`` (control
+    characters are replaced in the whole document by :func:`render`)."""
+    return _STRUCTURE.sub(_reference, text).strip()  # control characters: see render
 
 
 def _inline_html(text: str) -> str:
     """``text`` inside an HTML element (a ``<summary>``), on one line."""
-    return html.escape(" ".join(text.splitlines()))
+    return html.escape(clean(" ".join(text.splitlines())))
 
 
 def _fence(text: str) -> str:
     """A fenced code block holding ``text`` verbatim (the fence outgrows its backticks)."""
+    text = clean(text, lines=True)
     longest = max((len(run) for run in re.findall("`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}"
@@ -70,18 +85,27 @@ def _row(cells: Sequence[str]) -> str:
 
 
 def _worst(outcome: Outcome) -> tuple[str, str]:
-    """The worst slot (a diverged one, else the lowest t) and its Δ, as cell text."""
+    """The worst slot (a diverged one, else the largest drop among flagged slots, else the
+    lowest t) and its Δ, as cell text."""
     result = outcome.comparison
     if result is None:
         return "—", "—"
     if result.diverged:
         div = result.diverged[0]
-        return f"{div.metric} @ step {div.step}", "diverged"
+        return f"{shorten(div.metric)} @ step {div.step}", "diverged"
     if result.stats is None or not result.stats.slots:
         return "—", "—"
-    slot = min(result.stats.slots, key=lambda s: s.t_stat)
+    slots = result.stats.slots
+    k = worst_index(
+        [s.flagged for s in slots],
+        [s.effect_size if s.effect_reliable else None for s in slots],
+        [s.t_stat for s in slots],
+    )
+    if k is None:
+        return "—", "—"
+    slot = slots[k]
     delta = percent(slot.effect_size) if slot.effect_reliable else "n/a"
-    return f"{slot.metric} @ step {slot.step}", delta
+    return f"{shorten(slot.metric)} @ step {slot.step}", delta
 
 
 def _summary_row(outcome: Outcome) -> str:
@@ -121,11 +145,21 @@ def _fail_details(outcome: Outcome) -> list[str]:
     lines = [
         f"<details><summary><code>{_inline_html(outcome.name)}</code> FAIL: {head}</summary>",
         "",
-        _row(table_header(result)),
+        _row(_titles(table_header(result))),
         "|:--|--:|--:|--:|--:|:--|:--|:--|",
     ]
-    lines += [_row([cell(c) for c in cells]) for cells in slot_rows(result, outcome.settings.alpha)]
-    return [*lines, "", "</details>", ""]
+    rows = slot_rows(result, outcome.settings.alpha, limit=MAX_ROWS)
+    lines += [_row([cell(c) for c in cells]) for cells in rows]
+    if len(rows) < result.n_slots:
+        lines += ["", f"{result.n_slots - len(rows)} more slots not shown (flagged and worst "
+                  "first); every slot is in the JSON report (`--json`)."]  # fmt: skip
+    return [*lines, "", cell(LEGEND), "", "</details>", ""]
+
+
+def _titles(titles: Sequence[str]) -> list[str]:
+    """The table's titles, with the two p-value columns named in full."""
+    full = {"p": "p (t-test)", "p_adj": "p_adj (flips, family-wise)"}
+    return [full.get(title, title) for title in titles]
 
 
 def _error_details(outcome: Outcome) -> list[str]:
@@ -136,24 +170,43 @@ def _error_details(outcome: Outcome) -> list[str]:
     return [f"<details><summary>{summary}</summary>", "", _fence(body), "", "</details>", ""]
 
 
-def _where(info: RunInfo) -> str:
-    """What the run compared against: the baseline file and commit, or BASE → HEAD."""
+def _made_at(outcomes: Sequence[Outcome], info: RunInfo) -> str:
+    """``made at commit 1af694a (2026-06-25)``: the commits the compared baselines were made at."""
+    made: dict[tuple[str, bool], str] = {}
+    for outcome in outcomes:
+        entry = info.baselines.get(outcome.name)
+        if entry is not None and outcome.comparison is not None:
+            key = (entry.commit or "no commit", bool(entry.dirty))
+            made.setdefault(key, (entry.date or "no date")[:10])
+    shown = [
+        f"<code>{_inline_html(commit)}</code>{' (dirty)' if dirty else ''} ({_inline_html(date)})"
+        for (commit, dirty), date in list(made.items())[:3]
+    ]
+    if len(made) > 3:
+        shown.append(f"{len(made) - 3} more")
+    return f", made at commit {', '.join(shown)}" if shown else ""
+
+
+def _where(outcomes: Sequence[Outcome], info: RunInfo) -> str:
+    """What the run compared against (the baseline file and the commit it was made at, or
+    BASE → HEAD), then the commit of this run."""
     if info.revisions is not None:
         base, head = (_inline_html(revision.label) for revision in info.revisions)
-        return f"Base <code>{base}</code> → head <code>{head}</code>"
+        return f"Base <code>{base}</code> → head <code>{head}</code>."
     if info.baseline is None:
-        return f"Comparing two revisions of <code>{_inline_html(display_path(info.path))}</code>"
+        return f"Comparing two revisions of <code>{_inline_html(display_path(info.path))}</code>."
     where = f"Baseline <code>{_inline_html(display_path(info.baseline))}</code>"
+    where += _made_at(outcomes, info) + "."
     if info.git is not None and info.git.commit is not None:
-        where += f", commit <code>{_inline_html(info.git.commit)}</code>"
-        where += " (dirty)" if info.git.dirty else ""
+        dirty = " (dirty)" if info.git.dirty else ""
+        where += f" This run: commit <code>{_inline_html(info.git.commit)}</code>{dirty}."
     return where
 
 
 def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
     """The report as Markdown text, ending in a newline."""
     text = summary_text(outcomes, info.command)
-    lines = [f"### pybench: {text} in {info.elapsed:.1f}s", "", _where(info) + ".", ""]
+    lines = [f"### pybench: {text} in {info.elapsed:.1f}s", "", _where(outcomes, info), ""]
     if info.error:
         lines += [f"**error:** {cell(info.error)}", ""]
     if outcomes:
@@ -168,4 +221,4 @@ def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
             lines += _fail_details(outcome)
         elif outcome.status is Status.ERROR:
             lines += _error_details(outcome)
-    return "\n".join(lines).rstrip("\n") + "\n\n"
+    return clean("\n".join(lines).rstrip("\n"), lines=True) + "\n\n"

@@ -16,9 +16,10 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from typing import IO, cast
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,21 +28,24 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from ..engine.outcome import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Status
 from ..judging.verdict import BenchComparison
 from ..stats import PLAN_MAX_SEEDS, SlotPlan
 from ..storage.history import HistoryEntry
 from ..storage.store import BaselineRecord
+from . import numbers
+from .sanitize import clean, shorten
 from .text import (
+    LEGEND,
     details,
+    format_table,
     improvement,
     mean_std,
+    plain_table,
     shape,
-    slot_rows,
     status_word,
-    table_header,
+    summary_text,
 )
 
 __all__ = [
@@ -56,6 +60,9 @@ __all__ = [
 ]
 
 RULE_WIDTH = 62
+HISTORY_SLOTS = 4
+"""``show --history`` shows this many slots per benchmark unless ``-v``."""
+_SUBJECT_LIMIT = 40
 _STYLES = {
     "PASS": "bold green",
     "FAIL": "bold red",
@@ -66,34 +73,9 @@ _STYLES = {
 }
 
 
-def _render(table: Table) -> list[str]:
-    """A rich table as plain lines, right-trimmed, blank lines dropped."""
-    sink = Console(file=io.StringIO(), width=100_000, color_system=None, highlight=False)
-    sink.print(table)
-    text = sink.file.getvalue()  # type: ignore[attr-defined]
-    return [line.rstrip() for line in text.splitlines() if line.strip()]
-
-
-def _plain_table(titles: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="")
-    for title in titles:
-        table.add_column(title, justify="right" if title == "step" else "left", no_wrap=True)
-    for cells in rows:
-        table.add_row(*(escape(cell) for cell in cells))
-    return _render(table)
-
-
-def format_table(result: BenchComparison, alpha: float | None = None) -> list[str]:
-    """The per-slot table as plain lines.
-
-    Columns: metric, step, baseline and current mean±std, Δ, p (``✗``: flagged
-    by the slot's own test), p_adj (``‼``: ``p_adj < alpha``, the family-wise
-    localisation), and the ``1 - alpha`` confidence interval of Δ. The first six
-    columns are the walkthrough's, unchanged; the new ones come after them.
-    ``alpha`` (default: the comparison's) decides how p-values are printed
-    (:func:`pybench.reports.text.format_p`).
-    """
-    return _plain_table(table_header(result), slot_rows(result, alpha))
+def escape(text: str, *, lines: bool = False) -> str:
+    """``text`` for a rich console: control characters replaced (:func:`clean`), markup escaped."""
+    return _markup_escape(clean(text, lines=lines))
 
 
 def format_flips(result: BenchComparison) -> str | None:
@@ -127,7 +109,7 @@ def format_plan(rows: Sequence[SlotPlan], n_seeds: int, effect: float) -> list[s
             )
         cells.append(
             (
-                row.metric,
+                shorten(row.metric),
                 str(row.step),
                 mean_std(row.baseline_mean, row.baseline_std),
                 f"{row.sd_diff:.3g}",
@@ -135,7 +117,7 @@ def format_plan(rows: Sequence[SlotPlan], n_seeds: int, effect: float) -> list[s
                 needed,
             )
         )
-    return _plain_table(titles, cells)
+    return plain_table(titles, cells)
 
 
 PLAN_ASSUMPTION = (
@@ -145,13 +127,8 @@ PLAN_ASSUMPTION = (
 )
 
 
-def duration(seconds: float) -> str:
-    """``4.2s``, ``0.14s``, ``3.1ms``: a time with the digits that matter."""
-    if seconds >= 1:
-        return f"{seconds:.1f}s"
-    if seconds >= 0.01:
-        return f"{seconds:.2f}s"
-    return f"{seconds * 1000:.1f}ms"
+duration = numbers.seconds
+"""``4.2s``, ``0.14s``, ``3.1ms`` (:func:`pybench.reports.numbers.seconds`)."""
 
 
 def timing_line(outcome: Outcome) -> str:
@@ -187,32 +164,6 @@ def _private_stream(to_stderr: bool) -> io.TextIOBase | None:
 def tally(outcomes: Sequence[Outcome]) -> Counter[Status]:
     """How many outcomes ended in each status."""
     return Counter(o.status for o in outcomes)
-
-
-def summary_text(outcomes: Sequence[Outcome], command: str = "run") -> str:
-    """The counts of the summary line, without its time: ``0 failed, 2 passed, 1 new``.
-
-    ``update`` counts updated baselines; ``compare`` counts the benchmarks only
-    one revision has instead of new ones (``1 only in HEAD``, ``1 only in BASE``,
-    each shown only when there are some). Errors are added when there are some.
-    """
-    counts = tally(outcomes)
-    if command == "update":
-        text = f"{counts[Status.NEW]} updated"
-    elif command == "compare":
-        text = f"{counts[Status.FAIL]} failed, {counts[Status.PASS]} passed"
-        if counts[Status.NEW]:
-            text += f", {counts[Status.NEW]} only in HEAD"
-        if counts[Status.GONE]:
-            text += f", {counts[Status.GONE]} only in BASE"
-    else:
-        text = (
-            f"{counts[Status.FAIL]} failed, {counts[Status.PASS]} passed, {counts[Status.NEW]} new"
-        )
-    errors = counts[Status.ERROR]
-    if errors:
-        text += f", {errors} error" + ("s" if errors > 1 else "")
-    return text
 
 
 class Reporter:
@@ -268,7 +219,8 @@ class Reporter:
             self._bar_stream = _private_stream(self._to_stderr)
         console = self.out
         if self._bar_stream is not None:
-            console = Console(file=self._bar_stream, highlight=False, soft_wrap=True)
+            stream = cast(IO[str], self._bar_stream)
+            console = Console(file=stream, highlight=False, soft_wrap=True)
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -329,12 +281,12 @@ class Reporter:
         if not self.verbose:
             return
         if error.traceback:
-            self.out.print(escape(error.traceback))
+            self.out.print(escape(error.traceback, lines=True))
         seed = f" (seed {error.seed})" if error.seed is not None else ""
         for stream, text in (("stdout", error.stdout), ("stderr", error.stderr)):
             if text:
                 self.out.print(f"----- captured {stream}{seed} -----")
-                self.out.print(escape(text.rstrip("\n")))
+                self.out.print(escape(text.rstrip("\n"), lines=True))
 
     def _verdict(self, outcome: Outcome) -> None:
         name = outcome.name
@@ -356,6 +308,7 @@ class Reporter:
             flips = format_flips(result)
             if flips:
                 self.out.print(flips)
+            self.out.print(escape(LEGEND))
 
     def plan(
         self,
@@ -412,9 +365,9 @@ class Reporter:
         seeds = ", ".join(str(s) for s in record.seeds[:3]) + (", …" if record.n > 3 else "")
         self.out.print(
             f"[bold]{escape(record.bench)}[/]  {escape(commit)}{state}  "
-            f"{escape(record.timestamp or 'no date')}  {record.n} seeds [{seeds}]"
+            f"{escape(record.timestamp or 'no date')}  {record.n} seeds [{escape(seeds)}]"
         )
-        width = max(len(m) for _, m in record.slots())
+        rows = []
         for step, metric in record.slots():
             values = record.scores[step][metric]
             mean = math.fsum(values) / len(values)
@@ -423,25 +376,67 @@ class Reporter:
                 if len(values) > 1
                 else math.nan
             )
-            self.out.print(
-                f"  {escape(metric.ljust(width))}  {step:>6}  {mean_std(mean, math.sqrt(var))}"
-            )
+            rows.append((shorten(metric), str(step), mean_std(mean, math.sqrt(var))))
+        for line in plain_table(("metric", "step", "mean±std"), rows)[1:]:
+            self.out.print(f"  {escape(line)}")
 
-    def history(self, entries: Sequence[HistoryEntry], names: Sequence[str]) -> None:
-        """One line per commit: date, commit, subject and each benchmark's slot means."""
+    def history(
+        self, entries: Sequence[HistoryEntry], names: Sequence[str], *, verbose: bool = False
+    ) -> None:
+        """A table per benchmark: one row per commit that changed the baseline file.
+
+        Columns: commit, date, seeds, the mean of each shown slot, the subject.
+        Without ``verbose`` at most :data:`HISTORY_SLOTS` slots are shown (each
+        metric's last step first) and the rest counted, so lines stay short.
+        """
+        for line in history_lines(entries, names, limit=None if verbose else HISTORY_SLOTS):
+            self.out.print(escape(line))
+
+
+def _history_slots(
+    entries: Sequence[HistoryEntry], name: str, limit: int | None
+) -> tuple[list[tuple[int, str]], int]:
+    """The slots to show for ``name`` (each metric's last step first) and how many are left."""
+    every: dict[tuple[int, str], None] = {}
+    for entry in entries:
+        record = (entry.records or {}).get(name)
+        if record is not None:
+            every.update(dict.fromkeys(record.slots()))
+    slots = sorted(every)
+    if limit is None or len(slots) <= limit:
+        return slots, 0
+    last = {metric: (step, metric) for step, metric in slots}
+    chosen = list(dict.fromkeys([*last.values(), *reversed(slots)]))[:limit]
+    return sorted(chosen), len(slots) - limit
+
+
+def history_lines(
+    entries: Sequence[HistoryEntry], names: Sequence[str], *, limit: int | None = HISTORY_SLOTS
+) -> list[str]:
+    """The plain lines of ``show --history`` (control characters are left to the caller)."""
+    lines: list[str] = []
+    unreadable = [e for e in entries if e.records is None]
+    found = sorted({n for e in entries for n in (e.records or {})})
+    for name in (n for n in found if not names or n in names):
+        slots, hidden = _history_slots(entries, name, limit)
+        titles = ("commit", "date", "seeds", *(f"{shorten(m, 24)}@{s}" for s, m in slots))
+        rows = []
         for entry in entries:
-            head = f"{entry.commit}  {entry.date}  {escape(entry.subject)}"
-            if entry.records is None:
-                self.out.print(f"{head}  [red]unreadable[/]: {escape(entry.error or '')}")
+            record = (entry.records or {}).get(name)
+            if record is None:
                 continue
-            chosen = [r for n, r in sorted(entry.records.items()) if not names or n in names]
-            summaries = []
-            for record in chosen:
-                means = " ".join(
-                    f"{metric}@{step}={math.fsum(record.scores[step][metric]) / record.n:.4g}"
-                    for step, metric in record.slots()
-                )
-                summaries.append(f"{record.bench}[n={record.n}] {means}")
-            self.out.print(
-                f"{head}  |  " + ("; ".join(escape(s) for s in summaries) or "(no records)")
-            )
+            means = [
+                numbers.value(math.fsum(record.scores[s][m]) / record.n)
+                if s in record.scores and m in record.scores[s]
+                else "—"
+                for s, m in slots
+            ]
+            subject = shorten(entry.subject, _SUBJECT_LIMIT)
+            rows.append((entry.commit, entry.date, str(record.n), *means, subject))
+        more = f"  (+{hidden} more slots; -v shows all)" if hidden else ""
+        lines.append(f"{shorten(name)}{more}")
+        table = plain_table((*titles, "subject"), rows, right=("seeds", *titles[3:]))
+        lines += [f"  {line}" for line in table]
+    for entry in unreadable:
+        lines.append(f"{entry.commit}  {entry.date}  unreadable: {entry.error or ''}")
+    return lines

@@ -257,6 +257,26 @@ class Journal:
                 outcomes.setdefault(entry.index, entry)
         return Resumable(tuple(seeds), tuple(outcomes[i] for i in sorted(outcomes)))
 
+    def unused(self, name: str, fingerprint: str, seeds: Sequence[int]) -> str | None:
+        """Why ``--resume`` cannot use the journal of ``name`` (``None``: none, or usable)."""
+        try:
+            first = self.path(name).read_text(encoding="utf-8", errors="replace").partition("\n")[0]
+        except OSError:
+            return None
+        try:
+            header = json.loads(first)
+            if header["journal"] != FORMAT:
+                return "it was written by another version of pybench"
+            if header["bench"] != name:
+                return f"it belongs to another benchmark ({str(header['bench'])[:60]!r})"
+            if header["fingerprint"] != fingerprint:
+                return "the code changed since it was written (benchmark file or git diff)"
+            if [int(s) for s in header["seeds"]] != [int(s) for s in seeds]:
+                return "it was written for other seeds"
+        except (ValueError, TypeError, KeyError, RecursionError):
+            return "it cannot be read"
+        return None
+
     def start(
         self,
         name: str,
