@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats as sps
 
-from pybench import stats
+from pybench import _signflip, stats
 from tests.reference import (
     compare_ref,
     meta_p_ref,
@@ -550,7 +550,7 @@ def test_batch_size_independence(monkeypatch, n, n_perm, min_effect):
 
     default = run()
     for rows in (1, 3, 50):
-        monkeypatch.setattr(stats, "_BATCH_BYTES", 8 * diffs.shape[1] * rows)
+        monkeypatch.setattr(_signflip, "BATCH_BYTES", 20 * (diffs.shape[1] + n) * rows)
         assert run() == default
     want = meta_p_ref(
         diffs,

@@ -37,13 +37,26 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
 
+from ._signflip import (
+    DEGENERATE_T,
+    TIE_RTOL,
+    Prepared,
+    exact_flip_t,
+    is_exact,
+    severity_parts,
+    sign_batches,
+    sign_flip_null,
+)
 from ._tdist import t_cdf, t_ppf
+
+_sign_batches = sign_batches
+"""The engine's sign-vector batches (tests walk them)."""
 
 __all__ = [
     "DEGENERATE_SD",
@@ -55,6 +68,7 @@ __all__ = [
     "Comparison",
     "SlotPlan",
     "SlotResult",
+    "TIE_RTOL",
     "affordable",
     "compare",
     "compare_scores",
@@ -89,35 +103,8 @@ PLAN_MAX_SEEDS = 1000
 DEGENERATE_SD = 1e-12
 """A slot whose difference standard deviation is below this is degenerate."""
 
-DEGENERATE_T = 1e9
-"""The magnitude of a degenerate slot's t statistic."""
-
 EFFECT_FLOOR = 1e-9
 """Smallest effect denominator; baselines below it make the effect unreliable."""
-
-TIE_RTOL = 1e-10
-"""Relative tolerance when counting permuted statistics ``>=`` the observed one.
-
-The observed statistic is the identity's, computed by the same code as every
-flip, so it always ties with itself exactly. Other flips can be tied with it
-mathematically (equal magnitudes, grid-valued data) and still land a hair
-below it after a different order of rounding; counting those as tied is the
-conservative choice. The tolerance applies to the finite part of a severity
-(``max(1, finite part) * TIE_RTOL``) and to a slot's t
-(``max(1, |t|) * TIE_RTOL``), never to the ``1e9`` of a degenerate slot.
-"""
-
-_BATCH_BYTES = 4 * 2**20
-"""Target size of one ``(P, K)`` float64 work array in the sign-flip null."""
-
-_RECHECK_RATIO = 1e-2
-"""Recompute a permuted variance directly when it is below this fraction of its scale.
-
-The shortcut ``(SS - n m^2) / (n - 1)`` carries an absolute error of a few
-``n * eps * SS``; above this ratio its relative error stays far below
-``TIE_RTOL``, and below it the entry is recomputed the straightforward way
-(rare: only nearly constant permuted columns).
-"""
 
 _SAFE_EXPONENT = 400
 """Columns with values beyond ``2**400`` are scaled by a power of two below it.
@@ -137,11 +124,6 @@ def n_permutations(alpha: float) -> int:
     ``1 / (budget + 1)`` is below ``alpha / 20``.
     """
     return max(N_PERM, math.ceil(FLIPS_PER_ALPHA / alpha))
-
-
-def is_exact(n: int, n_perm: int) -> bool:
-    """Whether ``n`` seeds are enumerated (all ``2**n`` sign vectors) under budget ``n_perm``."""
-    return 2**n <= n_perm
 
 
 def smallest_meta_p(n: int, n_perm: int = N_PERM) -> float:
@@ -262,29 +244,9 @@ def _column_scale(*matrices: np.ndarray) -> np.ndarray:
 
 
 # -- the sign-flip null ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Prepared:
-    """A difference matrix ready for the null: scaled columns and per-column thresholds."""
-
-    diffs: np.ndarray
-    sum_sq: np.ndarray
-    var_floor: np.ndarray
-    """``n (n - 1) sd_floor**2``: a permuted ``q`` below it is degenerate."""
-    gate: np.ndarray | None
-    """``min_effect * n * denom``: a slot is past the gate when its sum is below ``-gate``."""
-
-    def take(self, order: np.ndarray) -> _Prepared:
-        return _Prepared(
-            self.diffs[:, order],
-            self.sum_sq[order],
-            self.var_floor[order],
-            None if self.gate is None else self.gate[order],
-        )
-
-
 def _prepare(
     diffs: np.ndarray, denom: np.ndarray, min_effect: float | None, scale: np.ndarray | None = None
-) -> _Prepared:
+) -> Prepared:
     """Scale ``diffs`` (unless ``scale`` says it already is) and precompute the thresholds.
 
     ``scale`` is the per-column factor ``diffs`` and ``denom`` were multiplied by.
@@ -302,249 +264,13 @@ def _prepare(
     # marks an exactly constant column degenerate.
     var_floor = np.maximum(n * (n - 1) * sd_floor**2, np.nextafter(0.0, 1.0))
     gate = None if min_effect is None else min_effect * n * denom
-    return _Prepared(diffs, np.einsum("ij,ij->j", diffs, diffs), var_floor, gate)
-
-
-def _flip_t(signs: np.ndarray, data: _Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The t statistics and column sums of ``signs[p, :, None] * diffs`` for every row ``p``.
-
-    With the permuted column sums ``S = signs @ diffs`` and the fixed sums of
-    squares ``SS``, ``q = n * SS - S**2`` is ``n (n - 1)`` times the permuted
-    variance and ``t = S * sqrt(n - 1) / sqrt(q)``; the work stays in a few
-    in-place passes over the ``(P, K)`` batch.
-
-    Returns:
-        ``(t, S, degenerate)``: three ``(P, K)`` arrays; a degenerate entry's
-        ``t`` is ``±1e9`` or ``0`` by the sign of its sum.
-    """
-    diffs = data.diffs
-    n = diffs.shape[0]
-    total = signs @ diffs
-    q = np.multiply(total, total)
-    scale = n * data.sum_sq
-    np.subtract(scale, q, out=q)
-    # The shortcut cancels badly when a permuted column is (nearly) constant; redo
-    # those few entries the straightforward way.
-    shaky = np.nonzero(q < _RECHECK_RATIO * scale)
-    if shaky[0].size:
-        p_idx, k_idx = shaky
-        for lo in range(0, p_idx.size, 4096):
-            p, k = p_idx[lo : lo + 4096], k_idx[lo : lo + 4096]
-            x = signs[p] * diffs[:, k].T
-            total[p, k] = n * x.mean(axis=1)
-            q[p, k] = n * (n - 1) * x.var(axis=1, ddof=1)
-    degenerate = q < data.var_floor
-    np.sqrt(q, out=q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.divide(total, q, out=q)
-    np.multiply(t, math.sqrt(n - 1), out=t)
-    if degenerate.any():
-        t[degenerate] = np.sign(total[degenerate]) * DEGENERATE_T
-    return t, total, degenerate
-
-
-def _severity_parts(
-    t: np.ndarray,
-    total: np.ndarray,
-    gate: np.ndarray | None,
-    t_crit: float,
-    *,
-    mirror: bool,
-    any_degenerate: bool,
-    work: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the severity split into ``(m, f)``: ``T = m * (1e9 + t_crit) + f``.
-
-    ``m`` counts the contributing degenerate slots (``t = -1e9``), ``f`` adds the
-    other contributions ``max(0, t_crit - t)``; gated-out slots contribute 0.
-    With ``mirror`` it is the severity of ``-D``: ``t`` and the sums negated.
-    Keeping ``m`` apart means a degenerate slot's ``1e9`` never swamps the
-    comparison of everything else.
-    """
-    contrib = np.add(t, t_crit, out=work) if mirror else np.subtract(t_crit, t, out=work)
-    np.maximum(contrib, 0.0, out=contrib)
-    if gate is not None:
-        np.copyto(contrib, 0.0, where=total <= gate if mirror else total >= -gate)
-    rows = t.shape[0]
-    if not any_degenerate:
-        return np.zeros(rows, dtype=np.int64), contrib.sum(axis=1)
-    degenerate = t == (DEGENERATE_T if mirror else -DEGENERATE_T)
-    np.logical_and(degenerate, contrib > 0.0, out=degenerate)
-    m = np.count_nonzero(degenerate, axis=1).astype(np.int64)
-    contrib[degenerate] = 0.0
-    return m, contrib.sum(axis=1)
-
-
-def _at_least(m: np.ndarray, f: np.ndarray, observed: tuple[int, float], big: float) -> np.ndarray:
-    """Which rows' severity ``m * big + f`` is at least the observed one, ties included.
-
-    The tolerance is relative to the observed finite part only.
-    """
-    m_obs, f_obs = observed
-    tol = TIE_RTOL * max(f_obs, 1.0)
-    gap = f - f_obs
-    if m.any() or m_obs:
-        gap += (m - m_obs) * big
-    return gap >= -tol
+    sum_sq = np.einsum("ij,ij->j", diffs, diffs)
+    return Prepared(diffs, sum_sq, var_floor, np.zeros(diffs.shape[1]), gate)
 
 
 def _total(parts: tuple[int, float], big: float) -> float:
     m, f = parts
     return float(m * big + f) if m else float(f)
-
-
-def _sign_batches(n: int, n_perm: int, rng: np.random.Generator, batch: int) -> Iterator:
-    """Yield ``(P, n)`` float arrays of signs; all ``2**n`` vectors when ``2**n <= n_perm``.
-
-    The enumeration starts with the identity (all ``+1``). Monte-Carlo signs are
-    drawn as ``rng.random(n) < 0.5`` per permutation, in order, so the stream
-    does not depend on the batch size.
-    """
-    if is_exact(n, n_perm):
-        bits = np.arange(n, dtype=np.int64)
-        for start in range(0, 2**n, batch):
-            idx = np.arange(start, min(start + batch, 2**n), dtype=np.int64)
-            yield 1.0 - 2.0 * ((idx[:, None] >> bits) & 1)
-    else:
-        for start in range(0, n_perm, batch):
-            size = min(batch, n_perm - start)
-            yield np.where(rng.random((size, n)) < 0.5, 1.0, -1.0)
-
-
-@dataclass(frozen=True)
-class _Null:
-    """What one pass over the sign vectors yields (slot arrays in the input's column order)."""
-
-    t: np.ndarray
-    total: np.ndarray
-    degenerate: np.ndarray
-    severity: float
-    meta_p: float
-    improvement_severity: float
-    improvement_p: float
-    p_adj: np.ndarray
-    n_perm: int
-    exact: bool
-
-
-def _p_value(hits: np.ndarray, count: int, exact: bool) -> np.ndarray:
-    """``hits / 2**n`` when enumerated, ``(hits + 1) / (B + 1)`` by Monte-Carlo."""
-    return hits / count if exact else (hits + 1) / (count + 1)
-
-
-@dataclass
-class _Observed:
-    """The identity's statistics and what the flips are compared with."""
-
-    t: np.ndarray
-    total: np.ndarray
-    degenerate: np.ndarray
-    severity: tuple[int, float]
-    improvement: tuple[int, float]
-    bound: np.ndarray
-    """Per slot (reversed column order): ``t + TIE_RTOL * max(|t|, 1)``."""
-
-    @classmethod
-    def of(
-        cls,
-        t: np.ndarray,
-        total: np.ndarray,
-        degenerate: np.ndarray,
-        data: _Prepared,
-        t_crit: float,
-    ) -> _Observed:
-        def parts(mirror: bool) -> tuple[int, float]:
-            m, f = _severity_parts(t, total, data.gate, t_crit, mirror=mirror, any_degenerate=True)
-            return int(m[0]), float(f[0])
-
-        bound = (t[0] + TIE_RTOL * np.maximum(np.abs(t[0]), 1.0))[::-1]
-        return cls(
-            t[0].copy(), total[0].copy(), degenerate[0].copy(), parts(False), parts(True), bound
-        )
-
-
-def _sign_flip_null(
-    data: _Prepared,
-    *,
-    t_crit: float,
-    n_perm: int,
-    rng: np.random.Generator | None = None,
-    extras: bool = True,
-) -> _Null:
-    """Severity, meta p-value and (with ``extras``) improvement and max-T p-values, one pass.
-
-    The identity is computed by the same code as every flip (in the first
-    batch when enumerating, on its own row otherwise) and its statistics are
-    the observed ones. The columns are put in ascending order of the
-    identity's t, so in each batch the successive maxima of ``-t`` over the
-    slots not yet rejected (the step-down max-T) are one cumulative minimum
-    of ``t`` along the reversed row.
-    """
-    n, k = data.diffs.shape
-    exact = is_exact(n, n_perm)
-    rng = np.random.default_rng(0) if rng is None else rng
-    big = DEGENERATE_T + t_crit
-    identity = np.ones((1, n))
-    order = np.argsort(_flip_t(identity, data)[0][0], kind="stable")
-    data = data.take(order)
-    obs = None if exact else _Observed.of(*_flip_t(identity, data), data, t_crit)
-    batch = max(1, min(65536, _BATCH_BYTES // (8 * max(k, 1))))
-    hits = hits_imp = count = 0
-    hits_adj = np.zeros(k, dtype=np.int64)
-    work = None
-    for signs in _sign_batches(n, n_perm, rng, batch):
-        t, total, degenerate = _flip_t(signs, data)
-        if obs is None:  # enumerating: the first sign vector is the identity
-            obs = _Observed.of(t[:1], total[:1], degenerate[:1], data, t_crit)
-        any_degenerate = bool(degenerate.any())
-        if work is None or work.shape != t.shape:
-            work = np.empty_like(t)
-        for mirror in (False, True) if extras else (False,):
-            m, f = _severity_parts(
-                t,
-                total,
-                data.gate,
-                t_crit,
-                mirror=mirror,
-                any_degenerate=any_degenerate,
-                work=work,
-            )
-            at_least = _at_least(m, f, obs.improvement if mirror else obs.severity, big)
-            if mirror:
-                hits_imp += int(np.count_nonzero(at_least))
-            else:
-                hits += int(np.count_nonzero(at_least))
-        if extras:
-            # Successive minima of t from the last (least significant) slot backwards.
-            np.minimum.accumulate(t[:, ::-1], axis=1, out=work)
-            hits_adj += np.count_nonzero(work <= obs.bound, axis=0)
-        count += signs.shape[0]
-    assert obs is not None
-
-    def p_value(parts: tuple[int, float], hit_count: int) -> tuple[float, float]:
-        severity = _total(parts, big)
-        return severity, 1.0 if severity <= 0.0 else float(_p_value(hit_count, count, exact))
-
-    severity, meta_p = p_value(obs.severity, hits)
-    improvement_severity = improvement_p = math.nan
-    p_adj = np.full(k, math.nan)
-    if extras:
-        improvement_severity, improvement_p = p_value(obs.improvement, hits_imp)
-        stepwise = np.maximum.accumulate(_p_value(hits_adj[::-1], count, exact))
-        p_adj[order] = np.minimum(stepwise, 1.0)
-    unsorted = [np.empty_like(a) for a in (obs.t, obs.total, obs.degenerate)]
-    for out, values in zip(unsorted, (obs.t, obs.total, obs.degenerate), strict=True):
-        out[order] = values
-    return _Null(
-        *unsorted,
-        severity=severity,
-        meta_p=meta_p,
-        improvement_severity=improvement_severity,
-        improvement_p=improvement_p,
-        p_adj=p_adj,
-        n_perm=2**n if exact else n_perm,
-        exact=exact,
-    )
 
 
 def _permuted_severity(
@@ -562,10 +288,8 @@ def _permuted_severity(
     """
     del sum_sq
     data = _prepare(diffs, denom, min_effect)
-    t, total, degenerate = _flip_t(signs, data)
-    m, f = _severity_parts(
-        t, total, data.gate, t_crit, mirror=False, any_degenerate=bool(degenerate.any())
-    )
+    t, total, _ = exact_flip_t(signs, data)
+    m, f = severity_parts(t, total, data.gate, t_crit, mirror=False)
     return m * (DEGENERATE_T + t_crit) + f
 
 
@@ -593,8 +317,8 @@ def _severity(
         The severity, ``>= 0``.
     """
     data = _prepare(diffs, denom, min_effect)
-    t, total, _ = _flip_t(np.ones((1, data.diffs.shape[0])), data)
-    m, f = _severity_parts(t, total, data.gate, t_crit, mirror=False, any_degenerate=True)
+    t, total, _ = exact_flip_t(np.ones((1, data.diffs.shape[0])), data)
+    m, f = severity_parts(t, total, data.gate, t_crit, mirror=False)
     return _total((int(m[0]), float(f[0])), DEGENERATE_T + t_crit)
 
 
@@ -637,7 +361,7 @@ def _sign_flip_meta_p(
     if observed <= 0.0:
         return 1.0
     data = _prepare(diffs, denom, min_effect)
-    return _sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng, extras=False).meta_p
+    return sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng, extras=False).meta_p
 
 
 # -- the comparison --------------------------------------------------------------------------
@@ -781,7 +505,7 @@ def compare(
     t_crit = t_critical(alpha, n)
 
     data = _prepare(diffs, denom, min_effect, scale=scale)
-    null = _sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng)
+    null = sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng)
     t = null.t
     mean = diffs.mean(axis=0)
     p = np.where(null.degenerate, np.where(t < 0, 0.0, 1.0), t_cdf(t, n - 1))
@@ -802,29 +526,25 @@ def compare(
             ci_high / scale,
         ]
     base_mean, base_std, cur_mean, cur_std, low, high = unscaled
-    rows = [
-        SlotResult(
-            step=int(step),
-            metric=metric,
-            baseline_mean=float(base_mean[i]),
-            baseline_std=float(base_std[i]),
-            current_mean=float(cur_mean[i]),
-            current_std=float(cur_std[i]),
-            effect_size=float(effect[i]),
-            effect_reliable=bool(reliable[i]),
-            t_stat=float(t[i]),
-            p_value=float(p[i]),
-            flagged=bool(flagged[i]),
-            p_adj=float(null.p_adj[i]),
-            flagged_adj=bool(flagged_adj[i]),
-            ci_low=float(low[i]),
-            ci_high=float(high[i]),
-            delta_low=float(ci_low[i] / denom[i]),
-            delta_high=float(ci_high[i] / denom[i]),
-            improved=bool(improved[i]),
-        )
-        for i, (step, metric) in enumerate(slots)
-    ]
+    rows = _slot_rows(
+        slots,
+        baseline_mean=base_mean,
+        baseline_std=base_std,
+        current_mean=cur_mean,
+        current_std=cur_std,
+        effect_size=effect,
+        effect_reliable=reliable,
+        t_stat=t,
+        p_value=p,
+        flagged=flagged,
+        p_adj=null.p_adj,
+        flagged_adj=flagged_adj,
+        ci_low=low,
+        ci_high=high,
+        delta_low=ci_low / denom,
+        delta_high=ci_high / denom,
+        improved=improved,
+    )
     return Comparison(
         slots=rows,
         n_flagged=int(flagged.sum()),
@@ -841,6 +561,16 @@ def compare(
         improved=null.improvement_p < alpha,
         n_improved=int(improved.sum()),
     )
+
+
+def _slot_rows(slots: Sequence[tuple[int, str]], **columns: np.ndarray) -> list[SlotResult]:
+    """One :class:`SlotResult` per slot from per-slot arrays (Python numbers, not numpy's)."""
+    names = list(columns)
+    values = [np.asarray(columns[name]).tolist() for name in names]
+    return [
+        SlotResult(int(step), metric, **dict(zip(names, row, strict=True)))
+        for (step, metric), row in zip(slots, zip(*values, strict=True), strict=True)
+    ]
 
 
 def compare_scores(
