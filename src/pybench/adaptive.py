@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import stats
+from . import relative, stats
 from .compare import BenchComparison, compare_run
 from .normalize import Slot
 
@@ -109,12 +109,16 @@ def schedule(n_seeds: int, alpha: float) -> tuple[Look, ...]:
 
 
 def _goodness(
-    slots: Sequence[Slot], baseline: np.ndarray, current: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Paired goodness differences and effect denominators, as :func:`stats.compare` forms them."""
+    slots: Sequence[Slot], baseline: np.ndarray, current: np.ndarray, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paired goodness differences (rounding ties zeroed), effect denominators and slot
+    magnitudes, as :func:`stats.compare` forms them."""
     sign = np.array([stats.goodness_sign(metric) for _, metric in slots])
     base_good = np.asarray(baseline, float) * sign
-    return np.asarray(current, float) * sign - base_good, stats.effect_denominators(base_good)
+    cur_good = np.asarray(current, float) * sign
+    magnitude = relative.magnitudes(base_good, cur_good)
+    diffs = relative.ties(cur_good - base_good, magnitude, rtol)
+    return diffs, stats.effect_denominators(base_good, rtol), magnitude
 
 
 def projected_meta_p(
@@ -127,6 +131,7 @@ def projected_meta_p(
     min_effect: float | None,
     optimism: float = OPTIMISM,
     n_perm: int = stats.N_PERM,
+    rtol: float = relative.RTOL,
 ) -> float:
     """The meta p-value the full run would reach if the rest of the seeds went badly.
 
@@ -151,18 +156,22 @@ def projected_meta_p(
         min_effect: the effect gate, or ``None``.
         optimism: how many predictive deviations each slot is moved.
         n_perm: the sign-flip budget.
+        rtol: the comparison's tie tolerance (a slot spread below ``rtol`` times its
+            magnitude does not move).
     """
-    diffs, denom = _goodness(slots, baseline, current)
+    diffs, denom, magnitude = _goodness(slots, baseline, current, rtol)
     n = diffs.shape[0]
     mean, sd = diffs.mean(axis=0), diffs.std(axis=0, ddof=1)
-    moving = sd >= stats.DEGENERATE_SD
+    moving = sd > rtol * magnitude
     if min_effect is not None:
         moving &= mean / denom < -min_effect
-    t = stats.slot_t_stats(diffs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(moving, mean / (sd / math.sqrt(n)), 0.0)
     target = math.sqrt(n_total / n) * t - optimism * math.sqrt(max(n_total / n - 1.0, 0.0))
     projected = diffs + np.where(moving, target * sd / math.sqrt(n) - mean, 0.0)
     t_crit = stats.t_critical(alpha, n)
-    severity = stats._severity(projected, denom, min_effect=min_effect, t_crit=t_crit)
+    scale = dict(magnitude=np.maximum(magnitude, np.abs(projected).max(axis=0)), rtol=rtol)
+    severity = stats._severity(projected, denom, min_effect=min_effect, t_crit=t_crit, **scale)
     return stats._sign_flip_meta_p(
         projected,
         denom,
@@ -171,6 +180,7 @@ def projected_meta_p(
         t_crit=t_crit,
         n_perm=n_perm,
         rng=np.random.default_rng(0),
+        **scale,
     )
 
 

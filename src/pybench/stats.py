@@ -54,22 +54,27 @@ from ._signflip import (
     sign_flip_null,
 )
 from ._tdist import t_cdf, t_ppf
+from .relative import RTOL, check_rtol, fieller, magnitudes, normalise, ties
 
 _sign_batches = sign_batches
 """The engine's sign-vector batches (tests walk them)."""
 
 __all__ = [
-    "DEGENERATE_SD",
     "DEGENERATE_T",
     "FLIPS_PER_ALPHA",
+    "MAX_FLIP_SECONDS",
     "MAX_PERM",
     "N_PERM",
+    "RTOL",
     "PLAN_MAX_SEEDS",
     "Comparison",
     "SlotPlan",
     "SlotResult",
     "TIE_RTOL",
     "affordable",
+    "check_alpha",
+    "flip_seconds",
+    "too_slow",
     "compare",
     "compare_scores",
     "detectable_effect",
@@ -100,20 +105,8 @@ MAX_PERM = 100_000_000
 PLAN_MAX_SEEDS = 1000
 """:func:`seeds_needed` looks no further than this many seeds."""
 
-DEGENERATE_SD = 1e-12
-"""A slot whose difference standard deviation is below this is degenerate."""
-
-EFFECT_FLOOR = 1e-9
-"""Smallest effect denominator; baselines below it make the effect unreliable."""
-
-_SAFE_EXPONENT = 400
-"""Columns with values beyond ``2**400`` are scaled by a power of two below it.
-
-t statistics and relative effects do not change when a column is scaled, and
-a power of two scales exactly; without it sums of squares of values near the
-float maximum (1.8e308) overflow and the statistics become NaN.
-"""
-
+MAX_FLIP_SECONDS = 60.0
+"""An ``alpha`` whose sign flips would take longer than this (estimated) is refused."""
 
 # -- budgets and reachability ------------------------------------------------------------
 def n_permutations(alpha: float) -> int:
@@ -178,19 +171,24 @@ def t_critical(alpha: float, n: int) -> float:
 
 
 # -- per-slot statistics -------------------------------------------------------------------
-def slot_t_stats(diffs: np.ndarray) -> np.ndarray:
+def slot_t_stats(diffs: np.ndarray, rtol: float = RTOL) -> np.ndarray:
     """Return the ``(K,)`` paired t statistics of an ``(n, K)`` difference matrix.
 
     Computed straightforwardly from the column means and standard deviations;
     :func:`compare` reports the identity's t from the sign-flip code instead
-    (the same numbers up to rounding).
+    (the same numbers up to rounding). A column whose standard deviation is
+    below ``rtol`` times its largest ``|value|`` is degenerate: ``±1e9`` by the
+    sign of its mean, ``0`` when that mean is within the same tolerance of 0.
     """
     diffs = np.asarray(diffs, dtype=float)
     n = diffs.shape[0]
-    mean, sd = diffs.mean(axis=0), diffs.std(axis=0, ddof=1)
+    scaled = diffs * normalise(diffs)
+    floor = rtol * magnitudes(scaled)
+    mean, sd = scaled.mean(axis=0), scaled.std(axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = mean / (sd / math.sqrt(n))
-    return np.where(sd < DEGENERATE_SD, np.sign(mean) * DEGENERATE_T, t)
+    degenerate = np.where(np.abs(mean) > floor, np.sign(mean) * DEGENERATE_T, 0.0)
+    return np.where(sd < np.maximum(floor, np.nextafter(0.0, 1.0)), degenerate, t)
 
 
 def paired_intervals(diffs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +202,7 @@ def paired_intervals(diffs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.nd
     """
     diffs = np.asarray(diffs, dtype=float)
     n = diffs.shape[0]
-    scale = _column_scale(diffs)
+    scale = normalise(diffs)
     scaled = diffs * scale
     mean, sd = scaled.mean(axis=0), scaled.std(axis=0, ddof=1)
     half = -t_ppf(alpha / 2.0, n - 1) * sd / math.sqrt(n)
@@ -212,12 +210,22 @@ def paired_intervals(diffs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.nd
         return (mean - half) / scale, (mean + half) / scale
 
 
-def effect_denominators(baseline_goodness: np.ndarray) -> np.ndarray:
-    """``max(|mean baseline goodness|, 1e-9)`` per slot of an ``(n, K)`` matrix."""
+def effect_denominators(baseline_goodness: np.ndarray, rtol: float = RTOL) -> np.ndarray:
+    """``|mean baseline goodness|`` per slot of an ``(n, K)`` matrix, at least ``rtol`` times
+    the slot's largest ``|value|`` (so a zero mean gives a huge, not an infinite, Δ).
+
+    An all-zero slot gets ``1`` (its Δ is 0).
+    """
     base = np.asarray(baseline_goodness, float)
-    scale = _column_scale(base)
-    with np.errstate(over="ignore"):
-        return np.maximum(np.abs((base * scale).mean(axis=0)) / scale, EFFECT_FLOOR)
+    scale = normalise(base)
+    good = base * scale
+    return _denominators(good.mean(axis=0), magnitudes(good), rtol) / scale
+
+
+def _denominators(mean: np.ndarray, magnitude: np.ndarray, rtol: float) -> np.ndarray:
+    """``max(|mean|, rtol * magnitude)``, or ``1`` where that is 0 (normalised columns)."""
+    denom = np.maximum(np.abs(mean), rtol * magnitude)
+    return np.where(denom > 0.0, denom, 1.0)
 
 
 def goodness_sign(metric: str) -> float:
@@ -225,47 +233,54 @@ def goodness_sign(metric: str) -> float:
     return -1.0 if metric.startswith("min:") else 1.0
 
 
-def _column_scale(*matrices: np.ndarray) -> np.ndarray:
-    """Per-column powers of two that bring every column's largest magnitude below ``2**400``.
-
-    ``1`` for every ordinary column, so ordinary data are computed unscaled.
-    """
-    k = matrices[0].shape[1]
-    big = np.zeros(k)
-    for matrix in matrices:
-        if matrix.shape[0]:
-            big = np.maximum(big, np.abs(matrix).max(axis=0))
-    scale = np.ones(k)
-    huge = big > 2.0**_SAFE_EXPONENT
-    if huge.any():
-        _, exponent = np.frexp(big[huge])
-        scale[huge] = np.ldexp(1.0, _SAFE_EXPONENT - exponent)
-    return scale
-
-
 # -- the sign-flip null ----------------------------------------------------------------------
 def _prepare(
-    diffs: np.ndarray, denom: np.ndarray, min_effect: float | None, scale: np.ndarray | None = None
+    diffs: np.ndarray,
+    denom: np.ndarray,
+    min_effect: float | None,
+    *,
+    magnitude: np.ndarray | None = None,
+    rtol: float = RTOL,
 ) -> Prepared:
-    """Scale ``diffs`` (unless ``scale`` says it already is) and precompute the thresholds.
+    """Normalise ``diffs`` and ``denom`` and precompute the thresholds (the private API's path).
 
-    ``scale`` is the per-column factor ``diffs`` and ``denom`` were multiplied by.
+    ``magnitude`` is each slot's largest ``|value|`` in the units of ``diffs``
+    (default: the largest ``|difference|``): it sets the degenerate floor.
     """
     diffs = np.asarray(diffs, dtype=float)
     denom = np.asarray(denom, dtype=float)
     if not (np.isfinite(diffs).all() and np.isfinite(denom).all()):
         raise ValueError("the differences and effect denominators must be finite")
-    if scale is None:
-        scale = _column_scale(diffs)
-        diffs, denom = diffs * scale, denom * scale
+    big = magnitudes(diffs) if magnitude is None else np.asarray(magnitude, dtype=float)
+    scale = normalise(big[None, :])
+    judged = np.ones(diffs.shape[1], dtype=bool)
+    return _prepared(diffs * scale, denom * scale, big * scale, min_effect, judged, rtol)
+
+
+def _prepared(
+    diffs: np.ndarray,
+    denom: np.ndarray,
+    magnitude: np.ndarray,
+    min_effect: float | None,
+    judged: np.ndarray,
+    rtol: float,
+) -> Prepared:
+    """The engine's view of normalised columns.
+
+    * degenerate: a permuted standard deviation below ``rtol * magnitude``
+      (``±1e9``, or ``0`` when the sum is within ``n * rtol * magnitude`` of 0);
+    * the ``min_effect`` gate: a sum below ``-n (min_effect * denom + rtol * magnitude)``,
+      so a change exactly on the boundary is not past it; never where the relative
+      change cannot be judged (``judged`` false).
+    """
     n = diffs.shape[0]
-    sd_floor = DEGENERATE_SD * scale
-    # A floor that underflows (columns scaled from near the float maximum) still
-    # marks an exactly constant column degenerate.
-    var_floor = np.maximum(n * (n - 1) * sd_floor**2, np.nextafter(0.0, 1.0))
-    gate = None if min_effect is None else min_effect * n * denom
+    floor = rtol * magnitude
+    var_floor = np.maximum(n * (n - 1) * floor**2, np.nextafter(0.0, 1.0))
+    gate = None
+    if min_effect is not None:
+        gate = np.where(judged, n * (min_effect * denom + floor), np.inf)
     sum_sq = np.einsum("ij,ij->j", diffs, diffs)
-    return Prepared(diffs, sum_sq, var_floor, np.zeros(diffs.shape[1]), gate)
+    return Prepared(diffs, sum_sq, var_floor, n * floor, gate)
 
 
 def _total(parts: tuple[int, float], big: float) -> float:
@@ -299,6 +314,8 @@ def _severity(
     *,
     min_effect: float | None,
     t_crit: float,
+    magnitude: np.ndarray | None = None,
+    rtol: float = RTOL,
 ) -> float:
     """Severity ``T(D) = sum_k max(0, t_crit - t_k)`` of a difference matrix.
 
@@ -312,11 +329,14 @@ def _severity(
             ``-min_effect`` (its sum below ``-min_effect * n * denom``); ``None``
             disables the gate.
         t_crit: the one-sided critical t value (negative).
+        magnitude: each slot's largest ``|value|`` (default: largest ``|difference|``);
+            a slot whose spread is below ``rtol`` times it is degenerate.
+        rtol: the relative tolerance (:data:`RTOL`).
 
     Returns:
         The severity, ``>= 0``.
     """
-    data = _prepare(diffs, denom, min_effect)
+    data = _prepare(diffs, denom, min_effect, magnitude=magnitude, rtol=rtol)
     t, total, _ = exact_flip_t(np.ones((1, data.diffs.shape[0])), data)
     m, f = severity_parts(t, total, data.gate, t_crit, mirror=False)
     return _total((int(m[0]), float(f[0])), DEGENERATE_T + t_crit)
@@ -331,6 +351,8 @@ def _sign_flip_meta_p(
     t_crit: float,
     n_perm: int = N_PERM,
     rng: np.random.Generator | None = None,
+    magnitude: np.ndarray | None = None,
+    rtol: float = RTOL,
 ) -> float:
     """Meta p-value of the observed severity under within-seed sign flips.
 
@@ -353,6 +375,8 @@ def _sign_flip_meta_p(
         t_crit: the one-sided critical t value.
         n_perm: the permutation budget.
         rng: generator for the Monte-Carlo path (unused when exact).
+        magnitude: as for :func:`_severity`.
+        rtol: as for :func:`_severity`.
 
     Returns:
         The meta p-value in ``(0, 1]``: at least ``1 / 2**n`` when exact and
@@ -360,7 +384,7 @@ def _sign_flip_meta_p(
     """
     if observed <= 0.0:
         return 1.0
-    data = _prepare(diffs, denom, min_effect)
+    data = _prepare(diffs, denom, min_effect, magnitude=magnitude, rtol=rtol)
     return sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng, extras=False).meta_p
 
 
@@ -384,7 +408,8 @@ class SlotResult:
     effect_size: float
     """Relative goodness change ``mean difference / denominator`` (Δ)."""
     effect_reliable: bool
-    """Whether the denominator (baseline mean goodness) is above 1e-9."""
+    """Whether the baseline mean is distinguishable from zero (Fieller's interval of Δ is
+    bounded); otherwise Δ and its interval mean little."""
     t_stat: float
     """The paired t statistic (degenerate: ``±1e9`` or ``0``)."""
     p_value: float
@@ -402,11 +427,15 @@ class SlotResult:
     ci_high: float
     """Its upper end."""
     delta_low: float
-    """``ci_low`` relative to the effect denominator (like Δ)."""
+    """Lower end of Fieller's ``1 - alpha`` interval of Δ (the baseline mean's uncertainty
+    included); ``-inf`` when unbounded."""
     delta_high: float
-    """``ci_high`` relative to the effect denominator."""
+    """Its upper end; ``inf`` when unbounded."""
     improved: bool
     """The mirror of ``flagged``: ``t > -t_crit`` (and past the gate)."""
+    judged: bool = True
+    """Whether ``min_effect`` could judge the slot: false when it is set and the relative
+    change is unreliable (then the slot is never flagged)."""
 
 
 @dataclass(frozen=True)
@@ -438,7 +467,8 @@ class Comparison:
     improvement_p: float
     """Its sign-flip p-value (same sign vectors)."""
     improved: bool
-    """``improvement_p < alpha``: the benchmark got significantly better."""
+    """``improvement_p < alpha`` and the verdict passed: the benchmark got significantly
+    better (a FAIL is never called improved, even when some slots got better)."""
     n_improved: int
     """Slots whose own test says better (``t > -t_crit``, past the gate)."""
 
@@ -456,6 +486,7 @@ def compare(
     min_effect: float | None = None,
     n_perm: int | None = None,
     rng: np.random.Generator | None = None,
+    rtol: float = RTOL,
 ) -> Comparison:
     """Compare paired per-seed scores and decide PASS or FAIL.
 
@@ -465,86 +496,70 @@ def compare(
         slots: the ``(step, metric)`` of each column; a metric named ``min:...``
             is lower-is-better, every other higher-is-better.
         alpha: significance level of each slot's test, of the verdict, of
-            ``p_adj`` and of the improvement test; the intervals have level ``1 - alpha``.
+            ``p_adj`` and of the improvement test, in ``(0, 0.5]``; the intervals
+            have level ``1 - alpha``.
         min_effect: a slot is flagged only if its relative goodness change is
-            below ``-min_effect``; ``None`` disables the gate.
+            below ``-min_effect``; ``None`` disables the gate. A slot whose
+            relative change is unreliable cannot pass the gate.
         n_perm: the sign-flip budget (default :func:`n_permutations` of ``alpha``).
         rng: generator for the Monte-Carlo null (default: seeded with 0, so a
             verdict is reproducible).
+        rtol: differences within ``rtol`` times the slot's largest ``|value|``
+            are ties (no change); see :data:`pybench.relative.RTOL`.
 
     Returns:
         A :class:`Comparison` whose slot rows follow the column order.
 
     Raises:
         ValueError: if the shapes differ, do not match ``slots``, fewer than
-            two seeds are given, or a value is not finite.
+            two seeds are given, a value is not finite, ``alpha`` or ``rtol``
+            is out of range, or the comparison could never FAIL (too few seeds
+            for ``alpha``, or a flip budget too small).
     """
-    base = np.asarray(baseline, dtype=float)
-    cur = np.asarray(current, dtype=float)
-    if base.ndim != 2 or base.shape != cur.shape:
-        raise ValueError("baseline and current scores have different shapes")
-    if base.shape[1] != len(slots):
-        raise ValueError("the score matrices do not have one column per slot")
+    base, cur = _checked(baseline, current, slots)
     n = base.shape[0]
-    if n < 2:
-        raise ValueError("a comparison needs at least two seeds")
-    if not (np.isfinite(base).all() and np.isfinite(cur).all()):
-        raise ValueError("the scores must be finite (divergence is handled by pybench.compare)")
+    check_alpha(alpha)
+    rtol = check_rtol(rtol)
     n_perm = n_permutations(alpha) if n_perm is None else n_perm
-
-    sign = np.array([goodness_sign(metric) for _, metric in slots])
-    base_good, cur_good = base * sign, cur * sign
-    # Values near the float maximum: work on columns scaled by a power of two
-    # (exact) so that differences and sums of squares cannot overflow.
-    scale = _column_scale(base_good, cur_good)
-    base_good, cur_good = base_good * scale, cur_good * scale
-    diffs = cur_good - base_good
-    base_mean_good = base_good.mean(axis=0)
-    denom = np.maximum(np.abs(base_mean_good), EFFECT_FLOOR * scale)
-    reliable = np.abs(base_mean_good) >= EFFECT_FLOOR * scale
+    if not smallest_meta_p(n, n_perm) < alpha:
+        raise ValueError(
+            f"alpha={alpha:g} can never be reached with {n} seeds and {n_perm} sign flips "
+            f"(the smallest meta p-value is {smallest_meta_p(n, n_perm):.3g}); "
+            f"use at least {min_seeds(alpha)} seeds or a larger alpha"
+        )
+    cols = _Columns.of(base, cur, slots, rtol)
+    low_rel, high_rel, reliable = fieller(cols.diffs, cols.base_good, alpha)
+    denom = _denominators(cols.base_good.mean(axis=0), cols.magnitude, rtol)
     t_crit = t_critical(alpha, n)
-
-    data = _prepare(diffs, denom, min_effect, scale=scale)
+    data = _prepared(cols.diffs, denom, cols.magnitude, min_effect, reliable, rtol)
     null = sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng)
     t = null.t
-    mean = diffs.mean(axis=0)
     p = np.where(null.degenerate, np.where(t < 0, 0.0, 1.0), t_cdf(t, n - 1))
-    effect = mean / denom
-    past_gate = np.ones(len(slots), bool) if data.gate is None else null.total < -data.gate
-    past_gate_up = np.ones(len(slots), bool) if data.gate is None else null.total > data.gate
+    everywhere = np.ones(len(slots), bool)
+    past_gate = everywhere if data.gate is None else null.total < -data.gate
+    past_gate_up = everywhere if data.gate is None else null.total > data.gate
     flagged = (t < t_crit) & past_gate
     flagged_adj = (null.p_adj < alpha) & past_gate
     improved = (-t < t_crit) & past_gate_up
-    ci_low, ci_high = paired_intervals(diffs, alpha)
-    with np.errstate(over="ignore"):
-        unscaled = [
-            base_good.mean(axis=0) * sign / scale,
-            base_good.std(axis=0, ddof=1) / scale,
-            cur_good.mean(axis=0) * sign / scale,
-            cur_good.std(axis=0, ddof=1) / scale,
-            ci_low / scale,
-            ci_high / scale,
-        ]
-    base_mean, base_std, cur_mean, cur_std, low, high = unscaled
+    ci_low, ci_high = paired_intervals(cols.diffs, alpha)
     rows = _slot_rows(
         slots,
-        baseline_mean=base_mean,
-        baseline_std=base_std,
-        current_mean=cur_mean,
-        current_std=cur_std,
-        effect_size=effect,
+        **cols.raw(),
+        effect_size=cols.diffs.mean(axis=0) / denom,
         effect_reliable=reliable,
         t_stat=t,
         p_value=p,
         flagged=flagged,
         p_adj=null.p_adj,
         flagged_adj=flagged_adj,
-        ci_low=low,
-        ci_high=high,
-        delta_low=ci_low / denom,
-        delta_high=ci_high / denom,
+        ci_low=cols.unscale(ci_low),
+        ci_high=cols.unscale(ci_high),
+        delta_low=low_rel,
+        delta_high=high_rel,
         improved=improved,
+        judged=reliable | (min_effect is None),
     )
+    passed = not null.meta_p < alpha
     return Comparison(
         slots=rows,
         n_flagged=int(flagged.sum()),
@@ -552,15 +567,78 @@ def compare(
         meta_p=null.meta_p,
         alpha=alpha,
         t_crit=t_crit,
-        passed=not null.meta_p < alpha,
+        passed=passed,
         n_perm=null.n_perm,
         exact=null.exact,
         n_flagged_adj=int(flagged_adj.sum()),
         improvement_severity=null.improvement_severity,
         improvement_p=null.improvement_p,
-        improved=null.improvement_p < alpha,
+        improved=passed and null.improvement_p < alpha,
         n_improved=int(improved.sum()),
     )
+
+
+def _checked(
+    baseline: np.ndarray, current: np.ndarray, slots: Sequence[tuple[int, str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    base = np.asarray(baseline, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    if base.ndim != 2 or base.shape != cur.shape:
+        raise ValueError("baseline and current scores have different shapes")
+    if base.shape[1] != len(slots):
+        raise ValueError("the score matrices do not have one column per slot")
+    if base.shape[0] < 2:
+        raise ValueError("a comparison needs at least two seeds")
+    if not (np.isfinite(base).all() and np.isfinite(cur).all()):
+        raise ValueError("the scores must be finite (divergence is handled by pybench.compare)")
+    return base, cur
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Goodness columns normalised by powers of two, and the tied differences."""
+
+    sign: np.ndarray
+    scale: np.ndarray
+    base_good: np.ndarray
+    cur_good: np.ndarray
+    magnitude: np.ndarray
+    diffs: np.ndarray
+
+    @classmethod
+    def of(
+        cls, base: np.ndarray, cur: np.ndarray, slots: Sequence[tuple[int, str]], rtol: float
+    ) -> _Columns:
+        sign = np.array([goodness_sign(metric) for _, metric in slots])
+        base_good, cur_good = base * sign, cur * sign
+        scale = normalise(base_good, cur_good)
+        base_good, cur_good = base_good * scale, cur_good * scale
+        magnitude = magnitudes(base_good, cur_good)
+        diffs = ties(cur_good - base_good, magnitude, rtol)
+        return cls(sign, scale, base_good, cur_good, magnitude, diffs)
+
+    def unscale(self, values: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return values / self.scale
+
+    def raw(self) -> dict[str, np.ndarray]:
+        """The raw means and standard deviations of both runs."""
+        return {
+            "baseline_mean": self.unscale(self.base_good.mean(axis=0) * self.sign),
+            "baseline_std": self.unscale(self.base_good.std(axis=0, ddof=1)),
+            "current_mean": self.unscale(self.cur_good.mean(axis=0) * self.sign),
+            "current_std": self.unscale(self.cur_good.std(axis=0, ddof=1)),
+        }
+
+
+def check_alpha(alpha: float) -> float:
+    """``alpha`` if it is in ``(0, 0.5]``, else a :class:`ValueError` saying so.
+
+    Above 0.5 a slot could be flagged worse and better at once (``t_crit > 0``).
+    """
+    if not 0.0 < alpha <= 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5], got {alpha!r}")
+    return alpha
 
 
 def _slot_rows(slots: Sequence[tuple[int, str]], **columns: np.ndarray) -> list[SlotResult]:
@@ -704,7 +782,7 @@ class SlotPlan:
     sd_diff: float
     """The assumed standard deviation of the paired differences, ``sqrt(2) sigma``."""
     reliable: bool
-    """Whether the baseline mean goodness is above 1e-9 (relative effects make sense)."""
+    """Whether the baseline mean is distinguishable from zero (relative effects make sense)."""
     detectable: float
     """The relative drop (positive, e.g. 0.031 for 3.1 %) that the current number of seeds
     detects with the requested power."""
@@ -742,10 +820,11 @@ def power_plan(
     if n < 2:
         raise ValueError("planning needs a baseline of at least two seeds")
     sign = np.array([goodness_sign(metric) for _, metric in slots])
-    scale = _column_scale(base)
+    scale = normalise(base)
     good = base * sign * scale
     mean_good, sd = good.mean(axis=0), good.std(axis=0, ddof=1)
-    denom = np.maximum(np.abs(mean_good), EFFECT_FLOOR * scale)
+    denom = _denominators(mean_good, magnitudes(good), RTOL)
+    reliable = np.abs(mean_good) * math.sqrt(n) > -t_ppf(alpha / 2.0, n - 1) * sd
     sd_diff = math.sqrt(2.0) * sd
     detectable = detectable_effect(sd_diff, n, alpha, power) / denom
     with np.errstate(divide="ignore"):
@@ -760,9 +839,34 @@ def power_plan(
             baseline_mean=float(raw_mean[i]),
             baseline_std=float(raw_sd[i]),
             sd_diff=float(raw_sd_diff[i]),
-            reliable=bool(abs(mean_good[i]) >= EFFECT_FLOOR * scale[i]),
+            reliable=bool(reliable[i]),
             detectable=float(detectable[i]),
             seeds_needed=int(needed[i]) or None,
         )
         for i, (step, metric) in enumerate(slots)
     ]
+
+
+# -- the cost of the sign flips ----------------------------------------------------------------
+_SECONDS_PER_FLIP_SLOT = 1.5e-8
+_SECONDS_PER_FLIP_SEED = 5e-8
+"""Rough costs of one flip per slot and per seed (measured on a busy 2-core machine, rounded up)."""
+
+
+def flip_seconds(n: int, k: int, alpha: float, n_perm: int | None = None) -> float:
+    """About how long the sign flips of ``n`` seeds and ``k`` slots take at ``alpha``."""
+    budget = n_permutations(alpha) if n_perm is None else n_perm
+    flips = 2**n if is_exact(n, budget) else budget
+    return flips * (k * _SECONDS_PER_FLIP_SLOT + n * _SECONDS_PER_FLIP_SEED)
+
+
+def too_slow(name: str, alpha: float, n: int, k: int) -> str | None:
+    """A one-line refusal when ``alpha``'s sign flips would take over :data:`MAX_FLIP_SECONDS`."""
+    seconds = flip_seconds(n, k, alpha)
+    if seconds <= MAX_FLIP_SECONDS:
+        return None
+    return (
+        f"{name}: alpha={alpha:g} needs {n_permutations(alpha)} sign flips of {k} slots "
+        f"(about {seconds:.0f} s per comparison); use a larger alpha (e.g. "
+        f"{max(alpha * seconds / MAX_FLIP_SECONDS, 1e-6):.1g}) or fewer slots"
+    )
