@@ -223,6 +223,7 @@ def decide(
     min_effect: float | None,
     n_perm: int | None = None,
     optimism: float = OPTIMISM,
+    rtol: float = relative.RTOL,
 ) -> Decision:
     """Judge look ``index`` of ``looks`` on the first ``looks[index].n`` seeds.
 
@@ -239,6 +240,7 @@ def decide(
         n_perm: the sign-flip budget (default: :func:`pybench.stats.n_permutations`
             of the look's alpha; studies may pass a smaller one).
         optimism: the futility rule's caution (:func:`projected_meta_p`).
+        rtol: the tie tolerance (:data:`pybench.relative.RTOL`).
 
     Raises:
         ValueError: if the matrices do not hold ``looks[index].n`` rows.
@@ -251,8 +253,9 @@ def decide(
     if n_perm is None:
         n_perm = stats.n_permutations(look.alpha)
     comparison = compare_run(
-        slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm
-    )
+        slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm,
+        rtol=rtol,
+    )  # fmt: skip
     if comparison.stats is not None:
         # The statistics stay those of the benchmark's alpha (t_crit, intervals, the
         # improvement test); only the verdict is the look's.
@@ -280,6 +283,7 @@ def decide(
         min_effect=min_effect,
         optimism=optimism,
         n_perm=n_perm,
+        rtol=rtol,
     )
     futile = projected >= looks[-1].alpha
     return stop(StopReason.FUTILITY if futile else None, projected)
@@ -296,6 +300,7 @@ def decisions(
     min_effect: float | None,
     n_perm: int | None = None,
     optimism: float = OPTIMISM,
+    rtol: float = relative.RTOL,
 ) -> Iterator[Decision]:
     """:func:`decide` at each look in turn, on the leading rows of complete matrices.
 
@@ -316,4 +321,5 @@ def decisions(
             min_effect=min_effect,
             n_perm=n_perm,
             optimism=optimism,
+            rtol=rtol,
         )

@@ -188,9 +188,16 @@ _no_capture_option = click.option(
 )
 _alpha_option = click.option(
     "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=click.FloatRange(0, 0.5, min_open=True),
     default=None,
-    help="Significance level for this run (overrides the 'alpha' keyword).",
+    help="Significance level for this run, in (0, 0.5] (overrides the 'alpha' keyword).",
+)
+_rtol_option = click.option(
+    "--rtol",
+    type=click.FloatRange(0, 0.1),
+    default=None,
+    help="Differences within this fraction of a slot's largest value are ties "
+    "(default 1e-12; overrides the 'rtol' keyword).",
 )
 _min_effect_option = click.option(
     "--min-effect",
@@ -625,6 +632,7 @@ def main() -> None:
 @_common
 @_alpha_option
 @_min_effect_option
+@_rtol_option
 @click.option(
     "--strict",
     is_flag=True,
@@ -713,6 +721,7 @@ def plan_command(
 @_verbose_option
 @_alpha_option
 @_min_effect_option
+@_rtol_option
 @_n_seeds_option
 @_seed_option
 @_workers_option

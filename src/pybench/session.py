@@ -352,6 +352,9 @@ def plan(
             found = journal.read(bench.name, fingerprint)
         seeds = _seeds_for(bench, settings, record, found.seeds if found else None, base_seed)
         _check_reachable(bench.name, settings.alpha, len(seeds), update_command=update_command)
+        k = len(record.slots()) if record else 0
+        if slow := k and stats.too_slow(bench.name, settings.alpha, len(seeds), k):
+            raise UnreachableAlphaError(slow)
         jobs.append(
             Job(
                 bench,
@@ -452,6 +455,7 @@ def _judge(job: Job, result: RunResult, timings: Timings, git: GitState | None) 
         result.values,
         alpha=job.settings.alpha,
         min_effect=job.settings.min_effect,
+        rtol=job.settings.rtol,
     )
     status = Status.PASS if comparison.passed else Status.FAIL
     return Outcome(status, baseline=baseline, comparison=comparison, **common)
@@ -503,6 +507,7 @@ def _run_staged(
             values,
             alpha=job.settings.alpha,
             min_effect=job.settings.min_effect,
+            rtol=job.settings.rtol,
         )
         if decision.reason is not None:
             break

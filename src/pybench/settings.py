@@ -48,6 +48,8 @@ class Settings:
     (``None``: no limit). Seeds then run in a worker process, which can be killed."""
     check_determinism: bool = True
     """When a baseline is made, run its first seed a second time and warn if any value differs."""
+    rtol: float = 1e-12
+    """Differences within ``rtol`` times a slot's largest value are ties (rounding, no change)."""
 
 
 KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
@@ -99,8 +101,10 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
     timeout, check_determinism = merged["timeout"], merged["check_determinism"]
     if not _is_int(n_seeds) or n_seeds < 2:
         raise SettingsError(f"{name}: n_seeds={n_seeds!r} must be an int >= 2")
-    if not _is_number(alpha) or not 0.0 < float(alpha) < 1.0:
-        raise SettingsError(f"{name}: alpha={alpha!r} must be a number between 0 and 1")
+    if not _is_number(alpha) or not 0.0 < float(alpha) <= 0.5:
+        raise SettingsError(f"{name}: alpha={alpha!r} must be a number in (0, 0.5]")
+    if not _is_number(merged["rtol"]) or not 0.0 <= float(merged["rtol"]) <= 0.1:
+        raise SettingsError(f"{name}: rtol={merged['rtol']!r} must be a number in [0, 0.1]")
     if min_effect is not None and (
         not _is_number(min_effect) or not math.isfinite(min_effect) or min_effect < 0
     ):
@@ -133,6 +137,7 @@ def check(name: str, values: Mapping[str, Any]) -> Settings:
         adaptive=adaptive,
         timeout=None if timeout is None else float(timeout),
         check_determinism=check_determinism,
+        rtol=float(merged["rtol"]),
     )
 
 
