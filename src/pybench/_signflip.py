@@ -538,8 +538,10 @@ def sign_flip_null(
     fast = _Fast.of(data, obs, t_crit)
     counts = _Counts(k, obs, big, extras)
     work: list = []
-    for signs in sign_batches(n, n_perm, rng, batch_rows(n, k)):
-        _fast_batch(signs, data, fast, counts, t_crit, work)
+    # With nothing but the meta p-value wanted and no severity, it is 1 (no flip is drawn).
+    if extras or obs.severity != (0, 0.0):
+        for signs in sign_batches(n, n_perm, rng, batch_rows(n, k)):
+            _fast_batch(signs, data, fast, counts, t_crit, work)
 
     def p_value(parts: tuple[int, float], hit_count: int) -> tuple[float, float]:
         m, f = parts

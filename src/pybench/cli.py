@@ -680,11 +680,22 @@ def update_command(**options: Any) -> int:
     show_default=True,
     help="The wanted probability of detecting it.",
 )
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    help="Write the plans by simulation of the verdict as JSON to this file ('-': stdout only).",
+)
 def plan_command(
-    path: Path, benches: tuple[str, ...], baseline: Path | None, effect: float, power: float
+    path: Path,
+    benches: tuple[str, ...],
+    baseline: Path | None,
+    effect: float,
+    power: float,
+    json_path: str | None = None,
 ) -> int:
     """From the stored baselines' noise: the drop each slot detects, and the seeds a drop needs."""
-    from . import stats, store
+    from . import planning, stats, store
     from .discover import discover, select
     from .reports.terminal import PLAN_ASSUMPTION, Reporter
 
@@ -694,6 +705,7 @@ def plan_command(
     if not any(bench.name in records for bench in chosen):
         raise UsageError(f"{baseline}: no stored baseline to plan from; run `pybench` first")
     reporter = Reporter()
+    plans = []
     for bench in chosen:
         record = records.get(bench.name)
         alpha = bench.defaults.alpha
@@ -702,8 +714,15 @@ def plan_command(
             rows = stats.power_plan(
                 record.matrix(), record.slots(), alpha=alpha, effect=effect, power=power
             )
-        reporter.plan(bench.name, record.n if record else 0, alpha, effect, power, rows)
-    reporter.out.print(PLAN_ASSUMPTION)
+            plans.append(planning.plan_record(bench, record, effect=effect, power=power))
+        if json_path != "-":
+            reporter.plan(bench.name, record.n if record else 0, alpha, effect, power, rows)
+            if record is not None:
+                reporter.out.print(f"  {planning.describe(plans[-1])}", markup=False)
+    if json_path is not None:
+        planning.write_json(plans, json_path)
+    if json_path != "-":
+        reporter.out.print(PLAN_ASSUMPTION)
     return EXIT_OK
 
 
