@@ -22,12 +22,12 @@ MAIN = Path(__file__).resolve().parent.parent / "examples" / "synthetic" / "main
 # -- the schedule ---------------------------------------------------------------------
 def test_schedule_for_the_walkthrough():
     looks = adaptive.schedule(30, 0.05)
-    assert [look.n for look in looks] == [9, 14, 19, 25, 30]
+    assert [look.n for look in looks] == [10, 15, 20, 25, 30]
     interim = 0.05 / adaptive.INTERIM_DIVISOR
     assert [look.alpha for look in looks[:-1]] == [interim] * 4
     assert math.isclose(sum(look.alpha for look in looks), 0.05)
     # the first look comes as soon as its alpha can be reached, not before
-    assert 1 / 2**9 < interim <= 1 / 2**8
+    assert 1 / 2**10 < interim <= 1 / 2**9
 
 
 @pytest.mark.parametrize("alpha", [0.2, 0.1, 0.05, 0.01, 0.001])
@@ -47,12 +47,12 @@ def test_schedule_spends_at_most_alpha_on_reachable_looks(n_seeds, alpha):
 
 
 def test_schedule_falls_back_to_one_look_when_no_interim_look_fits():
-    assert adaptive.schedule(10, 0.05) == (Look(10, 0.05),)  # the first look needs 9 seeds
+    assert adaptive.schedule(11, 0.05) == (Look(11, 0.05),)  # the first look needs 10 seeds
     assert stats.affordable(1e-6) and not stats.affordable(1e-6 / adaptive.INTERIM_DIVISOR)
     assert adaptive.schedule(100, 1e-6) == (Look(100, 1e-6),)
     assert adaptive.schedule(12, 0.05) == (
-        Look(9, pytest.approx(0.0025)),
-        Look(12, pytest.approx(0.0475)),
+        Look(10, pytest.approx(0.001)),
+        Look(12, pytest.approx(0.049)),
     )
 
 

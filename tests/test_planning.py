@@ -1,4 +1,4 @@
-"""Plans by simulation: at the planned seeds, the real verdict detects the drop as often as asked."""
+"""Plans by simulation: at the planned seeds the real verdict detects the drop as asked."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _baseline(k: int, seed: int = 0, n: int = 30) -> np.ndarray:
 
 
 def _real_rate(base: np.ndarray, slots, n: int, effect: float, where: str, reps: int) -> float:
-    """The rate at which stats.compare (the full verdict) FAILs comparisons drawn like the plan's."""
+    """How often stats.compare (the full verdict) FAILs comparisons drawn like the plan's."""
     rng = np.random.default_rng(123)
     good = -base  # min:loss
     k = base.shape[1]

@@ -261,7 +261,7 @@ def test_adaptive_comparison_stops_early_and_says_where():
     (same,), events = _run(session.plan([bench], stored, {"adaptive": True}))
     assert same.status is Status.PASS and same.stopped_early
     assert (same.seeds_run, same.seeds_stored, same.stopped_at_look) == (9, 30, 1)
-    assert same.stop_reason is adaptive.StopReason.FUTILITY and same.look_alpha == 0.0025
+    assert same.stop_reason is adaptive.StopReason.FUTILITY and same.look_alpha == 0.001
     assert calls == list(stored["bench_t"].seeds[:9])  # in stored order, nothing more
     assert same.seeds == tuple(calls) and same.values.shape == same.baseline.shape == (9, 3)
     assert same.comparison.meta_p == 1.0 and len(same.timings.per_seed) == 9

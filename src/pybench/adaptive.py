@@ -8,8 +8,9 @@ their stored order, in stages, and looks at the data after each stage:
   ``alpha`` (Bonferroni spending), so the chance of a false FAIL at *any* look
   is at most ``alpha``.
 * **PASS** at look ``j`` (futility) when even an optimistic projection of the
-  remaining seeds leaves the final meta p-value at or above the last look's
-  share. Stopping to accept never adds a FAIL, so it cannot raise the false
+  remaining seeds (every slot along its trend, the worst one pushed further
+  towards a regression) leaves the final meta p-value at or above the last
+  look's share. Stopping to accept never adds a FAIL, so it cannot raise the false
   alarm rate; it only costs power, and the projection's optimism is calibrated
   to keep that cost small.
 * Otherwise the next stage runs; the last look judges all seeds.
@@ -49,15 +50,16 @@ __all__ = [
 MAX_LOOKS = 5
 """Looks at most, the last one on all seeds."""
 
-INTERIM_DIVISOR = 20
-"""Each look before the last may spend ``alpha / INTERIM_DIVISOR`` on a FAIL."""
+INTERIM_DIVISOR = 50
+"""Each look before the last may spend ``alpha / INTERIM_DIVISOR`` on a FAIL (small, so
+that the last look keeps almost all of ``alpha``: 0.046 of 0.05)."""
 
-OPTIMISM = 0.4
+OPTIMISM = 1.5
 """How far (in standard deviations of the prediction) the futility rule lets the
-remaining seeds push every slot towards a regression before it calls the run
-futile; larger is more cautious (fewer early PASSes, less power lost). Calibrated
-on the synthetic example (``perf/perf_adaptive.py --sweep``) so that a run with
-no regression spends at most half of its seeds on average."""
+remaining seeds push the most regressed slot towards a regression before it
+calls the run futile; larger is more cautious (fewer early PASSes, less power
+lost). Calibrated with ``perf/perf_adaptive.py --sweep`` so that the marginal
+regressions there lose at most about 0.05 of the full run's power."""
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,9 @@ def projected_meta_p(
     the final one as ``sqrt(n_total / n) * t_k`` if the current estimated effect
     persists, with a predictive standard deviation of ``sqrt(n_total / n - 1)``
     (the remaining seeds' noise plus the uncertainty of the estimate). The
-    projection moves every slot ``optimism`` such deviations towards a
-    regression, shifts each column of the differences so that its t statistic
+    projection follows every slot's trend and moves the most regressed one (the
+    lowest ``t_k``) a further ``optimism`` such deviations towards a regression,
+    shifts each column of the differences so that its t statistic
     becomes the projected one (same spread, new mean), and returns the meta
     p-value of that projected matrix: :func:`pybench.stats._severity` and
     :func:`pybench.stats._sign_flip_meta_p`, as for a verdict. Slots with no
@@ -167,7 +170,10 @@ def projected_meta_p(
         moving &= mean / denom < -min_effect
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(moving, mean / (sd / math.sqrt(n)), 0.0)
-    target = math.sqrt(n_total / n) * t - optimism * math.sqrt(max(n_total / n - 1.0, 0.0))
+    push = np.zeros(t.shape)
+    if moving.any():  # only the most regressed slot is pushed; the others follow their trend
+        push[np.argmin(np.where(moving, t, np.inf))] = optimism
+    target = math.sqrt(n_total / n) * t - push * math.sqrt(max(n_total / n - 1.0, 0.0))
     projected = diffs + np.where(moving, target * sd / math.sqrt(n) - mean, 0.0)
     t_crit = stats.t_critical(alpha, n)
     scale = dict(magnitude=np.maximum(magnitude, np.abs(projected).max(axis=0)), rtol=rtol)

@@ -50,6 +50,9 @@ REPLICATIONS = 400
 SIM_FLIPS = 500
 """The most sign flips per simulated comparison (the real budget when smaller)."""
 
+_DRAWN = 1000
+"""Seeds drawn per replication whatever ``n`` (so that smaller ``n`` use a prefix)."""
+
 
 @dataclass(frozen=True)
 class VerdictPlan:
@@ -120,19 +123,25 @@ class _Model:
 def detection_rate(
     model: _Model, n: int, where: str, *, replications: int = REPLICATIONS, seed: int = 0
 ) -> float:
-    """The simulated rate at which ``n`` seeds detect the drop ``where`` ("one" or "all")."""
-    rng = np.random.default_rng(seed)
+    """The simulated rate at which ``n`` seeds detect the drop ``where`` ("one" or "all").
+
+    Replication ``r`` draws from its own generator (``seed``, ``r``), and the
+    seeds of a smaller ``n`` are the first of a larger one's: the rates of
+    different ``n`` share their randomness, which keeps the search steady.
+    """
     rows = model.good.shape[0]
     candidates = np.flatnonzero(model.drop > 0)
     if candidates.size == 0:
         return 0.0
     hits = 0
-    for _ in range(replications):
-        i, j = rng.integers(rows, size=n), rng.integers(rows, size=n)
+    for r in range(replications):
+        rng = np.random.default_rng([seed, r])
+        k = candidates[rng.integers(candidates.size)]
+        pairs = rng.integers(rows, size=(2, max(n, _DRAWN)))
+        i, j = pairs[0, :n], pairs[1, :n]
         base = model.good[i]
         diffs = model.good[j] - base
         if where == "one":
-            k = candidates[rng.integers(candidates.size)]
             diffs[:, k] -= model.drop[k]
         else:
             diffs -= model.drop
