@@ -90,7 +90,7 @@ def test_unchanged_rerun_passes_at_the_first_look():
     baseline, _ = _data(30)
     decision = _decide(looks, 0, baseline, baseline.copy())
     assert decision.reason is StopReason.FUTILITY and decision.stop and decision.passed
-    assert decision.n == 9 and decision.comparison.meta_p == 1.0
+    assert decision.n == 10 and decision.comparison.meta_p == 1.0
     assert decision.projected_meta_p == 1.0
 
 
@@ -100,7 +100,7 @@ def test_clear_regression_fails_at_the_first_look():
     decision = _decide(looks, 0, baseline, baseline + [0.1, 0.1, -0.1])
     assert decision.reason is StopReason.REGRESSION and not decision.passed
     # every seed moved the same way: only the identity reaches the observed severity
-    assert decision.comparison.meta_p == 1 / 2**9 < looks[0].alpha
+    assert decision.comparison.meta_p == 1 / 2**10 < looks[0].alpha
     assert decision.alpha == looks[0].alpha and decision.comparison.stats.alpha == 0.05
     assert not decision.comparison.passed
 
@@ -160,9 +160,9 @@ def test_last_look_holds_meta_p_to_its_own_share():
 def test_decide_refuses_the_wrong_number_of_rows():
     looks = adaptive.schedule(30, 0.05)
     baseline, current = _data(30)
-    with pytest.raises(ValueError, match="look 1 judges 9 seeds, got 10 rows"):
+    with pytest.raises(ValueError, match="look 1 judges 10 seeds, got 11 rows"):
         adaptive.decide(
-            looks, 0, SLOTS, range(10), baseline[:10], current[:10], alpha=0.05, min_effect=None
+            looks, 0, SLOTS, range(11), baseline[:11], current[:11], alpha=0.05, min_effect=None
         )
 
 
@@ -200,7 +200,7 @@ def test_decisions_replay_every_look():
         )
     )
     assert [d.look for d in seen] == [0, 1, 2, 3, 4]
-    assert [d.n for d in seen] == [9, 14, 19, 25, 30]
+    assert [d.n for d in seen] == [10, 15, 20, 25, 30]
     for decision in seen:
         again = _decide(looks, decision.look, baseline, current)
         assert again == decision

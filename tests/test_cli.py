@@ -652,7 +652,8 @@ def test_plan_reads_the_baseline_noise(project, write_bench, cli):
     assert lines[3].split()[4:] == [f"-{acc.detectable * 100:.1f}%", str(acc.seeds_needed)]
     assert acc.seeds_needed <= 20 < loss.detectable * 100
     assert lines[4].split()[4:] == [f"-{loss.detectable * 100:.1f}%", ">", "1000", "(too", "noisy)"]
-    assert "σ_d ≈ √2·σ" in lines[5] and "noncentral t" in lines[5]
+    assert lines[5].startswith("  verdict simulated on the baseline's seeds: a 5% drop in one slot")
+    assert "σ_d ≈ √2·σ" in lines[6] and "noncentral t" in lines[6]
 
 
 def test_plan_without_baselines_is_an_error(project, write_bench, cli):

@@ -52,6 +52,7 @@ _SETTING_FLAGS = {
     "adaptive": "pybench_adaptive",
     "timeout": "pybench_timeout",
     "check_determinism": "pybench_check_determinism",
+    "rtol": "pybench_rtol",
 }
 """Each overridable setting and the option (dest) that overrides it, as ``pybench``'s flags."""
 
@@ -92,8 +93,18 @@ def _alpha(text: str) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    if not 0.0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}")
+    return value
+
+
+def _rtol(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 0.1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 0.1], got {text!r}")
     return value
 
 
@@ -164,6 +175,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="E",
         help="Only flag slots whose relative drop exceeds this, e.g. 0.02.",
+    )
+    group.addoption(
+        "--pybench-rtol",
+        type=_rtol,
+        default=None,
+        metavar="R",
+        help="Differences within this fraction of a slot's largest value are ties "
+        "(default 1e-12; overrides the 'rtol' keyword).",
     )
     group.addoption(
         "--pybench-n-seeds",
