@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import sys
 import time
@@ -68,6 +69,30 @@ class Row:
     null: bool
 
 
+@dataclass(frozen=True)
+class NormalCase:
+    """Independent standard-normal slots; ``shift`` (in standard deviations of a paired
+    difference) lowers the goodness of the first slot (``local``) or of every slot."""
+
+    n_steps: int
+    shift: float
+    local: bool
+
+
+def draw(case, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline and current ``(30, steps)`` loss values of one replication."""
+    if not isinstance(case, NormalCase):
+        return STUDY.draw_pair(case, rng, N_SEEDS)
+    baseline = 10.0 + rng.standard_normal((N_SEEDS, case.n_steps))
+    current = 10.0 + rng.standard_normal((N_SEEDS, case.n_steps))
+    rise = case.shift * math.sqrt(2.0)  # a paired difference has standard deviation sqrt(2)
+    if case.local:
+        current[:, 0] += rise
+    else:
+        current += rise
+    return baseline, current
+
+
 def cases() -> list[Row]:
     case1, case2, case3 = STUDY.CASES
     cli = dict(n_steps=3, seed_sigma=0.0)
@@ -100,12 +125,16 @@ def cases() -> list[Row]:
             STUDY.Case("", shift=0.04, last_step_only=True, null=False, **cli),
             False,
         ),
+        Row("null: 1 normal slot", NormalCase(1, 0.0, False), True),
+        Row("marginal: 0.5 SD on 1 normal slot", NormalCase(1, 0.5, False), False),
+        Row("null: 20 normal slots", NormalCase(20, 0.0, False), True),
+        Row("marginal local: 0.8 SD on 1 of 20 slots", NormalCase(20, 0.8, True), False),
     ]
 
 
 def replicate(case, rng, n_perm: int, optimisms: tuple[float, ...]):
     """One draw: the full run's FAIL, and (FAIL, seeds run) of the adaptive design per optimism."""
-    baseline, current = STUDY.draw_pair(case, rng, N_SEEDS)
+    baseline, current = draw(case, rng)
     slots = [(step, "min:loss") for step in range(case.n_steps)]
     seeds = list(range(N_SEEDS))
     full = stats.compare(baseline, current, slots, alpha=ALPHA, n_perm=n_perm)
@@ -152,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     optimisms = (adaptive.OPTIMISM,)
     if args.sweep:
-        optimisms = tuple(sorted({0.0, 0.75, 1.0, adaptive.OPTIMISM}))
+        optimisms = tuple(sorted({1.0, 2.0, 2.5, adaptive.OPTIMISM}))
     looks = adaptive.schedule(N_SEEDS, ALPHA)
     print(
         f"{N_SEEDS} stored seeds, alpha={ALPHA}: looks after "

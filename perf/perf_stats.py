@@ -1,8 +1,8 @@
-"""Speed and memory of the vectorised sign-flip null against the per-permutation loop.
+"""Speed and memory of the sign-flip engine, against the per-permutation loop and older code.
 
 Run from the repository root::
 
-    uv run python perf/perf_stats.py
+    uv run python perf/perf_stats.py [--old REV] [--skip-cli]
 
 The slow loop lives in ``tests/reference.py`` (test-only); it is imported here
 by path. Figures are medians of several repeats on this machine.
@@ -11,13 +11,26 @@ Sections [4] and [5] measure what :func:`pybench.stats.compare` adds to the
 verdict: adjusted p-values, intervals and the improvement test come from the
 same sign vectors in the same pass, and together must cost at most twice the
 verdict alone (``t_critical`` + ``_severity`` + ``_sign_flip_meta_p``).
+
+Sections [6] to [8] compare with an older revision in the same run (``--old``,
+default: where this branch left ``main``, ``git merge-base HEAD main``): its
+``stats.py`` and ``_tdist.py`` are written to a temporary folder and imported as
+``pybench_old``. [6] times the engine alone at n = 30 and K = 3 ... 20 000,
+old and new, verdict alone and every statistic (interleaved, best of 5, wall
+and CPU time); [7] the peak memory of a 20 000-seed comparison; [8] a whole
+``pybench`` run comparing 20 metrics x 500 steps x 30 seeds (10 000 slots)
+with the old and the new source tree (``git archive``), medians of 3.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -239,14 +252,202 @@ def tiny_alpha_and_memory() -> bool:
     return ok
 
 
+# -- against older code ------------------------------------------------------------------------
+def _old_revision(requested: str | None) -> str:
+    if requested:
+        return requested
+    out = subprocess.run(
+        ["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True
+    )
+    return out.stdout.strip() or "HEAD"
+
+
+def _import_old(revision: str, folder: Path):
+    """``pybench.stats`` of ``revision`` as the module ``pybench_old.stats``."""
+    package = folder / "pybench_old"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in ("stats.py", "_tdist.py"):
+        text = subprocess.run(
+            ["git", "show", f"{revision}:src/pybench/{name}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        (package / name).write_text(text)
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("pybench_old.stats")
+
+
+def _best(fn, repeats: int) -> tuple[float, float, object]:
+    """Best wall and CPU seconds of ``repeats`` calls, and the last result."""
+    wall = cpu = float("inf")
+    result = None
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        result = fn()
+        wall = min(wall, time.perf_counter() - w)
+        cpu = min(cpu, time.process_time() - c)
+    return wall, cpu, result
+
+
+def _engine_case(n: int, k: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    diffs = rng.standard_normal((n, k))
+    diffs[:, : max(1, k // 10)] -= 0.45 if k < 10 else 0.05
+    return diffs
+
+
+def engine_against_old(old) -> bool:
+    print("[6] the engine alone, n=30, 4096 Monte-Carlo flips (best of 5, interleaved; ms)")
+    print("        K   old verdict  old every   new verdict  new every   every/verdict  old/new")
+    ok = True
+    for k in (3, 200, 2_000, 10_000, 20_000):
+        diffs = _engine_case(30, k)
+        b = stats.n_permutations(ALPHA)
+        runs = {
+            ("old", False): lambda m=old, d=diffs, b=b: _verdict_alone_with(m, d, b),
+            ("old", True): lambda m=old, d=diffs, b=b: _everything_with(m, d, b),
+            ("new", False): lambda m=stats, d=diffs, b=b: _verdict_alone_with(m, d, b),
+            ("new", True): lambda m=stats, d=diffs, b=b: _everything_with(m, d, b),
+        }
+        best = {key: (float("inf"), float("inf"), None) for key in runs}
+        for _ in range(5):
+            for key, fn in runs.items():
+                w, c, r = _best(fn, 1)
+                best[key] = (min(best[key][0], w), min(best[key][1], c), r)
+        p_values = {key: v[2] for key, v in best.items()}
+        same = len({float(p) for p in p_values.values()}) == 1
+        ratio = best[("new", True)][0] / best[("new", False)][0]
+        speedup = best[("old", True)][0] / best[("new", True)][0]
+        cells = "  ".join(
+            f"{best[key][0] * 1e3:8.1f}/{best[key][1] * 1e3:<6.0f}" for key in runs
+        )
+        target = k == 10_000
+        ok &= same and (not target or ratio <= 3.0)
+        mark = f"target <= 3x {_verdict(ratio <= 3.0)}" if target else ""
+        print(f"   {k:6d}  {cells}   {ratio:5.2f}x  {speedup:5.2f}x  same p: {same} {mark}")
+    print("   (each cell: wall / CPU ms; ratios on wall time)")
+    return ok
+
+
+def _verdict_alone_with(module, diffs, n_perm):
+    n, k = diffs.shape
+    denom = np.ones(k)
+    t_crit = module.t_critical(ALPHA, n)
+    observed = module._severity(diffs, denom, min_effect=None, t_crit=t_crit)
+    return module._sign_flip_meta_p(
+        diffs, denom, observed, min_effect=None, t_crit=t_crit, n_perm=n_perm,
+        rng=np.random.default_rng(1),
+    )  # fmt: skip
+
+
+def _everything_with(module, diffs, n_perm):
+    n, k = diffs.shape
+    base = np.ones((n, k))
+    slots = [(step, "score") for step in range(k)]
+    return module.compare(
+        base, base + diffs, slots, alpha=ALPHA, n_perm=n_perm, rng=np.random.default_rng(1)
+    ).meta_p
+
+
+def many_seeds_memory(old) -> bool:
+    print("[7] 20 000 seeds, K=3, every statistic: extra memory (tracemalloc peak)")
+    diffs = _engine_case(20_000, 3)
+    ok = True
+    for name, module in (("old", old), ("new", stats)):
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()
+        start = time.perf_counter()
+        _everything_with(module, diffs, stats.n_permutations(ALPHA))
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        extra = (peak - before) / 2**20
+        mark = f"target < 200 MB {_verdict(extra < 200)}" if name == "new" else ""
+        ok &= name == "old" or extra < 200
+        print(f"    {name}: {extra:7.1f} MB, {elapsed:6.2f} s   {mark}")
+    return ok
+
+
+WIDE_BENCH = """
+import os
+import numpy as np
+
+def bench_wide(seed: int, *, n_seeds: int = 30) -> list[dict]:
+    rng = np.random.default_rng(seed + 1000 * int(os.environ.get("PERF_RESAMPLE", "0")))
+    values = 1.0 + 0.1 * rng.standard_normal((500, 20))
+    return [
+        {"step": step, **{f"m{j}": float(values[step, j]) for j in range(20)}}
+        for step in range(500)
+    ]
+"""
+
+
+def _pybench_run(src: Path, folder: Path, baseline: Path, resample: str) -> float:
+    env = {**os.environ, "PYTHONPATH": str(src), "PERF_RESAMPLE": resample}
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pybench", str(folder), "--baseline", str(baseline)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"pybench failed:\n{proc.stdout}\n{proc.stderr}")
+    return elapsed
+
+
+def wide_compare_run(revision: str, tmp: Path) -> bool:
+    print("[8] pybench comparing 20 metrics x 500 steps x 30 seeds (10 000 slots), medians of 3")
+    old_src = tmp / "old-tree"
+    old_src.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", revision, "src/pybench"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(old_src)], input=archive, check=True)
+    bench = tmp / "wide"
+    bench.mkdir()
+    (bench / "bench_wide.py").write_text(WIDE_BENCH)
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    trees = {"old": old_src / "src", "new": ROOT / "src"}
+    for name, src in trees.items():
+        _pybench_run(src, bench, tmp / f"{name}.jsonl", "0")  # the baseline
+    for _ in range(3):
+        for name, src in trees.items():
+            times[name].append(_pybench_run(src, bench, tmp / f"{name}.jsonl", "1"))
+    old_s, new_s = statistics.median(times["old"]), statistics.median(times["new"])
+    print(f"    old {old_s:6.2f} s   new {new_s:6.2f} s   old/new {old_s / new_s:4.2f}x   "
+          f"(target >= 2.5x for the whole run; the statistics are one part of it)")
+    return True
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--old", help="the revision to compare with (default: merge-base)")
+    parser.add_argument("--skip-cli", action="store_true", help="skip section [8]")
+    parser.add_argument("--only-old", action="store_true", help="run sections [6]-[8] only")
+    args = parser.parse_args()
     print(
         f"pybench.stats sign-flip null (numpy {np.__version__}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})"
     )
-    results = [speed_small(), speed_large(), memory()]
-    exact_info()
-    results += [beyond_the_verdict(), tiny_alpha_and_memory()]
+    results = []
+    if not args.only_old:
+        results += [speed_small(), speed_large(), memory()]
+        exact_info()
+        results += [beyond_the_verdict(), tiny_alpha_and_memory()]
+    revision = _old_revision(args.old)
+    print(f"-- against {revision[:12]} --")
+    with tempfile.TemporaryDirectory(prefix="pybench-perf-") as name:
+        old = _import_old(revision, Path(name))
+        results += [engine_against_old(old), many_seeds_memory(old)]
+        if not args.skip_cli:
+            results.append(wide_compare_run(revision, Path(name)))
     print("all targets met" if all(results) else "SOME TARGETS MISSED")
     return 0 if all(results) else 1
 

@@ -19,21 +19,32 @@ from scipy import stats as sps
 
 from pybench.stats import TIE_RTOL
 
-DEGENERATE_SD = 1e-12
 DEGENERATE_T = 1e9
-EFFECT_FLOOR = 1e-9
+RTOL = 1e-12
 
 
-def t_stats_ref(diffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-slot ``(mean, sd, t)`` of an ``(n, K)`` matrix, degenerate rule included."""
+def _magnitude(diffs: np.ndarray, magnitude: np.ndarray | None) -> np.ndarray:
+    """Each slot's largest ``|value|``: given, or the largest ``|difference|``."""
+    return np.abs(diffs).max(axis=0) if magnitude is None else np.asarray(magnitude, float)
+
+
+def t_stats_ref(
+    diffs: np.ndarray, magnitude: np.ndarray | None = None, rtol: float = RTOL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-slot ``(mean, sd, t)`` of an ``(n, K)`` matrix, degenerate rule included.
+
+    Degenerate: ``sd`` below ``rtol`` times the slot's magnitude; ``t`` is then
+    ``±1e9``, or ``0`` when ``|mean|`` is within the same tolerance of 0.
+    """
     diffs = np.asarray(diffs, dtype=float)
     n, k = diffs.shape
+    floor = rtol * _magnitude(diffs, magnitude)
     mean = diffs.mean(axis=0)
     sd = diffs.std(axis=0, ddof=1)
     t = np.empty(k)
     for j in range(k):
-        if sd[j] < DEGENERATE_SD:
-            t[j] = DEGENERATE_T if mean[j] > 0 else (-DEGENERATE_T if mean[j] < 0 else 0.0)
+        if sd[j] < floor[j] or sd[j] == 0.0:
+            t[j] = 0.0 if abs(mean[j]) <= floor[j] else math.copysign(DEGENERATE_T, mean[j])
         else:
             t[j] = mean[j] / (sd[j] / math.sqrt(n))
     return mean, sd, t
@@ -45,19 +56,27 @@ def severity_parts_ref(
     *,
     min_effect: float | None,
     t_crit: float,
+    magnitude: np.ndarray | None = None,
+    judged: np.ndarray | None = None,
+    rtol: float = RTOL,
 ) -> tuple[int, float]:
     """The severity split as ``(m, f)``: ``T = m * (1e9 + t_crit) + f``.
 
     ``m`` counts the degenerate slots that fall by a constant (``t = -1e9``) and
     pass the gate; ``f`` adds every other slot's ``max(0, t_crit - t)``. A slot
-    passes the ``min_effect`` gate when its sum is below ``-min_effect * n * denom``.
+    passes the ``min_effect`` gate when it can be judged and its sum is below
+    ``-n (min_effect * denom + rtol * magnitude)``.
     """
     diffs = np.asarray(diffs, dtype=float)
     n = diffs.shape[0]
-    _, _, t = t_stats_ref(diffs)
+    big = _magnitude(diffs, magnitude)
+    _, _, t = t_stats_ref(diffs, big, rtol)
     m, f = 0, 0.0
     for j in range(t.size):
-        if min_effect is not None and not diffs[:, j].sum() < -min_effect * n * denom[j]:
+        if min_effect is not None and not (
+            (judged is None or judged[j])
+            and diffs[:, j].sum() < -n * (min_effect * denom[j] + rtol * big[j])
+        ):
             continue
         if t[j] == -DEGENERATE_T:
             m += 1
@@ -67,10 +86,10 @@ def severity_parts_ref(
 
 
 def severity_ref(
-    diffs: np.ndarray, denom: np.ndarray, *, min_effect: float | None, t_crit: float
+    diffs: np.ndarray, denom: np.ndarray, *, min_effect: float | None, t_crit: float, **kw
 ) -> float:
     """``T(D) = sum_k max(0, t_crit - t_k)`` over slots not gated out by ``min_effect``."""
-    m, f = severity_parts_ref(diffs, denom, min_effect=min_effect, t_crit=t_crit)
+    m, f = severity_parts_ref(diffs, denom, min_effect=min_effect, t_crit=t_crit, **kw)
     return m * (DEGENERATE_T + t_crit) + f
 
 
@@ -98,9 +117,12 @@ def permuted_severities_ref(
     diffs = np.asarray(diffs, dtype=float)
     denom = np.asarray(denom, dtype=float)
     n = diffs.shape[0]
+    big = _magnitude(diffs, None)
     return np.array(
         [
-            severity_ref(s[:, None] * diffs, denom, min_effect=min_effect, t_crit=t_crit)
+            severity_ref(
+                s[:, None] * diffs, denom, min_effect=min_effect, t_crit=t_crit, magnitude=big
+            )
             for s in sign_vectors_ref(n, n_perm, rng)
         ]
     )
@@ -115,6 +137,7 @@ def meta_p_ref(
     t_crit: float,
     n_perm: int = 4096,
     rng: np.random.Generator | None = None,
+    **kw,
 ) -> float:
     """Sign-flip meta p-value of the severity of ``diffs`` by a per-permutation loop.
 
@@ -128,12 +151,15 @@ def meta_p_ref(
     diffs = np.asarray(diffs, dtype=float)
     denom = np.asarray(denom, dtype=float)
     n = diffs.shape[0]
-    m_obs, f_obs = severity_parts_ref(diffs, denom, min_effect=min_effect, t_crit=t_crit)
+    kw.setdefault("magnitude", _magnitude(diffs, None))
+    m_obs, f_obs = severity_parts_ref(diffs, denom, min_effect=min_effect, t_crit=t_crit, **kw)
     big = DEGENERATE_T + t_crit
     hits = 0
     total = 0
     for s in sign_vectors_ref(n, n_perm, rng):
-        m, f = severity_parts_ref(s[:, None] * diffs, denom, min_effect=min_effect, t_crit=t_crit)
+        m, f = severity_parts_ref(
+            s[:, None] * diffs, denom, min_effect=min_effect, t_crit=t_crit, **kw
+        )
         hits += (m - m_obs) * big + (f - f_obs) >= -TIE_RTOL * max(f_obs, 1.0)
         total += 1
     if 2**n <= n_perm:
@@ -153,12 +179,13 @@ def p_adj_ref(
     """
     diffs = np.asarray(diffs, dtype=float)
     n, k = diffs.shape
-    stat = -t_stats_ref(diffs)[2]
+    big = _magnitude(diffs, None)
+    stat = -t_stats_ref(diffs, big)[2]
     order = sorted(range(k), key=lambda j: -stat[j])
     counts = [0] * k
     total = 0
     for s in sign_vectors_ref(n, n_perm, rng):
-        flipped = -t_stats_ref(s[:, None] * diffs)[2]
+        flipped = -t_stats_ref(s[:, None] * diffs, big)[2]
         for pos, j in enumerate(order):
             rest = max(flipped[i] for i in order[pos:])
             counts[pos] += rest >= stat[j] - TIE_RTOL * max(abs(stat[j]), 1.0)
@@ -179,11 +206,12 @@ def slot_sign_flip_p_ref(
     """Each slot's own (unadjusted) sign-flip p-value of ``-t``."""
     diffs = np.asarray(diffs, dtype=float)
     n, k = diffs.shape
-    stat = -t_stats_ref(diffs)[2]
+    big = _magnitude(diffs, None)
+    stat = -t_stats_ref(diffs, big)[2]
     counts = np.zeros(k)
     total = 0
     for s in sign_vectors_ref(n, n_perm, rng):
-        flipped = -t_stats_ref(s[:, None] * diffs)[2]
+        flipped = -t_stats_ref(s[:, None] * diffs, big)[2]
         counts += flipped >= stat - TIE_RTOL * np.maximum(np.abs(stat), 1.0)
         total += 1
     return counts / total if 2**n <= n_perm else (counts + 1) / (total + 1)
@@ -208,19 +236,26 @@ def compare_ref(
             c = [float(v) for v in current[step][metric]]
             n = len(b)
             sign = -1.0 if metric.startswith("min:") else 1.0
+            big = max(abs(v) for v in b + c)
             d = [sign * (ci - bi) for bi, ci in zip(b, c, strict=True)]
+            d = [0.0 if abs(v) <= RTOL * big else v for v in d]  # rounding ties
             mean = statistics.fmean(d)
             sd = statistics.stdev(d)
-            if sd < DEGENERATE_SD:
-                t = math.copysign(DEGENERATE_T, mean) if mean != 0 else 0.0
-                p = 0.0 if mean < 0 else 1.0
+            if sd < RTOL * big or sd == 0.0:
+                t = 0.0 if abs(mean) <= RTOL * big else math.copysign(DEGENERATE_T, mean)
+                p = 0.0 if t < 0 else 1.0
             else:
                 t = mean / (sd / math.sqrt(n))
                 p = float(sps.t.cdf(t, n - 1))
             base_good = sign * statistics.fmean(b)
-            effect = mean / max(abs(base_good), EFFECT_FLOOR)
+            denom = max(abs(base_good), RTOL * big) or 1.0
+            effect = mean / denom
+            # Fieller's interval is bounded: the baseline mean is distinguishable from 0.
+            sd_b = statistics.stdev(b)
+            reliable = abs(base_good) * math.sqrt(n) > float(sps.t.ppf(1 - alpha / 2, n - 1)) * sd_b
             t_crit = float(sps.t.ppf(alpha, n - 1))
-            flagged = t < t_crit and (min_effect is None or effect < -min_effect)
+            past = mean < -(min_effect * denom + RTOL * big) if min_effect is not None else True
+            flagged = t < t_crit and (min_effect is None or (reliable and past))
             rows.append(
                 {
                     "step": step,
@@ -233,7 +268,7 @@ def compare_ref(
                     "t": t,
                     "p": p,
                     "effect": effect,
-                    "reliable": abs(base_good) >= EFFECT_FLOOR,
+                    "reliable": reliable,
                     "flagged": flagged,
                 }
             )

@@ -23,12 +23,12 @@ MAIN = Path(__file__).resolve().parent.parent / "examples" / "synthetic" / "main
 # -- the schedule ---------------------------------------------------------------------
 def test_schedule_for_the_walkthrough():
     looks = adaptive.schedule(30, 0.05)
-    assert [look.n for look in looks] == [9, 14, 19, 25, 30]
+    assert [look.n for look in looks] == [10, 15, 20, 25, 30]
     interim = 0.05 / adaptive.INTERIM_DIVISOR
     assert [look.alpha for look in looks[:-1]] == [interim] * 4
     assert math.isclose(sum(look.alpha for look in looks), 0.05)
     # the first look comes as soon as its alpha can be reached, not before
-    assert 1 / 2**9 < interim <= 1 / 2**8
+    assert 1 / 2**10 < interim <= 1 / 2**9
 
 
 @pytest.mark.parametrize("alpha", [0.2, 0.1, 0.05, 0.01, 0.001])
@@ -48,12 +48,12 @@ def test_schedule_spends_at_most_alpha_on_reachable_looks(n_seeds, alpha):
 
 
 def test_schedule_falls_back_to_one_look_when_no_interim_look_fits():
-    assert adaptive.schedule(10, 0.05) == (Look(10, 0.05),)  # the first look needs 9 seeds
+    assert adaptive.schedule(11, 0.05) == (Look(11, 0.05),)  # the first look needs 10 seeds
     assert stats.affordable(1e-6) and not stats.affordable(1e-6 / adaptive.INTERIM_DIVISOR)
     assert adaptive.schedule(100, 1e-6) == (Look(100, 1e-6),)
     assert adaptive.schedule(12, 0.05) == (
-        Look(9, pytest.approx(0.0025)),
-        Look(12, pytest.approx(0.0475)),
+        Look(10, pytest.approx(0.001)),
+        Look(12, pytest.approx(0.049)),
     )
 
 
@@ -91,7 +91,7 @@ def test_unchanged_rerun_passes_at_the_first_look():
     baseline, _ = _data(30)
     decision = _decide(looks, 0, baseline, baseline.copy())
     assert decision.reason is StopReason.FUTILITY and decision.stop and decision.passed
-    assert decision.n == 9 and decision.comparison.meta_p == 1.0
+    assert decision.n == 10 and decision.comparison.meta_p == 1.0
     assert decision.projected_meta_p == 1.0
 
 
@@ -101,7 +101,7 @@ def test_clear_regression_fails_at_the_first_look():
     decision = _decide(looks, 0, baseline, baseline + [0.1, 0.1, -0.1])
     assert decision.reason is StopReason.REGRESSION and not decision.passed
     # every seed moved the same way: only the identity reaches the observed severity
-    assert decision.comparison.meta_p == 1 / 2**9 < looks[0].alpha
+    assert decision.comparison.meta_p == 1 / 2**10 < looks[0].alpha
     assert decision.alpha == looks[0].alpha and decision.comparison.stats.alpha == 0.05
     assert not decision.comparison.passed
 
@@ -161,9 +161,9 @@ def test_last_look_holds_meta_p_to_its_own_share():
 def test_decide_refuses_the_wrong_number_of_rows():
     looks = adaptive.schedule(30, 0.05)
     baseline, current = _data(30)
-    with pytest.raises(ValueError, match="look 1 judges 9 seeds, got 10 rows"):
+    with pytest.raises(ValueError, match="look 1 judges 10 seeds, got 11 rows"):
         adaptive.decide(
-            looks, 0, SLOTS, range(10), baseline[:10], current[:10], alpha=0.05, min_effect=None
+            looks, 0, SLOTS, range(11), baseline[:11], current[:11], alpha=0.05, min_effect=None
         )
 
 
@@ -201,7 +201,7 @@ def test_decisions_replay_every_look():
         )
     )
     assert [d.look for d in seen] == [0, 1, 2, 3, 4]
-    assert [d.n for d in seen] == [9, 14, 19, 25, 30]
+    assert [d.n for d in seen] == [10, 15, 20, 25, 30]
     for decision in seen:
         again = _decide(looks, decision.look, baseline, current)
         assert again == decision

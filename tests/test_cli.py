@@ -94,7 +94,10 @@ def test_walkthrough_part1(project, cli, monkeypatch, synthetic):
     assert [r[6] == "✗" for r in rows] == [False, False, True]
     assert rows[0][4] == "+0.0%" and rows[0][5] == "1.000" and rows[0][6] == "1.000"
     assert rows[2][4].startswith("-") and rows[2][5] == "0.000"
-    assert rows[2][7:] == ["0.000", "‼", f"[{rows[2][4]},", f"{rows[2][4]}]"]  # constant spike
+    # A constant spike: the interval of Δ still has the baseline mean's uncertainty.
+    assert rows[2][7:9] == ["0.000", "‼"]
+    low, high = (float(cell.strip("[],%")) for cell in rows[2][9:11])
+    assert low < float(rows[2][4].rstrip("%")) < high
     assert lines[header + 4] == "sign flips: 4096 (Monte-Carlo)"
     # the file was not touched by comparisons
     assert store.load(project / ".pybench" / "baselines.jsonl")["bench_synthetic"] == saved
@@ -654,7 +657,8 @@ def test_plan_reads_the_baseline_noise(project, write_bench, cli):
     assert lines[3].split()[4:] == [f"-{acc.detectable * 100:.1f}%", str(acc.seeds_needed)]
     assert acc.seeds_needed <= 20 < loss.detectable * 100
     assert lines[4].split()[4:] == [f"-{loss.detectable * 100:.1f}%", ">", "1000", "(too", "noisy)"]
-    assert "σ_d ≈ √2·σ" in lines[5] and "noncentral t" in lines[5]
+    assert lines[5].startswith("  verdict simulated on the baseline's seeds: a 5% drop in one slot")
+    assert "σ_d ≈ √2·σ" in lines[6] and "noncentral t" in lines[6]
 
 
 def test_plan_without_baselines_is_an_error(project, write_bench, cli):

@@ -45,7 +45,7 @@ def test_unchanged_run_passes_with_meta_p_one():
 def test_table_marks_unreliable_effect():
     slots = [(0, "score")]
     base = np.zeros((10, 1))
-    base[::2] = 1e-12
+    base[::2], base[1::2] = 1e-12, -1e-12  # a baseline mean indistinguishable from zero
     cur = base - np.linspace(0.1, 0.2, 10)[:, None]
     result = compare_run(slots, list(range(10)), base, cur, alpha=0.05, min_effect=None)
     header, row = format_table(result)

@@ -402,7 +402,7 @@ def test_adaptive_flag_stops_an_unchanged_rerun_early(bench_project):
     bench_project.runpytest("--pybench", "-k", "many").assert_outcomes(passed=1, deselected=2)
     result = bench_project.runpytest("--pybench", "--pybench-adaptive", "-k", "many", "-rA")
     result.assert_outcomes(passed=1, deselected=2)
-    result.stdout.fnmatch_lines(["bench_many PASS * meta-p=1.000 (stopped after 9/30 seeds)"])
+    result.stdout.fnmatch_lines(["bench_many PASS * meta-p=1.000 (stopped after 10/30 seeds)"])
 
 
 def test_settings_flags_mirror_the_cli(bench_project):

@@ -270,19 +270,19 @@ def test_adaptive_comparison_stops_early_and_says_where():
     calls.clear()
     (same,), events = _run(planning.plan([bench], stored, {"adaptive": True}))
     assert same.status is Status.PASS and same.stopped_early
-    assert (same.seeds_run, same.seeds_stored, same.stopped_at_look) == (9, 30, 1)
-    assert same.stop_reason is adaptive.StopReason.FUTILITY and same.look_alpha == 0.0025
-    assert calls == list(stored["bench_t"].seeds[:9])  # in stored order, nothing more
-    assert same.seeds == tuple(calls) and same.values.shape == same.baseline.shape == (9, 3)
-    assert same.comparison.meta_p == 1.0 and len(same.timings.per_seed) == 9
-    assert [type(e).__name__ for e in events] == ["BenchStarted"] + ["SeedDone"] * 9 + [
+    assert (same.seeds_run, same.seeds_stored, same.stopped_at_look) == (10, 30, 1)
+    assert same.stop_reason is adaptive.StopReason.FUTILITY and same.look_alpha == 0.001
+    assert calls == list(stored["bench_t"].seeds[:10])  # in stored order, nothing more
+    assert same.seeds == tuple(calls) and same.values.shape == same.baseline.shape == (10, 3)
+    assert same.comparison.meta_p == 1.0 and len(same.timings.per_seed) == 10
+    assert [type(e).__name__ for e in events] == ["BenchStarted"] + ["SeedDone"] * 10 + [
         "BenchFinished"
     ]
     assert events[0].total == 30
 
     worse = _bench(lambda s: [{**r, "min:loss": r["min:loss"] + 0.3} for r in _noisy(s)])
     (failed,), _ = _run(planning.plan([worse], stored, {"adaptive": True}))
-    assert failed.status is Status.FAIL and failed.seeds_run == 9
+    assert failed.status is Status.FAIL and failed.seeds_run == 10
     assert failed.stop_reason is adaptive.StopReason.REGRESSION
     assert failed.look_alpha == adaptive.schedule(30, 0.05)[0].alpha
     assert results.exit_code([failed]) == EXIT_REGRESSION
@@ -293,7 +293,7 @@ def test_adaptive_comparison_runs_on_when_uncertain():
     stored = _stored(_bench(_noisy, n_seeds=30))
     (outcome,), _ = _run(planning.plan([shifted], stored, {"adaptive": True}))
     looks = adaptive.schedule(30, 0.05)
-    assert outcome.seeds_run in [look.n for look in looks] and outcome.seeds_run > 9
+    assert outcome.seeds_run in [look.n for look in looks] and outcome.seeds_run > 10
     assert outcome.stopped_at_look == [look.n for look in looks].index(outcome.seeds_run) + 1
     assert outcome.values.shape == (outcome.seeds_run, 3)
     np.testing.assert_array_equal(
@@ -311,9 +311,9 @@ def test_without_adaptive_every_seed_runs():
 
 def test_adaptive_error_in_a_later_stage_is_an_error():
     stored = _stored(_bench(_noisy, n_seeds=30))
-    late = set(stored["bench_t"].seeds[9:])
+    late = set(stored["bench_t"].seeds[10:])
 
-    def flaky(seed):  # the first nine seeds as in the test above: the first look runs on
+    def flaky(seed):  # the first ten seeds as in the test above: the first look runs on
         if seed in late:
             raise RuntimeError("late")
         return [{**r, "min:loss": r["min:loss"] + 0.02} for r in _noisy(seed + 1)]

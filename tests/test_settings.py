@@ -18,6 +18,7 @@ def test_defaults_are_stated_once():
         "adaptive",
         "timeout",
         "check_determinism",
+        "rtol",
     )
     assert check("bench_x", {}) == Settings()
     assert Settings() == Settings(
@@ -46,6 +47,9 @@ def test_check_normalises():
         ({"n_seeds": 1}, "n_seeds=1"),
         ({"n_seeds": True}, "n_seeds=True"),
         ({"alpha": 1.0}, "alpha=1.0"),
+        ({"alpha": 0.6}, "alpha=0.6 must be a number in (0, 0.5]"),
+        ({"rtol": -1e-9}, "rtol=-1e-09 must be a number in [0, 0.1]"),
+        ({"rtol": "x"}, "rtol='x'"),
         ({"min_effect": -0.1}, "min_effect=-0.1"),
         ({"workers": 0}, "workers=0"),
         ({"gpus": "0,1"}, "gpus='0,1'"),

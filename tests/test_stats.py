@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats as sps
 
-from pybench import stats
+from pybench import _signflip, relative, stats
 from tests.reference import (
     compare_ref,
     meta_p_ref,
@@ -347,14 +347,16 @@ def _row(comparison, step, metric):
 
 
 def test_compare_hand_computed():
-    result = stats.compare_scores(BASELINE, CURRENT, alpha=0.05)
+    with pytest.raises(ValueError, match="never be reached with 3 seeds"):
+        stats.compare_scores(BASELINE, CURRENT, alpha=0.05)
+    result = stats.compare_scores(BASELINE, CURRENT, alpha=0.2)
     assert [(r.step, r.metric) for r in result.slots] == [
         (0, "acc"),
         (0, "min:loss"),
         (5, "acc"),
         (5, "min:loss"),
     ]
-    t_crit = sps.t.ppf(0.05, 2)
+    t_crit = sps.t.ppf(0.2, 2)
     assert result.t_crit == pytest.approx(t_crit, rel=1e-12)
 
     # acc: differences -0.5, -1, -1 -> mean -5/6, sd sqrt(1/12), t = -5.
@@ -383,21 +385,21 @@ def test_compare_hand_computed():
     # every seed makes step 5's acc degenerate instead, but loses acc's 2.08): 1 / 2**3.
     assert result.severity == pytest.approx(1e9 + t_crit + (t_crit + 5.0))
     assert result.meta_p == 0.125
-    assert result.passed is True  # 1/8 can never be below 0.05 with 3 seeds
+    assert result.passed is False  # 1/8 < 0.2
     assert result.passed == (not result.meta_p < result.alpha)
 
 
 def test_compare_min_effect_gates_flags():
-    result = stats.compare_scores(BASELINE, CURRENT, alpha=0.05, min_effect=0.3)
+    result = stats.compare_scores(BASELINE, CURRENT, alpha=0.2, min_effect=0.3)
     assert _row(result, 0, "acc").flagged  # effect -5/12 < -0.3
     assert not _row(result, 0, "min:loss").flagged  # effect -0.25 is too small
     assert result.n_flagged == 1
-    assert result.severity == pytest.approx(sps.t.ppf(0.05, 2) + 5.0)
+    assert result.severity == pytest.approx(sps.t.ppf(0.2, 2) + 5.0)
     # The identity reaches it, and so does flipping every seed: step 5's acc then
     # falls by a constant 0.25 (effect -0.5, past the gate; t = -1e9). 2 / 2**3.
     assert result.meta_p == 0.25
     # The gate removes everything: severity 0, meta_p 1.
-    gated = stats.compare_scores(BASELINE, CURRENT, alpha=0.05, min_effect=0.5)
+    gated = stats.compare_scores(BASELINE, CURRENT, alpha=0.2, min_effect=0.5)
     assert (gated.n_flagged, gated.severity, gated.meta_p, gated.passed) == (0, 0.0, 1.0, True)
 
 
@@ -449,9 +451,12 @@ def test_compare_matches_naive_reference(seed, min_effect):
     sign = np.array([-1.0 if m.startswith("min:") else 1.0 for _, m in _slots(base)])
     b = np.array([base[s][m] for s, m in _slots(base)]).T * sign
     c = np.array([cur[s][m] for s, m in _slots(base)]).T * sign
-    denom = np.maximum(np.abs(b.mean(axis=0)), 1e-9)
+    denom = np.abs(b.mean(axis=0))
+    big = np.maximum(np.abs(b).max(axis=0), np.abs(c).max(axis=0))
+    judged = np.array([r["reliable"] for r in ref])
+    kw = dict(magnitude=big, judged=judged)
     t_crit = stats.t_critical(0.1, n)
-    observed = severity_ref(c - b, denom, min_effect=min_effect, t_crit=t_crit)
+    observed = severity_ref(c - b, denom, min_effect=min_effect, t_crit=t_crit, **kw)
     assert result.severity == pytest.approx(observed, rel=1e-12)
     want_p = meta_p_ref(
         c - b,
@@ -461,6 +466,7 @@ def test_compare_matches_naive_reference(seed, min_effect):
         t_crit=t_crit,
         n_perm=512,
         rng=np.random.default_rng(0),
+        **kw,
     )
     assert result.meta_p == want_p
     assert result.passed == (not result.meta_p < 0.1)
@@ -471,10 +477,15 @@ def _slots(scores):
 
 
 def test_compare_unreliable_effect():
-    result = stats.compare_scores({0: {"x": [0.0, 0.0, 0.0]}}, {0: {"x": [-1.0, -2.0, -1.5]}})
+    cur = [-1.0, -2.0, -1.5, -1.0, -2.0]
+    result = stats.compare_scores({0: {"x": [0.0] * 5}}, {0: {"x": cur}})
     row = result.slots[0]
     assert not row.effect_reliable
-    assert row.effect_size == pytest.approx(-1.5 / 1e-9)
+    assert row.effect_size == pytest.approx(-1.5 / (1e-12 * 2.0))  # floor: rtol * magnitude
+    assert (row.delta_low, row.delta_high) == (-math.inf, math.inf)
+    assert row.flagged and row.judged
+    gated = stats.compare_scores({0: {"x": [0.0] * 5}}, {0: {"x": cur}}, min_effect=0.02)
+    assert not gated.slots[0].flagged and not gated.slots[0].judged and gated.passed
 
 
 def test_compare_rejects_mismatches():
@@ -550,7 +561,7 @@ def test_batch_size_independence(monkeypatch, n, n_perm, min_effect):
 
     default = run()
     for rows in (1, 3, 50):
-        monkeypatch.setattr(stats, "_BATCH_BYTES", 8 * diffs.shape[1] * rows)
+        monkeypatch.setattr(_signflip, "BATCH_BYTES", 20 * (diffs.shape[1] + n) * rows)
         assert run() == default
     want = meta_p_ref(
         diffs,
@@ -724,9 +735,10 @@ def test_non_finite_scores_are_refused():
 # -- (j) step-down max-T adjusted p-values -------------------------------------------------
 def _p_adj(diffs: np.ndarray, *, n_perm: int = 4096, seed: int = 0) -> np.ndarray:
     slots = [(0, f"m{j}") for j in range(diffs.shape[1])]
-    result = stats.compare(
-        np.zeros_like(diffs), diffs, slots, n_perm=n_perm, rng=np.random.default_rng(seed)
-    )
+    result = stats.compare(  # p_adj does not depend on alpha; 0.5 is reachable with 2 seeds
+        np.zeros_like(diffs), diffs, slots, alpha=0.5, n_perm=n_perm,
+        rng=np.random.default_rng(seed),
+    )  # fmt: skip
     return np.array([row.p_adj for row in result.slots])
 
 
@@ -867,11 +879,12 @@ def test_compare_reports_intervals_in_both_units():
     result = stats.compare(base, cur, slots, alpha=0.05)
     sign = np.array([1.0, -1.0])
     low, high = stats.paired_intervals((cur - base) * sign, 0.05)
+    rel_low, rel_high, bounded = relative.fieller((cur - base) * sign, base * sign, 0.05)
     for j, row in enumerate(result.slots):
-        assert (row.ci_low, row.ci_high) == (low[j], high[j])
-        denom = abs(base[:, j].mean())
-        assert row.delta_low == pytest.approx(low[j] / denom, rel=1e-12)
-        assert row.delta_high == pytest.approx(high[j] / denom, rel=1e-12)
+        assert (row.ci_low, row.ci_high) == pytest.approx((low[j], high[j]), rel=1e-12)
+        assert bounded[j] and row.effect_reliable
+        assert row.delta_low == pytest.approx(rel_low[j], rel=1e-9)
+        assert row.delta_high == pytest.approx(rel_high[j], rel=1e-9)
         assert row.delta_low <= row.effect_size <= row.delta_high
 
 

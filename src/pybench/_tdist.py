@@ -137,8 +137,8 @@ def t_cdf(t: np.ndarray | float, df: float) -> np.ndarray:
         finite = np.isfinite(flat)
         tail[finite] = _t_tail(flat[finite], float(df))
         tail[np.isinf(flat)] = 0.0
-    tail = tail.reshape(t.shape)
-    return np.where(t < 0, tail, 1.0 - tail)
+    shaped: np.ndarray = tail.reshape(t.shape)
+    return np.where(t < 0, shaped, 1.0 - shaped)
 
 
 def _t_log_pdf(t: float, df: float) -> float:

@@ -181,6 +181,7 @@ _COMPARE_OPTIONS = [
     "verbose",
     "alpha",
     "min_effect",
+    "rtol",
     "n_seeds",
     *_LOCAL,
     *_REPORTS,
@@ -558,7 +559,7 @@ def main() -> None:
 
 @main.command("run")
 @_path_argument
-@_apply([*_RUN_OPTIONS, "alpha", "min_effect", "strict", "adaptive", "confirm"])
+@_apply([*_RUN_OPTIONS, "alpha", "min_effect", "rtol", "strict", "adaptive", "confirm"])
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
     return _execute(options)
@@ -589,11 +590,23 @@ def update_command(**options: Any) -> int:
     show_default=True,
     help="The wanted probability of detecting it.",
 )
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    help="Write the plans by simulation of the verdict as JSON to this file ('-': stdout only).",
+)
 def plan_command(
-    path: Path, benches: tuple[str, ...], baseline: Path | None, effect: float, power: float
+    path: Path,
+    benches: tuple[str, ...],
+    baseline: Path | None,
+    effect: float,
+    power: float,
+    json_path: str | None = None,
 ) -> int:
     """From the stored baselines' noise: the drop each slot detects, and the seeds a drop needs."""
     from . import stats
+    from .judging import planning
     from .reports.terminal import PLAN_ASSUMPTION, Reporter
     from .sources.discover import discover, select
     from .storage import store
@@ -604,6 +617,7 @@ def plan_command(
     if not any(bench.name in records for bench in chosen):
         raise UsageError(f"{baseline}: no stored baseline to plan from; run `pybench` first")
     reporter = Reporter()
+    plans = []
     for bench in chosen:
         record = records.get(bench.name)
         alpha = bench.defaults.alpha
@@ -612,8 +626,15 @@ def plan_command(
             rows = stats.power_plan(
                 record.matrix(), record.slots(), alpha=alpha, effect=effect, power=power
             )
-        reporter.plan(bench.name, record.n if record else 0, alpha, effect, power, rows)
-    reporter.out.print(PLAN_ASSUMPTION)
+            plans.append(planning.plan_record(bench, record, effect=effect, power=power))
+        if json_path != "-":
+            reporter.plan(bench.name, record.n if record else 0, alpha, effect, power, rows)
+            if record is not None:
+                reporter.out.print(f"  {planning.describe(plans[-1])}", markup=False)
+    if json_path is not None:
+        planning.write_json(plans, json_path)
+    if json_path != "-":
+        reporter.out.print(PLAN_ASSUMPTION)
     return EXIT_OK
 
 
@@ -650,7 +671,7 @@ def compare_command(**options: Any) -> int:
 @_path_argument
 @click.option("--bench", required=True, metavar="NAME", help="The benchmark that regressed.")
 @_bench_from
-@_apply(["verbose", "alpha", "min_effect", "n_seeds", *_LOCAL, "timeout", *_CAPTURE])
+@_apply(["verbose", "alpha", "min_effect", "rtol", "n_seeds", *_LOCAL, "timeout", *_CAPTURE])
 @click.option("--json", "json_path", metavar="PATH", help="Write the steps as JSON ('-': stdout).")
 def bisect_command(**options: Any) -> int:
     """Find the first commit after GOOD up to BAD at which a benchmark regresses.

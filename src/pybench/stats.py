@@ -37,25 +37,45 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
 
+from ._signflip import (
+    DEGENERATE_T,
+    TIE_RTOL,
+    Null,
+    Prepared,
+    exact_flip_t,
+    is_exact,
+    severity_parts,
+    sign_batches,
+    sign_flip_null,
+)
 from ._tdist import t_cdf, t_ppf
+from .relative import RTOL, check_rtol, fieller, magnitudes, normalise, ties
+
+_sign_batches = sign_batches
+"""The engine's sign-vector batches (tests walk them)."""
 
 __all__ = [
-    "DEGENERATE_SD",
     "DEGENERATE_T",
     "FLIPS_PER_ALPHA",
+    "MAX_FLIP_SECONDS",
     "MAX_PERM",
     "N_PERM",
+    "RTOL",
     "PLAN_MAX_SEEDS",
     "Comparison",
     "SlotPlan",
     "SlotResult",
+    "TIE_RTOL",
     "affordable",
+    "check_alpha",
+    "flip_seconds",
+    "too_slow",
     "compare",
     "compare_scores",
     "detectable_effect",
@@ -86,47 +106,8 @@ MAX_PERM = 100_000_000
 PLAN_MAX_SEEDS = 1000
 """:func:`seeds_needed` looks no further than this many seeds."""
 
-DEGENERATE_SD = 1e-12
-"""A slot whose difference standard deviation is below this is degenerate."""
-
-DEGENERATE_T = 1e9
-"""The magnitude of a degenerate slot's t statistic."""
-
-EFFECT_FLOOR = 1e-9
-"""Smallest effect denominator; baselines below it make the effect unreliable."""
-
-TIE_RTOL = 1e-10
-"""Relative tolerance when counting permuted statistics ``>=`` the observed one.
-
-The observed statistic is the identity's, computed by the same code as every
-flip, so it always ties with itself exactly. Other flips can be tied with it
-mathematically (equal magnitudes, grid-valued data) and still land a hair
-below it after a different order of rounding; counting those as tied is the
-conservative choice. The tolerance applies to the finite part of a severity
-(``max(1, finite part) * TIE_RTOL``) and to a slot's t
-(``max(1, |t|) * TIE_RTOL``), never to the ``1e9`` of a degenerate slot.
-"""
-
-_BATCH_BYTES = 4 * 2**20
-"""Target size of one ``(P, K)`` float64 work array in the sign-flip null."""
-
-_RECHECK_RATIO = 1e-2
-"""Recompute a permuted variance directly when it is below this fraction of its scale.
-
-The shortcut ``(SS - n m^2) / (n - 1)`` carries an absolute error of a few
-``n * eps * SS``; above this ratio its relative error stays far below
-``TIE_RTOL``, and below it the entry is recomputed the straightforward way
-(rare: only nearly constant permuted columns).
-"""
-
-_SAFE_EXPONENT = 400
-"""Columns with values beyond ``2**400`` are scaled by a power of two below it.
-
-t statistics and relative effects do not change when a column is scaled, and
-a power of two scales exactly; without it sums of squares of values near the
-float maximum (1.8e308) overflow and the statistics become NaN.
-"""
-
+MAX_FLIP_SECONDS = 60.0
+"""An ``alpha`` whose sign flips would take longer than this (estimated) is refused."""
 
 # -- budgets and reachability ------------------------------------------------------------
 def n_permutations(alpha: float) -> int:
@@ -137,11 +118,6 @@ def n_permutations(alpha: float) -> int:
     ``1 / (budget + 1)`` is below ``alpha / 20``.
     """
     return max(N_PERM, math.ceil(FLIPS_PER_ALPHA / alpha))
-
-
-def is_exact(n: int, n_perm: int) -> bool:
-    """Whether ``n`` seeds are enumerated (all ``2**n`` sign vectors) under budget ``n_perm``."""
-    return 2**n <= n_perm
 
 
 def smallest_meta_p(n: int, n_perm: int = N_PERM) -> float:
@@ -196,19 +172,24 @@ def t_critical(alpha: float, n: int) -> float:
 
 
 # -- per-slot statistics -------------------------------------------------------------------
-def slot_t_stats(diffs: np.ndarray) -> np.ndarray:
+def slot_t_stats(diffs: np.ndarray, rtol: float = RTOL) -> np.ndarray:
     """Return the ``(K,)`` paired t statistics of an ``(n, K)`` difference matrix.
 
     Computed straightforwardly from the column means and standard deviations;
     :func:`compare` reports the identity's t from the sign-flip code instead
-    (the same numbers up to rounding).
+    (the same numbers up to rounding). A column whose standard deviation is
+    below ``rtol`` times its largest ``|value|`` is degenerate: ``±1e9`` by the
+    sign of its mean, ``0`` when that mean is within the same tolerance of 0.
     """
     diffs = np.asarray(diffs, dtype=float)
     n = diffs.shape[0]
-    mean, sd = diffs.mean(axis=0), diffs.std(axis=0, ddof=1)
+    scaled = diffs * normalise(diffs)
+    floor = rtol * magnitudes(scaled)
+    mean, sd = scaled.mean(axis=0), scaled.std(axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = mean / (sd / math.sqrt(n))
-    return np.where(sd < DEGENERATE_SD, np.sign(mean) * DEGENERATE_T, t)
+    degenerate = np.where(np.abs(mean) > floor, np.sign(mean) * DEGENERATE_T, 0.0)
+    return np.where(sd < np.maximum(floor, np.nextafter(0.0, 1.0)), degenerate, t)
 
 
 def paired_intervals(diffs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -222,7 +203,7 @@ def paired_intervals(diffs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.nd
     """
     diffs = np.asarray(diffs, dtype=float)
     n = diffs.shape[0]
-    scale = _column_scale(diffs)
+    scale = normalise(diffs)
     scaled = diffs * scale
     mean, sd = scaled.mean(axis=0), scaled.std(axis=0, ddof=1)
     half = -t_ppf(alpha / 2.0, n - 1) * sd / math.sqrt(n)
@@ -230,12 +211,22 @@ def paired_intervals(diffs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.nd
         return (mean - half) / scale, (mean + half) / scale
 
 
-def effect_denominators(baseline_goodness: np.ndarray) -> np.ndarray:
-    """``max(|mean baseline goodness|, 1e-9)`` per slot of an ``(n, K)`` matrix."""
+def effect_denominators(baseline_goodness: np.ndarray, rtol: float = RTOL) -> np.ndarray:
+    """``|mean baseline goodness|`` per slot of an ``(n, K)`` matrix, at least ``rtol`` times
+    the slot's largest ``|value|`` (so a zero mean gives a huge, not an infinite, Δ).
+
+    An all-zero slot gets ``1`` (its Δ is 0).
+    """
     base = np.asarray(baseline_goodness, float)
-    scale = _column_scale(base)
-    with np.errstate(over="ignore"):
-        return np.maximum(np.abs((base * scale).mean(axis=0)) / scale, EFFECT_FLOOR)
+    scale = normalise(base)
+    good = base * scale
+    return _denominators(good.mean(axis=0), magnitudes(good), rtol) / scale
+
+
+def _denominators(mean: np.ndarray, magnitude: np.ndarray, rtol: float) -> np.ndarray:
+    """``max(|mean|, rtol * magnitude)``, or ``1`` where that is 0 (normalised columns)."""
+    denom = np.maximum(np.abs(mean), rtol * magnitude)
+    return np.where(denom > 0.0, denom, 1.0)
 
 
 def goodness_sign(metric: str) -> float:
@@ -243,308 +234,59 @@ def goodness_sign(metric: str) -> float:
     return -1.0 if metric.startswith("min:") else 1.0
 
 
-def _column_scale(*matrices: np.ndarray) -> np.ndarray:
-    """Per-column powers of two that bring every column's largest magnitude below ``2**400``.
-
-    ``1`` for every ordinary column, so ordinary data are computed unscaled.
-    """
-    k = matrices[0].shape[1]
-    big = np.zeros(k)
-    for matrix in matrices:
-        if matrix.shape[0]:
-            big = np.maximum(big, np.abs(matrix).max(axis=0))
-    scale = np.ones(k)
-    huge = big > 2.0**_SAFE_EXPONENT
-    if huge.any():
-        _, exponent = np.frexp(big[huge])
-        scale[huge] = np.ldexp(1.0, _SAFE_EXPONENT - exponent)
-    return scale
-
-
 # -- the sign-flip null ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Prepared:
-    """A difference matrix ready for the null: scaled columns and per-column thresholds."""
-
-    diffs: np.ndarray
-    sum_sq: np.ndarray
-    var_floor: np.ndarray
-    """``n (n - 1) sd_floor**2``: a permuted ``q`` below it is degenerate."""
-    gate: np.ndarray | None
-    """``min_effect * n * denom``: a slot is past the gate when its sum is below ``-gate``."""
-
-    def take(self, order: np.ndarray) -> _Prepared:
-        return _Prepared(
-            self.diffs[:, order],
-            self.sum_sq[order],
-            self.var_floor[order],
-            None if self.gate is None else self.gate[order],
-        )
-
-
 def _prepare(
-    diffs: np.ndarray, denom: np.ndarray, min_effect: float | None, scale: np.ndarray | None = None
-) -> _Prepared:
-    """Scale ``diffs`` (unless ``scale`` says it already is) and precompute the thresholds.
+    diffs: np.ndarray,
+    denom: np.ndarray,
+    min_effect: float | None,
+    *,
+    magnitude: np.ndarray | None = None,
+    rtol: float = RTOL,
+) -> Prepared:
+    """Normalise ``diffs`` and ``denom`` and precompute the thresholds (the private API's path).
 
-    ``scale`` is the per-column factor ``diffs`` and ``denom`` were multiplied by.
+    ``magnitude`` is each slot's largest ``|value|`` in the units of ``diffs``
+    (default: the largest ``|difference|``): it sets the degenerate floor.
     """
     diffs = np.asarray(diffs, dtype=float)
     denom = np.asarray(denom, dtype=float)
     if not (np.isfinite(diffs).all() and np.isfinite(denom).all()):
         raise ValueError("the differences and effect denominators must be finite")
-    if scale is None:
-        scale = _column_scale(diffs)
-        diffs, denom = diffs * scale, denom * scale
+    big = magnitudes(diffs) if magnitude is None else np.asarray(magnitude, dtype=float)
+    scale = normalise(big[None, :])
+    judged = np.ones(diffs.shape[1], dtype=bool)
+    return _prepared(diffs * scale, denom * scale, big * scale, min_effect, judged, rtol)
+
+
+def _prepared(
+    diffs: np.ndarray,
+    denom: np.ndarray,
+    magnitude: np.ndarray,
+    min_effect: float | None,
+    judged: np.ndarray,
+    rtol: float,
+) -> Prepared:
+    """The engine's view of normalised columns.
+
+    * degenerate: a permuted standard deviation below ``rtol * magnitude``
+      (``±1e9``, or ``0`` when the sum is within ``n * rtol * magnitude`` of 0);
+    * the ``min_effect`` gate: a sum below ``-n (min_effect * denom + rtol * magnitude)``,
+      so a change exactly on the boundary is not past it; never where the relative
+      change cannot be judged (``judged`` false).
+    """
     n = diffs.shape[0]
-    sd_floor = DEGENERATE_SD * scale
-    # A floor that underflows (columns scaled from near the float maximum) still
-    # marks an exactly constant column degenerate.
-    var_floor = np.maximum(n * (n - 1) * sd_floor**2, np.nextafter(0.0, 1.0))
-    gate = None if min_effect is None else min_effect * n * denom
-    return _Prepared(diffs, np.einsum("ij,ij->j", diffs, diffs), var_floor, gate)
-
-
-def _flip_t(signs: np.ndarray, data: _Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The t statistics and column sums of ``signs[p, :, None] * diffs`` for every row ``p``.
-
-    With the permuted column sums ``S = signs @ diffs`` and the fixed sums of
-    squares ``SS``, ``q = n * SS - S**2`` is ``n (n - 1)`` times the permuted
-    variance and ``t = S * sqrt(n - 1) / sqrt(q)``; the work stays in a few
-    in-place passes over the ``(P, K)`` batch.
-
-    Returns:
-        ``(t, S, degenerate)``: three ``(P, K)`` arrays; a degenerate entry's
-        ``t`` is ``±1e9`` or ``0`` by the sign of its sum.
-    """
-    diffs = data.diffs
-    n = diffs.shape[0]
-    total = signs @ diffs
-    q = np.multiply(total, total)
-    scale = n * data.sum_sq
-    np.subtract(scale, q, out=q)
-    # The shortcut cancels badly when a permuted column is (nearly) constant; redo
-    # those few entries the straightforward way.
-    shaky = np.nonzero(q < _RECHECK_RATIO * scale)
-    if shaky[0].size:
-        p_idx, k_idx = shaky
-        for lo in range(0, p_idx.size, 4096):
-            p, k = p_idx[lo : lo + 4096], k_idx[lo : lo + 4096]
-            x = signs[p] * diffs[:, k].T
-            total[p, k] = n * x.mean(axis=1)
-            q[p, k] = n * (n - 1) * x.var(axis=1, ddof=1)
-    degenerate = q < data.var_floor
-    np.sqrt(q, out=q)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.divide(total, q, out=q)
-    np.multiply(t, math.sqrt(n - 1), out=t)
-    if degenerate.any():
-        t[degenerate] = np.sign(total[degenerate]) * DEGENERATE_T
-    return t, total, degenerate
-
-
-def _severity_parts(
-    t: np.ndarray,
-    total: np.ndarray,
-    gate: np.ndarray | None,
-    t_crit: float,
-    *,
-    mirror: bool,
-    any_degenerate: bool,
-    work: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the severity split into ``(m, f)``: ``T = m * (1e9 + t_crit) + f``.
-
-    ``m`` counts the contributing degenerate slots (``t = -1e9``), ``f`` adds the
-    other contributions ``max(0, t_crit - t)``; gated-out slots contribute 0.
-    With ``mirror`` it is the severity of ``-D``: ``t`` and the sums negated.
-    Keeping ``m`` apart means a degenerate slot's ``1e9`` never swamps the
-    comparison of everything else.
-    """
-    contrib = np.add(t, t_crit, out=work) if mirror else np.subtract(t_crit, t, out=work)
-    np.maximum(contrib, 0.0, out=contrib)
-    if gate is not None:
-        np.copyto(contrib, 0.0, where=total <= gate if mirror else total >= -gate)
-    rows = t.shape[0]
-    if not any_degenerate:
-        return np.zeros(rows, dtype=np.int64), contrib.sum(axis=1)
-    degenerate = t == (DEGENERATE_T if mirror else -DEGENERATE_T)
-    np.logical_and(degenerate, contrib > 0.0, out=degenerate)
-    m = np.count_nonzero(degenerate, axis=1).astype(np.int64)
-    contrib[degenerate] = 0.0
-    return m, contrib.sum(axis=1)
-
-
-def _at_least(m: np.ndarray, f: np.ndarray, observed: tuple[int, float], big: float) -> np.ndarray:
-    """Which rows' severity ``m * big + f`` is at least the observed one, ties included.
-
-    The tolerance is relative to the observed finite part only.
-    """
-    m_obs, f_obs = observed
-    tol = TIE_RTOL * max(f_obs, 1.0)
-    gap = f - f_obs
-    if m.any() or m_obs:
-        gap += (m - m_obs) * big
-    return gap >= -tol
+    floor = rtol * magnitude
+    var_floor = np.maximum(n * (n - 1) * floor**2, np.nextafter(0.0, 1.0))
+    gate = None
+    if min_effect is not None:
+        gate = np.where(judged, n * (min_effect * denom + floor), np.inf)
+    sum_sq = np.einsum("ij,ij->j", diffs, diffs)
+    return Prepared(diffs, sum_sq, var_floor, n * floor, gate)
 
 
 def _total(parts: tuple[int, float], big: float) -> float:
     m, f = parts
     return float(m * big + f) if m else float(f)
-
-
-def _sign_batches(n: int, n_perm: int, rng: np.random.Generator, batch: int) -> Iterator:
-    """Yield ``(P, n)`` float arrays of signs; all ``2**n`` vectors when ``2**n <= n_perm``.
-
-    The enumeration starts with the identity (all ``+1``). Monte-Carlo signs are
-    drawn as ``rng.random(n) < 0.5`` per permutation, in order, so the stream
-    does not depend on the batch size.
-    """
-    if is_exact(n, n_perm):
-        bits = np.arange(n, dtype=np.int64)
-        for start in range(0, 2**n, batch):
-            idx = np.arange(start, min(start + batch, 2**n), dtype=np.int64)
-            yield 1.0 - 2.0 * ((idx[:, None] >> bits) & 1)
-    else:
-        for start in range(0, n_perm, batch):
-            size = min(batch, n_perm - start)
-            yield np.where(rng.random((size, n)) < 0.5, 1.0, -1.0)
-
-
-@dataclass(frozen=True)
-class _Null:
-    """What one pass over the sign vectors yields (slot arrays in the input's column order)."""
-
-    t: np.ndarray
-    total: np.ndarray
-    degenerate: np.ndarray
-    severity: float
-    meta_p: float
-    improvement_severity: float
-    improvement_p: float
-    p_adj: np.ndarray
-    n_perm: int
-    exact: bool
-
-
-def _p_value(hits: np.ndarray, count: int, exact: bool) -> np.ndarray:
-    """``hits / 2**n`` when enumerated, ``(hits + 1) / (B + 1)`` by Monte-Carlo."""
-    return hits / count if exact else (hits + 1) / (count + 1)
-
-
-@dataclass
-class _Observed:
-    """The identity's statistics and what the flips are compared with."""
-
-    t: np.ndarray
-    total: np.ndarray
-    degenerate: np.ndarray
-    severity: tuple[int, float]
-    improvement: tuple[int, float]
-    bound: np.ndarray
-    """Per slot (reversed column order): ``t + TIE_RTOL * max(|t|, 1)``."""
-
-    @classmethod
-    def of(
-        cls,
-        t: np.ndarray,
-        total: np.ndarray,
-        degenerate: np.ndarray,
-        data: _Prepared,
-        t_crit: float,
-    ) -> _Observed:
-        def parts(mirror: bool) -> tuple[int, float]:
-            m, f = _severity_parts(t, total, data.gate, t_crit, mirror=mirror, any_degenerate=True)
-            return int(m[0]), float(f[0])
-
-        bound = (t[0] + TIE_RTOL * np.maximum(np.abs(t[0]), 1.0))[::-1]
-        return cls(
-            t[0].copy(), total[0].copy(), degenerate[0].copy(), parts(False), parts(True), bound
-        )
-
-
-def _sign_flip_null(
-    data: _Prepared,
-    *,
-    t_crit: float,
-    n_perm: int,
-    rng: np.random.Generator | None = None,
-    extras: bool = True,
-) -> _Null:
-    """Severity, meta p-value and (with ``extras``) improvement and max-T p-values, one pass.
-
-    The identity is computed by the same code as every flip (in the first
-    batch when enumerating, on its own row otherwise) and its statistics are
-    the observed ones. The columns are put in ascending order of the
-    identity's t, so in each batch the successive maxima of ``-t`` over the
-    slots not yet rejected (the step-down max-T) are one cumulative minimum
-    of ``t`` along the reversed row.
-    """
-    n, k = data.diffs.shape
-    exact = is_exact(n, n_perm)
-    rng = np.random.default_rng(0) if rng is None else rng
-    big = DEGENERATE_T + t_crit
-    identity = np.ones((1, n))
-    order = np.argsort(_flip_t(identity, data)[0][0], kind="stable")
-    data = data.take(order)
-    obs = None if exact else _Observed.of(*_flip_t(identity, data), data, t_crit)
-    batch = max(1, min(65536, _BATCH_BYTES // (8 * max(k, 1))))
-    hits = hits_imp = count = 0
-    hits_adj = np.zeros(k, dtype=np.int64)
-    work = None
-    for signs in _sign_batches(n, n_perm, rng, batch):
-        t, total, degenerate = _flip_t(signs, data)
-        if obs is None:  # enumerating: the first sign vector is the identity
-            obs = _Observed.of(t[:1], total[:1], degenerate[:1], data, t_crit)
-        any_degenerate = bool(degenerate.any())
-        if work is None or work.shape != t.shape:
-            work = np.empty_like(t)
-        for mirror in (False, True) if extras else (False,):
-            m, f = _severity_parts(
-                t,
-                total,
-                data.gate,
-                t_crit,
-                mirror=mirror,
-                any_degenerate=any_degenerate,
-                work=work,
-            )
-            at_least = _at_least(m, f, obs.improvement if mirror else obs.severity, big)
-            if mirror:
-                hits_imp += int(np.count_nonzero(at_least))
-            else:
-                hits += int(np.count_nonzero(at_least))
-        if extras:
-            # Successive minima of t from the last (least significant) slot backwards.
-            np.minimum.accumulate(t[:, ::-1], axis=1, out=work)
-            hits_adj += np.count_nonzero(work <= obs.bound, axis=0)
-        count += signs.shape[0]
-    assert obs is not None
-
-    def p_value(parts: tuple[int, float], hit_count: int) -> tuple[float, float]:
-        severity = _total(parts, big)
-        return severity, 1.0 if severity <= 0.0 else float(_p_value(hit_count, count, exact))
-
-    severity, meta_p = p_value(obs.severity, hits)
-    improvement_severity = improvement_p = math.nan
-    p_adj = np.full(k, math.nan)
-    if extras:
-        improvement_severity, improvement_p = p_value(obs.improvement, hits_imp)
-        stepwise = np.maximum.accumulate(_p_value(hits_adj[::-1], count, exact))
-        p_adj[order] = np.minimum(stepwise, 1.0)
-    unsorted = [np.empty_like(a) for a in (obs.t, obs.total, obs.degenerate)]
-    for out, values in zip(unsorted, (obs.t, obs.total, obs.degenerate), strict=True):
-        out[order] = values
-    return _Null(
-        *unsorted,
-        severity=severity,
-        meta_p=meta_p,
-        improvement_severity=improvement_severity,
-        improvement_p=improvement_p,
-        p_adj=p_adj,
-        n_perm=2**n if exact else n_perm,
-        exact=exact,
-    )
 
 
 def _permuted_severity(
@@ -562,10 +304,8 @@ def _permuted_severity(
     """
     del sum_sq
     data = _prepare(diffs, denom, min_effect)
-    t, total, degenerate = _flip_t(signs, data)
-    m, f = _severity_parts(
-        t, total, data.gate, t_crit, mirror=False, any_degenerate=bool(degenerate.any())
-    )
+    t, total, _ = exact_flip_t(signs, data)
+    m, f = severity_parts(t, total, data.gate, t_crit, mirror=False)
     return m * (DEGENERATE_T + t_crit) + f
 
 
@@ -575,6 +315,8 @@ def _severity(
     *,
     min_effect: float | None,
     t_crit: float,
+    magnitude: np.ndarray | None = None,
+    rtol: float = RTOL,
 ) -> float:
     """Severity ``T(D) = sum_k max(0, t_crit - t_k)`` of a difference matrix.
 
@@ -588,13 +330,16 @@ def _severity(
             ``-min_effect`` (its sum below ``-min_effect * n * denom``); ``None``
             disables the gate.
         t_crit: the one-sided critical t value (negative).
+        magnitude: each slot's largest ``|value|`` (default: largest ``|difference|``);
+            a slot whose spread is below ``rtol`` times it is degenerate.
+        rtol: the relative tolerance (:data:`RTOL`).
 
     Returns:
         The severity, ``>= 0``.
     """
-    data = _prepare(diffs, denom, min_effect)
-    t, total, _ = _flip_t(np.ones((1, data.diffs.shape[0])), data)
-    m, f = _severity_parts(t, total, data.gate, t_crit, mirror=False, any_degenerate=True)
+    data = _prepare(diffs, denom, min_effect, magnitude=magnitude, rtol=rtol)
+    t, total, _ = exact_flip_t(np.ones((1, data.diffs.shape[0])), data)
+    m, f = severity_parts(t, total, data.gate, t_crit, mirror=False)
     return _total((int(m[0]), float(f[0])), DEGENERATE_T + t_crit)
 
 
@@ -607,6 +352,8 @@ def _sign_flip_meta_p(
     t_crit: float,
     n_perm: int = N_PERM,
     rng: np.random.Generator | None = None,
+    magnitude: np.ndarray | None = None,
+    rtol: float = RTOL,
 ) -> float:
     """Meta p-value of the observed severity under within-seed sign flips.
 
@@ -629,6 +376,8 @@ def _sign_flip_meta_p(
         t_crit: the one-sided critical t value.
         n_perm: the permutation budget.
         rng: generator for the Monte-Carlo path (unused when exact).
+        magnitude: as for :func:`_severity`.
+        rtol: as for :func:`_severity`.
 
     Returns:
         The meta p-value in ``(0, 1]``: at least ``1 / 2**n`` when exact and
@@ -636,8 +385,8 @@ def _sign_flip_meta_p(
     """
     if observed <= 0.0:
         return 1.0
-    data = _prepare(diffs, denom, min_effect)
-    return _sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng, extras=False).meta_p
+    data = _prepare(diffs, denom, min_effect, magnitude=magnitude, rtol=rtol)
+    return sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng, extras=False).meta_p
 
 
 # -- the comparison --------------------------------------------------------------------------
@@ -660,7 +409,8 @@ class SlotResult:
     effect_size: float
     """Relative goodness change ``mean difference / denominator`` (Δ)."""
     effect_reliable: bool
-    """Whether the denominator (baseline mean goodness) is above 1e-9."""
+    """Whether the baseline mean is distinguishable from zero (Fieller's interval of Δ is
+    bounded); otherwise Δ and its interval mean little."""
     t_stat: float
     """The paired t statistic (degenerate: ``±1e9`` or ``0``)."""
     p_value: float
@@ -678,11 +428,15 @@ class SlotResult:
     ci_high: float
     """Its upper end."""
     delta_low: float
-    """``ci_low`` relative to the effect denominator (like Δ)."""
+    """Lower end of Fieller's ``1 - alpha`` interval of Δ (the baseline mean's uncertainty
+    included); ``-inf`` when unbounded."""
     delta_high: float
-    """``ci_high`` relative to the effect denominator."""
+    """Its upper end; ``inf`` when unbounded."""
     improved: bool
     """The mirror of ``flagged``: ``t > -t_crit`` (and past the gate)."""
+    judged: bool = True
+    """Whether ``min_effect`` could judge the slot: false when it is set and the relative
+    change is unreliable (then the slot is never flagged)."""
 
 
 @dataclass(frozen=True)
@@ -714,13 +468,31 @@ class Comparison:
     improvement_p: float
     """Its sign-flip p-value (same sign vectors)."""
     improved: bool
-    """``improvement_p < alpha``: the benchmark got significantly better."""
+    """``improvement_p < alpha`` and the verdict passed: the benchmark got significantly
+    better (a FAIL is never called improved, even when some slots got better)."""
     n_improved: int
     """Slots whose own test says better (``t > -t_crit``, past the gate)."""
 
 
 Scores = Mapping[int, Mapping[str, Sequence[float]]]
 """``{step: {metric: [value per seed]}}``, the baseline file's shape."""
+
+
+def _checked_budget(alpha: float, n: int, n_perm: int | None) -> int:
+    """The sign-flip budget, once ``alpha`` is known to be in range and reachable.
+
+    Raises:
+        ValueError: ``alpha`` outside (0, 0.5], or a comparison that could never FAIL.
+    """
+    check_alpha(alpha)
+    n_perm = n_permutations(alpha) if n_perm is None else n_perm
+    if not smallest_meta_p(n, n_perm) < alpha:
+        raise ValueError(
+            f"alpha={alpha:g} can never be reached with {n} seeds and {n_perm} sign flips "
+            f"(the smallest meta p-value is {smallest_meta_p(n, n_perm):.3g}); "
+            f"use at least {min_seeds(alpha)} seeds or a larger alpha"
+        )
+    return n_perm
 
 
 def compare(
@@ -732,6 +504,7 @@ def compare(
     min_effect: float | None = None,
     n_perm: int | None = None,
     rng: np.random.Generator | None = None,
+    rtol: float = RTOL,
 ) -> Comparison:
     """Compare paired per-seed scores and decide PASS or FAIL.
 
@@ -741,90 +514,75 @@ def compare(
         slots: the ``(step, metric)`` of each column; a metric named ``min:...``
             is lower-is-better, every other higher-is-better.
         alpha: significance level of each slot's test, of the verdict, of
-            ``p_adj`` and of the improvement test; the intervals have level ``1 - alpha``.
+            ``p_adj`` and of the improvement test, in ``(0, 0.5]``; the intervals
+            have level ``1 - alpha``.
         min_effect: a slot is flagged only if its relative goodness change is
-            below ``-min_effect``; ``None`` disables the gate.
+            below ``-min_effect``; ``None`` disables the gate. A slot whose
+            relative change is unreliable cannot pass the gate.
         n_perm: the sign-flip budget (default :func:`n_permutations` of ``alpha``).
         rng: generator for the Monte-Carlo null (default: seeded with 0, so a
             verdict is reproducible).
+        rtol: differences within ``rtol`` times the slot's largest ``|value|``
+            are ties (no change); see :data:`pybench.relative.RTOL`.
 
     Returns:
         A :class:`Comparison` whose slot rows follow the column order.
 
     Raises:
         ValueError: if the shapes differ, do not match ``slots``, fewer than
-            two seeds are given, or a value is not finite.
+            two seeds are given, a value is not finite, ``alpha`` or ``rtol``
+            is out of range, or the comparison could never FAIL (too few seeds
+            for ``alpha``, or a flip budget too small).
     """
-    base = np.asarray(baseline, dtype=float)
-    cur = np.asarray(current, dtype=float)
-    if base.ndim != 2 or base.shape != cur.shape:
-        raise ValueError("baseline and current scores have different shapes")
-    if base.shape[1] != len(slots):
-        raise ValueError("the score matrices do not have one column per slot")
+    base, cur = _checked(baseline, current, slots)
     n = base.shape[0]
-    if n < 2:
-        raise ValueError("a comparison needs at least two seeds")
-    if not (np.isfinite(base).all() and np.isfinite(cur).all()):
-        raise ValueError("the scores must be finite (divergence is handled by pybench.compare)")
-    n_perm = n_permutations(alpha) if n_perm is None else n_perm
-
-    sign = np.array([goodness_sign(metric) for _, metric in slots])
-    base_good, cur_good = base * sign, cur * sign
-    # Values near the float maximum: work on columns scaled by a power of two
-    # (exact) so that differences and sums of squares cannot overflow.
-    scale = _column_scale(base_good, cur_good)
-    base_good, cur_good = base_good * scale, cur_good * scale
-    diffs = cur_good - base_good
-    base_mean_good = base_good.mean(axis=0)
-    denom = np.maximum(np.abs(base_mean_good), EFFECT_FLOOR * scale)
-    reliable = np.abs(base_mean_good) >= EFFECT_FLOOR * scale
+    rtol = check_rtol(rtol)
+    n_perm = _checked_budget(alpha, n, n_perm)
+    cols = _Columns.of(base, cur, slots, rtol)
+    low_rel, high_rel, reliable = fieller(cols.diffs, cols.base_good, alpha)
+    denom = _denominators(cols.base_good.mean(axis=0), cols.magnitude, rtol)
     t_crit = t_critical(alpha, n)
-
-    data = _prepare(diffs, denom, min_effect, scale=scale)
-    null = _sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng)
+    data = _prepared(cols.diffs, denom, cols.magnitude, min_effect, reliable, rtol)
+    null = sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng)
     t = null.t
-    mean = diffs.mean(axis=0)
     p = np.where(null.degenerate, np.where(t < 0, 0.0, 1.0), t_cdf(t, n - 1))
-    effect = mean / denom
-    past_gate = np.ones(len(slots), bool) if data.gate is None else null.total < -data.gate
-    past_gate_up = np.ones(len(slots), bool) if data.gate is None else null.total > data.gate
+    everywhere = np.ones(len(slots), bool)
+    past_gate = everywhere if data.gate is None else null.total < -data.gate
+    past_gate_up = everywhere if data.gate is None else null.total > data.gate
     flagged = (t < t_crit) & past_gate
     flagged_adj = (null.p_adj < alpha) & past_gate
     improved = (-t < t_crit) & past_gate_up
-    ci_low, ci_high = paired_intervals(diffs, alpha)
-    with np.errstate(over="ignore"):
-        unscaled = [
-            base_good.mean(axis=0) * sign / scale,
-            base_good.std(axis=0, ddof=1) / scale,
-            cur_good.mean(axis=0) * sign / scale,
-            cur_good.std(axis=0, ddof=1) / scale,
-            ci_low / scale,
-            ci_high / scale,
-        ]
-    base_mean, base_std, cur_mean, cur_std, low, high = unscaled
-    rows = [
-        SlotResult(
-            step=int(step),
-            metric=metric,
-            baseline_mean=float(base_mean[i]),
-            baseline_std=float(base_std[i]),
-            current_mean=float(cur_mean[i]),
-            current_std=float(cur_std[i]),
-            effect_size=float(effect[i]),
-            effect_reliable=bool(reliable[i]),
-            t_stat=float(t[i]),
-            p_value=float(p[i]),
-            flagged=bool(flagged[i]),
-            p_adj=float(null.p_adj[i]),
-            flagged_adj=bool(flagged_adj[i]),
-            ci_low=float(low[i]),
-            ci_high=float(high[i]),
-            delta_low=float(ci_low[i] / denom[i]),
-            delta_high=float(ci_high[i] / denom[i]),
-            improved=bool(improved[i]),
-        )
-        for i, (step, metric) in enumerate(slots)
-    ]
+    ci_low, ci_high = paired_intervals(cols.diffs, alpha)
+    rows = _slot_rows(
+        slots,
+        **cols.raw(),
+        effect_size=cols.diffs.mean(axis=0) / denom,
+        effect_reliable=reliable,
+        t_stat=t,
+        p_value=p,
+        flagged=flagged,
+        p_adj=null.p_adj,
+        flagged_adj=flagged_adj,
+        ci_low=cols.unscale(ci_low),
+        ci_high=cols.unscale(ci_high),
+        delta_low=low_rel,
+        delta_high=high_rel,
+        improved=improved,
+        judged=reliable | (min_effect is None),
+    )
+    return _verdict(rows, null, alpha, t_crit, (flagged, flagged_adj, improved))
+
+
+def _verdict(
+    rows: list[SlotResult],
+    null: Null,
+    alpha: float,
+    t_crit: float,
+    marks: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> Comparison:
+    """The :class:`Comparison` of judged ``rows``; ``marks`` are the ✗, ‼ and ↑ of each slot."""
+    flagged, flagged_adj, improved = marks
+    passed = not null.meta_p < alpha
     return Comparison(
         slots=rows,
         n_flagged=int(flagged.sum()),
@@ -832,15 +590,88 @@ def compare(
         meta_p=null.meta_p,
         alpha=alpha,
         t_crit=t_crit,
-        passed=not null.meta_p < alpha,
+        passed=passed,
         n_perm=null.n_perm,
         exact=null.exact,
         n_flagged_adj=int(flagged_adj.sum()),
         improvement_severity=null.improvement_severity,
         improvement_p=null.improvement_p,
-        improved=null.improvement_p < alpha,
+        improved=passed and null.improvement_p < alpha,
         n_improved=int(improved.sum()),
     )
+
+
+def _checked(
+    baseline: np.ndarray, current: np.ndarray, slots: Sequence[tuple[int, str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    base = np.asarray(baseline, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    if base.ndim != 2 or base.shape != cur.shape:
+        raise ValueError("baseline and current scores have different shapes")
+    if base.shape[1] != len(slots):
+        raise ValueError("the score matrices do not have one column per slot")
+    if base.shape[0] < 2:
+        raise ValueError("a comparison needs at least two seeds")
+    if not (np.isfinite(base).all() and np.isfinite(cur).all()):
+        raise ValueError("the scores must be finite (divergence is handled by pybench.compare)")
+    return base, cur
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Goodness columns normalised by powers of two, and the tied differences."""
+
+    sign: np.ndarray
+    scale: np.ndarray
+    base_good: np.ndarray
+    cur_good: np.ndarray
+    magnitude: np.ndarray
+    diffs: np.ndarray
+
+    @classmethod
+    def of(
+        cls, base: np.ndarray, cur: np.ndarray, slots: Sequence[tuple[int, str]], rtol: float
+    ) -> _Columns:
+        sign = np.array([goodness_sign(metric) for _, metric in slots])
+        base_good, cur_good = base * sign, cur * sign
+        scale = normalise(base_good, cur_good)
+        base_good, cur_good = base_good * scale, cur_good * scale
+        magnitude = magnitudes(base_good, cur_good)
+        diffs = ties(cur_good - base_good, magnitude, rtol)
+        return cls(sign, scale, base_good, cur_good, magnitude, diffs)
+
+    def unscale(self, values: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return values / self.scale
+
+    def raw(self) -> dict[str, np.ndarray]:
+        """The raw means and standard deviations of both runs."""
+        return {
+            "baseline_mean": self.unscale(self.base_good.mean(axis=0) * self.sign),
+            "baseline_std": self.unscale(self.base_good.std(axis=0, ddof=1)),
+            "current_mean": self.unscale(self.cur_good.mean(axis=0) * self.sign),
+            "current_std": self.unscale(self.cur_good.std(axis=0, ddof=1)),
+        }
+
+
+def check_alpha(alpha: float) -> float:
+    """``alpha`` if it is in ``(0, 0.5]``, else a :class:`ValueError` saying so.
+
+    Above 0.5 a slot could be flagged worse and better at once (``t_crit > 0``).
+    """
+    if not 0.0 < alpha <= 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5], got {alpha!r}")
+    return alpha
+
+
+def _slot_rows(slots: Sequence[tuple[int, str]], **columns: np.ndarray) -> list[SlotResult]:
+    """One :class:`SlotResult` per slot from per-slot arrays (Python numbers, not numpy's)."""
+    names = list(columns)
+    values = [np.asarray(columns[name]).tolist() for name in names]
+    return [
+        SlotResult(int(step), metric, **dict(zip(names, row, strict=True)))
+        for (step, metric), row in zip(slots, zip(*values, strict=True), strict=True)
+    ]
 
 
 def compare_scores(
@@ -974,7 +805,7 @@ class SlotPlan:
     sd_diff: float
     """The assumed standard deviation of the paired differences, ``sqrt(2) sigma``."""
     reliable: bool
-    """Whether the baseline mean goodness is above 1e-9 (relative effects make sense)."""
+    """Whether the baseline mean is distinguishable from zero (relative effects make sense)."""
     detectable: float
     """The relative drop (positive, e.g. 0.031 for 3.1 %) that the current number of seeds
     detects with the requested power."""
@@ -1012,10 +843,11 @@ def power_plan(
     if n < 2:
         raise ValueError("planning needs a baseline of at least two seeds")
     sign = np.array([goodness_sign(metric) for _, metric in slots])
-    scale = _column_scale(base)
+    scale = normalise(base)
     good = base * sign * scale
     mean_good, sd = good.mean(axis=0), good.std(axis=0, ddof=1)
-    denom = np.maximum(np.abs(mean_good), EFFECT_FLOOR * scale)
+    denom = _denominators(mean_good, magnitudes(good), RTOL)
+    reliable = np.abs(mean_good) * math.sqrt(n) > -t_ppf(alpha / 2.0, n - 1) * sd
     sd_diff = math.sqrt(2.0) * sd
     detectable = detectable_effect(sd_diff, n, alpha, power) / denom
     with np.errstate(divide="ignore"):
@@ -1030,9 +862,34 @@ def power_plan(
             baseline_mean=float(raw_mean[i]),
             baseline_std=float(raw_sd[i]),
             sd_diff=float(raw_sd_diff[i]),
-            reliable=bool(abs(mean_good[i]) >= EFFECT_FLOOR * scale[i]),
+            reliable=bool(reliable[i]),
             detectable=float(detectable[i]),
             seeds_needed=int(needed[i]) or None,
         )
         for i, (step, metric) in enumerate(slots)
     ]
+
+
+# -- the cost of the sign flips ----------------------------------------------------------------
+_SECONDS_PER_FLIP_SLOT = 1.5e-8
+_SECONDS_PER_FLIP_SEED = 5e-8
+"""Rough costs of one flip per slot and per seed (measured on a busy 2-core machine, rounded up)."""
+
+
+def flip_seconds(n: int, k: int, alpha: float, n_perm: int | None = None) -> float:
+    """About how long the sign flips of ``n`` seeds and ``k`` slots take at ``alpha``."""
+    budget = n_permutations(alpha) if n_perm is None else n_perm
+    flips = 2**n if is_exact(n, budget) else budget
+    return flips * (k * _SECONDS_PER_FLIP_SLOT + n * _SECONDS_PER_FLIP_SEED)
+
+
+def too_slow(name: str, alpha: float, n: int, k: int) -> str | None:
+    """A one-line refusal when ``alpha``'s sign flips would take over :data:`MAX_FLIP_SECONDS`."""
+    seconds = flip_seconds(n, k, alpha)
+    if seconds <= MAX_FLIP_SECONDS:
+        return None
+    return (
+        f"{name}: alpha={alpha:g} needs {n_permutations(alpha)} sign flips of {k} slots "
+        f"(about {seconds:.0f} s per comparison); use a larger alpha (e.g. "
+        f"{max(alpha * seconds / MAX_FLIP_SECONDS, 1e-6):.1g}) or fewer slots"
+    )

@@ -66,6 +66,8 @@ class Settings:
     (``None``: no limit). Seeds then run in a worker process, which can be killed."""
     check_determinism: bool = True
     """When a baseline is made, run its first seed a second time and warn if any value differs."""
+    rtol: float = 1e-12
+    """Differences within ``rtol`` times a slot's largest value are ties (rounding, no change)."""
 
 
 KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
@@ -297,6 +299,14 @@ TABLE: tuple[Setting, ...] = (
         "--min-effect",
         "Only flag slots whose relative drop exceeds this, e.g. 0.02.",
         Accepts(_FLOAT, low=0.0, optional=True),
+        keyword=True,
+    ),
+    Setting(
+        "rtol",
+        "--rtol",
+        "Differences within this fraction of a slot's largest value are ties "
+        "(default 1e-12; overrides the 'rtol' keyword).",
+        Accepts(_FLOAT, low=0.0, high=0.1),
         keyword=True,
     ),
     Setting(

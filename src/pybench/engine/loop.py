@@ -171,6 +171,7 @@ def _judge(job: Job, runs: Sequence[_SideRun], started: float) -> Outcome:
         result.values,
         alpha=job.settings.alpha,
         min_effect=job.settings.min_effect,
+        rtol=job.settings.rtol,
     )
     return Outcome.judged(
         job.bench,
@@ -202,6 +203,7 @@ def _staged(
             result.values,
             alpha=job.settings.alpha,
             min_effect=job.settings.min_effect,
+            rtol=job.settings.rtol,
         )
         if decision.reason is not None:
             break

@@ -121,9 +121,16 @@ def sample_seeds(n: int, *, base_seed: int | None, name: str) -> list[int]:
 
 
 def check_reachable(
-    name: str, alpha: float, n: int, *, fresh: bool = False, update_command: str = "pybench update"
+    name: str,
+    alpha: float,
+    n: int,
+    *,
+    fresh: bool = False,
+    update_command: str = "pybench update",
+    n_slots: int = 0,
 ) -> None:
-    """Refuse, before anything runs, an ``alpha`` that ``n`` seeds can never reach.
+    """Refuse, before anything runs, an ``alpha`` that ``n`` seeds can never reach, or whose
+    sign flips over ``n_slots`` slots (when known: a stored baseline) would take too long.
 
     Raises:
         UnreachableAlphaError: saying how many seeds are needed and how to get them.
@@ -134,6 +141,9 @@ def check_reachable(
             f"(at least 20/alpha; pybench allows {stats.MAX_PERM}); use alpha >= "
             f"{stats.FLIPS_PER_ALPHA / stats.MAX_PERM:g}"
         )
+    slow = stats.too_slow(name, alpha, n, n_slots) if n_slots else None
+    if slow:
+        raise UnreachableAlphaError(slow)
     if stats.reachable(alpha, n):
         return
     need = stats.min_seeds(alpha)
@@ -273,7 +283,9 @@ def plan(
             continue
         fingerprint, found = _journaled(journal, bench, bench.name, resume)
         seeds = _seeds_for(settings, record, found, base_seed, bench.name)
-        check_reachable(bench.name, settings.alpha, len(seeds), update_command=update_command)
+        k = len(record.slots()) if record is not None else 0
+        check_reachable(bench.name, settings.alpha, len(seeds), update_command=update_command,
+                        n_slots=k)  # fmt: skip
         side = _side(bench, WORKING_TREE, bench.name, fingerprint, found, seeds)
         jobs.append(
             Job(

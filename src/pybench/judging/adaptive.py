@@ -8,8 +8,9 @@ their stored order, in stages, and looks at the data after each stage:
   ``alpha`` (Bonferroni spending), so the chance of a false FAIL at *any* look
   is at most ``alpha``.
 * **PASS** at look ``j`` (futility) when even an optimistic projection of the
-  remaining seeds leaves the final meta p-value at or above the last look's
-  share. Stopping to accept never adds a FAIL, so it cannot raise the false
+  remaining seeds (every slot along its trend, the worst one pushed further
+  towards a regression) leaves the final meta p-value at or above the last
+  look's share. Stopping to accept never adds a FAIL, so it cannot raise the false
   alarm rate; it only costs power, and the projection's optimism is calibrated
   to keep that cost small.
 * Otherwise the next stage runs; the last look judges all seeds.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import stats
+from .. import relative, stats
 from ..core.normalize import Slot
 from .verdict import BenchComparison, compare_run
 
@@ -49,15 +50,16 @@ __all__ = [
 MAX_LOOKS = 5
 """Looks at most, the last one on all seeds."""
 
-INTERIM_DIVISOR = 20
-"""Each look before the last may spend ``alpha / INTERIM_DIVISOR`` on a FAIL."""
+INTERIM_DIVISOR = 50
+"""Each look before the last may spend ``alpha / INTERIM_DIVISOR`` on a FAIL (small, so
+that the last look keeps almost all of ``alpha``: 0.046 of 0.05)."""
 
-OPTIMISM = 0.4
+OPTIMISM = 1.5
 """How far (in standard deviations of the prediction) the futility rule lets the
-remaining seeds push every slot towards a regression before it calls the run
-futile; larger is more cautious (fewer early PASSes, less power lost). Calibrated
-on the synthetic example (``perf/perf_adaptive.py --sweep``) so that a run with
-no regression spends at most half of its seeds on average."""
+remaining seeds push the most regressed slot towards a regression before it
+calls the run futile; larger is more cautious (fewer early PASSes, less power
+lost). Calibrated with ``perf/perf_adaptive.py --sweep`` so that the marginal
+regressions there lose at most about 0.05 of the full run's power."""
 
 
 @dataclass(frozen=True)
@@ -109,12 +111,16 @@ def schedule(n_seeds: int, alpha: float) -> tuple[Look, ...]:
 
 
 def _goodness(
-    slots: Sequence[Slot], baseline: np.ndarray, current: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Paired goodness differences and effect denominators, as :func:`stats.compare` forms them."""
+    slots: Sequence[Slot], baseline: np.ndarray, current: np.ndarray, rtol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paired goodness differences (rounding ties zeroed), effect denominators and slot
+    magnitudes, as :func:`stats.compare` forms them."""
     sign = np.array([stats.goodness_sign(metric) for _, metric in slots])
     base_good = np.asarray(baseline, float) * sign
-    return np.asarray(current, float) * sign - base_good, stats.effect_denominators(base_good)
+    cur_good = np.asarray(current, float) * sign
+    magnitude = relative.magnitudes(base_good, cur_good)
+    diffs = relative.ties(cur_good - base_good, magnitude, rtol)
+    return diffs, stats.effect_denominators(base_good, rtol), magnitude
 
 
 def projected_meta_p(
@@ -127,6 +133,7 @@ def projected_meta_p(
     min_effect: float | None,
     optimism: float = OPTIMISM,
     n_perm: int = stats.N_PERM,
+    rtol: float = relative.RTOL,
 ) -> float:
     """The meta p-value the full run would reach if the rest of the seeds went badly.
 
@@ -134,8 +141,9 @@ def projected_meta_p(
     the final one as ``sqrt(n_total / n) * t_k`` if the current estimated effect
     persists, with a predictive standard deviation of ``sqrt(n_total / n - 1)``
     (the remaining seeds' noise plus the uncertainty of the estimate). The
-    projection moves every slot ``optimism`` such deviations towards a
-    regression, shifts each column of the differences so that its t statistic
+    projection follows every slot's trend and moves the most regressed one (the
+    lowest ``t_k``) a further ``optimism`` such deviations towards a regression,
+    shifts each column of the differences so that its t statistic
     becomes the projected one (same spread, new mean), and returns the meta
     p-value of that projected matrix: :func:`pybench.stats._severity` and
     :func:`pybench.stats._sign_flip_meta_p`, as for a verdict. Slots with no
@@ -151,18 +159,25 @@ def projected_meta_p(
         min_effect: the effect gate, or ``None``.
         optimism: how many predictive deviations each slot is moved.
         n_perm: the sign-flip budget.
+        rtol: the comparison's tie tolerance (a slot spread below ``rtol`` times its
+            magnitude does not move).
     """
-    diffs, denom = _goodness(slots, baseline, current)
+    diffs, denom, magnitude = _goodness(slots, baseline, current, rtol)
     n = diffs.shape[0]
     mean, sd = diffs.mean(axis=0), diffs.std(axis=0, ddof=1)
-    moving = sd >= stats.DEGENERATE_SD
+    moving = sd > rtol * magnitude
     if min_effect is not None:
         moving &= mean / denom < -min_effect
-    t = stats.slot_t_stats(diffs)
-    target = math.sqrt(n_total / n) * t - optimism * math.sqrt(max(n_total / n - 1.0, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(moving, mean / (sd / math.sqrt(n)), 0.0)
+    push = np.zeros(t.shape)
+    if moving.any():  # only the most regressed slot is pushed; the others follow their trend
+        push[np.argmin(np.where(moving, t, np.inf))] = optimism
+    target = math.sqrt(n_total / n) * t - push * math.sqrt(max(n_total / n - 1.0, 0.0))
     projected = diffs + np.where(moving, target * sd / math.sqrt(n) - mean, 0.0)
     t_crit = stats.t_critical(alpha, n)
-    severity = stats._severity(projected, denom, min_effect=min_effect, t_crit=t_crit)
+    scale = dict(magnitude=np.maximum(magnitude, np.abs(projected).max(axis=0)), rtol=rtol)
+    severity = stats._severity(projected, denom, min_effect=min_effect, t_crit=t_crit, **scale)
     return stats._sign_flip_meta_p(
         projected,
         denom,
@@ -171,6 +186,7 @@ def projected_meta_p(
         t_crit=t_crit,
         n_perm=n_perm,
         rng=np.random.default_rng(0),
+        **scale,
     )
 
 
@@ -213,6 +229,7 @@ def decide(
     min_effect: float | None,
     n_perm: int | None = None,
     optimism: float = OPTIMISM,
+    rtol: float = relative.RTOL,
 ) -> Decision:
     """Judge look ``index`` of ``looks`` on the first ``looks[index].n`` seeds.
 
@@ -229,6 +246,7 @@ def decide(
         n_perm: the sign-flip budget (default: :func:`pybench.stats.n_permutations`
             of the look's alpha; studies may pass a smaller one).
         optimism: the futility rule's caution (:func:`projected_meta_p`).
+        rtol: the tie tolerance (:data:`pybench.relative.RTOL`).
 
     Raises:
         ValueError: if the matrices do not hold ``looks[index].n`` rows.
@@ -241,8 +259,9 @@ def decide(
     if n_perm is None:
         n_perm = stats.n_permutations(look.alpha)
     comparison = compare_run(
-        slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm
-    )
+        slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm,
+        rtol=rtol,
+    )  # fmt: skip
     if comparison.stats is not None:
         # The statistics stay those of the benchmark's alpha (t_crit, intervals, the
         # improvement test); only the verdict is the look's.
@@ -270,6 +289,7 @@ def decide(
         min_effect=min_effect,
         optimism=optimism,
         n_perm=n_perm,
+        rtol=rtol,
     )
     futile = projected >= looks[-1].alpha
     return stop(StopReason.FUTILITY if futile else None, projected)
@@ -286,6 +306,7 @@ def decisions(
     min_effect: float | None,
     n_perm: int | None = None,
     optimism: float = OPTIMISM,
+    rtol: float = relative.RTOL,
 ) -> Iterator[Decision]:
     """:func:`decide` at each look in turn, on the leading rows of complete matrices.
 
@@ -306,4 +327,5 @@ def decisions(
             min_effect=min_effect,
             n_perm=n_perm,
             optimism=optimism,
+            rtol=rtol,
         )

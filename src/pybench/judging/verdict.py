@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.normalize import Slot
+from ..relative import RTOL
 from ..stats import Comparison, compare
 
 __all__ = ["BenchComparison", "Divergence", "compare_run"]
@@ -60,6 +61,7 @@ def compare_run(
     alpha: float,
     min_effect: float | None,
     n_perm: int | None = None,
+    rtol: float = RTOL,
 ) -> BenchComparison:
     """Compare ``current`` with ``baseline``: two ``(n_seeds, K)`` matrices, rows paired by seed.
 
@@ -72,6 +74,7 @@ def compare_run(
         min_effect: the relative-effect gate, or ``None``.
         n_perm: the sign-flip budget (default: grows with 1/alpha, see
             :func:`pybench.stats.n_permutations`).
+        rtol: the tie tolerance (:data:`pybench.relative.RTOL`).
     """
     baseline = np.asarray(baseline, dtype=float)
     current = np.asarray(current, dtype=float)
@@ -97,6 +100,7 @@ def compare_run(
             alpha=alpha,
             min_effect=min_effect,
             n_perm=n_perm,
+            rtol=rtol,
         )
         if keep.size
         else None

@@ -250,7 +250,7 @@ def _verdict(outcome: Outcome) -> dict[str, Any]:
         "exact": stats.exact if stats else None,
         "improvement_severity": _number(stats.improvement_severity) if stats else None,
         "improvement_p": _number(stats.improvement_p) if stats else None,
-        "improved": stats.improved if stats else None,
+        "improved": (stats.improved and result.passed) if stats and result else None,
         "n_improved": stats.n_improved if stats else None,
     }
 

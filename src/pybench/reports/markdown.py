@@ -116,7 +116,7 @@ def _summary_row(outcome: Outcome) -> str:
         meta_p = format_p(result.meta_p, outcome.settings.alpha)
     worst, delta = _worst(outcome)
     status = _STATUS[outcome.status.value]
-    if result is not None and result.stats is not None and result.stats.improved:
+    if outcome.status.value == "PASS" and result and result.stats and result.stats.improved:
         status += " (improved)"
     if outcome.note:
         status += f" ({cell(outcome.note)})"

@@ -115,7 +115,8 @@ class BaselineRecord:
 
         chosen = self.slots() if slots is None else slots
         columns = [self.scores[step][metric] for step, metric in chosen]
-        return np.array(columns, dtype=float).T.reshape(self.n, len(chosen))
+        values: np.ndarray = np.array(columns, dtype=float).T.reshape(self.n, len(chosen))
+        return values
 
     @classmethod
     def from_matrix(
