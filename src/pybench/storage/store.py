@@ -33,6 +33,7 @@ __all__ = [
     "FORMAT_VERSION",
     "BaselineFile",
     "BaselineRecord",
+    "Saver",
     "StoreError",
     "find_baseline",
     "project_home",
@@ -581,24 +582,67 @@ def save(path: Path, records: Iterable[BaselineRecord]) -> None:
         StoreError: if the existing file cannot be parsed (it is left untouched)
             or the folder cannot be written.
     """
-    records = list(records)
-    if not records:
-        return
-    target = write_target(path)
+    Saver(path).save(records)
+
+
+class Saver:
+    """Saves records into one baseline file, several times in a run, without re-reading it.
+
+    Each :meth:`save` is one locked, atomic write of the whole file (as :func:`save`).
+    The lines of the file are kept from one save to the next: under the lock, the file
+    is read and parsed again only if it is not the one this saver wrote last (another
+    process replaced or changed it: its inode, size or modification time differ), so a
+    run that saves many records pays for writing the file, not for re-checking it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lines: dict[str, list[str]] | None = None
+        self._written: tuple[int, int, int, int] | None = None
+
+    def save(self, records: Iterable[BaselineRecord]) -> None:
+        """Store ``records`` (see :func:`save`).
+
+        Raises:
+            StoreError: as :func:`save`.
+        """
+        records = list(records)
+        if not records:
+            return
+        target = write_target(self.path)
+        try:
+            _make_folder(target.parent, target)
+            with _locked(target):
+                lines = self._current(target)
+                for record in records:
+                    lines[record.bench] = [record.to_json()]
+                text = "".join(line + "\n" for name in sorted(lines) for line in lines[name])
+                _write_atomic(target, text)
+                self._lines, self._written = lines, _signature(target)
+        except OSError as exc:
+            self._lines = self._written = None
+            raise StoreError(f"{self.path}: cannot be written ({exc.strerror or exc})") from None
+
+    def _current(self, target: Path) -> dict[str, list[str]]:
+        """The file's lines by benchmark, read again unless it is the one written last."""
+        if self._lines is not None and self._written is not None:  # noqa: SIM102
+            if _signature(target) == self._written:
+                return dict(self._lines)
+        existing = read(target)
+        # records this save does not replace keep their line as it was, and so do
+        # lines it could not read
+        lines = {name: [line] for name, line in existing.lines.items()}
+        lines.update(existing.raw)
+        return lines
+
+
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells one version of a file from another: device, inode, size, mtime."""
     try:
-        _make_folder(target.parent, target)
-        with _locked(target):
-            existing = read(target)
-            # records this save does not replace keep their line as it was, and so do
-            # lines it could not read
-            lines = {name: [line] for name, line in existing.lines.items()}
-            lines.update(existing.raw)
-            for record in records:
-                lines[record.bench] = [record.to_json()]
-            text = "".join(line + "\n" for name in sorted(lines) for line in lines[name])
-            _write_atomic(target, text)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def write_target(path: Path) -> Path:
