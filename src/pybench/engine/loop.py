@@ -141,7 +141,7 @@ def _gather(job: Job, runs: Sequence[_SideRun], indices: range, tick: Callable[[
 
 
 def _check_same_slots(job: Job, base: Collector, head: Collector) -> None:
-    if base.first is None or head.first is None or base.first[1] == head.first[1]:
+    if base.first is None or head.first is None or base.first[1].same_slots(head.first[1]):
         return
     raise BenchmarkError(
         job.bench.name,
