@@ -4,7 +4,8 @@ Writes are atomic (a temporary file in the same folder, fsync, rename) and
 made under an inter-process lock around read-modify-write, so a crash leaves
 the old or the new file and concurrent runs keep each other's records. A file
 that cannot be read is an error naming the file and line; it is never
-overwritten.
+overwritten. A :class:`Saver` writes one file several times in a run and keeps
+its lines in between, reading it again only when another process changed it.
 """
 
 from __future__ import annotations
