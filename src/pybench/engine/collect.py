@@ -92,9 +92,8 @@ class RunResult:
 
         bad = ~np.isfinite(self.values)
         return {
-            slot: [self.seeds[i] for i in np.flatnonzero(bad[:, k])]
-            for k, slot in enumerate(self.slots)
-            if bad[:, k].any()
+            self.slots[k]: [self.seeds[i] for i in np.flatnonzero(bad[:, k])]
+            for k in np.flatnonzero(bad.any(axis=0))
         }
 
 
