@@ -54,31 +54,34 @@ def compare_journal(repo: Path) -> Journal | None:
 
 class Saving:
     """The run's event callback for the command line: remembers what is running and what was
-    saved, and passes events on. :meth:`save` is the run loop's ``save``: it stores each new
-    baseline as soon as its benchmark finishes, before the benchmark's journal goes."""
+    saved, and passes events on. :meth:`save` is the run loop's ``save``: it stores the new
+    baselines of finished benchmarks (several at a time, see :class:`pybench.engine.loop`)
+    before their journals go, each write one locked, atomic rewrite of the file
+    (:class:`pybench.storage.store.Saver`, which keeps the file's lines between writes)."""
 
     def __init__(self, baseline: Path | None, on_event: Callable[[Event], None]):
         self.baseline = baseline
         self.on_event = on_event
         self.saved: list[str] = []
         self.running: str | None = None
+        self._saver = store.Saver(baseline) if baseline is not None else None
 
-    def save(self, record: BaselineRecord) -> None:
-        """Store ``record`` in the baseline file (:func:`pybench.storage.store.save`).
+    def save(self, records: Sequence[BaselineRecord]) -> None:
+        """Store ``records`` in the baseline file, in one write.
 
         Raises:
-            StoreError: the file cannot be written; the run makes that benchmark an ERROR.
+            StoreError: the file cannot be written; the run makes those benchmarks ERRORs.
         """
-        if self.baseline is None:
+        if self._saver is None:
             return
-        store.save(self.baseline, [record])
-        self.saved.append(record.bench)
+        self._saver.save(records)
+        self.saved.extend(record.bench for record in records)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BenchStarted):
             self.running = event.name
-        elif isinstance(event, BenchFinished):
-            self.running = None
+        elif isinstance(event, BenchFinished) and event.outcome.bench.name == self.running:
+            self.running = None  # (one reported late, once its baseline is saved, is not)
         self.on_event(event)
 
     def interrupted(self, journal: Journal | None) -> Interrupted:

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import numbers
 import re
+from array import array
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from .errors import PybenchError
+from .values import SlotValues
 
 __all__ = ["ReturnValueError", "Slot", "normalize", "describe_slot"]
 
@@ -130,13 +134,20 @@ def _step_dict(value: dict[Any, Any], out: dict[Slot, float]) -> None:
         _record(record, int(key), f"step {int(key)}", out)
 
 
-def normalize(value: Any) -> dict[Slot, float]:
-    """Convert a benchmark's return value to ``{(step, metric): float}``.
+def normalize(value: Any) -> SlotValues:
+    """Convert a benchmark's return value to ``{(step, metric): float}``, held as arrays
+    (:class:`~pybench.core.values.SlotValues`).
 
     Raises:
         ReturnValueError: describing the offending part of the value; the
             caller adds the benchmark and seed.
     """
+    fast = _plain_curve(value) if isinstance(value, list) and value else None
+    return fast if fast is not None else SlotValues.from_mapping(_checked(value))
+
+
+def _checked(value: Any) -> dict[Slot, float]:
+    """``normalize``, slot by slot, with a message for the first thing wrong."""
     out: dict[Slot, float] = {}
     if isinstance(value, dict):
         if not value:
@@ -172,3 +183,51 @@ def normalize(value: Any) -> dict[Slot, float]:
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         raise ReturnValueError(f"returned a bool; {_SHAPES}")
     raise ReturnValueError(f"returned a {_kind(value)}; {_SHAPES}")
+
+
+_PLAIN = frozenset((float, int))
+
+
+def _plain_curve(records: list[Any]) -> SlotValues | None:
+    """A curve of plain records (``int`` steps in increasing order, ``str`` metric names,
+    ``float`` or ``int`` values) read a record at a time, each metric name checked once;
+    ``None`` for anything else, which :func:`_checked` then reads (and explains)."""
+    steps: array[int] = array("q")
+    metrics: list[str] = []
+    values: array[float] = array("d")
+    orders: dict[tuple[Any, ...], tuple[list[int], tuple[str, ...]]] = {}
+    last = None
+    try:
+        for record in records:
+            if type(record) is not dict or len(record) < 2:
+                return None
+            keys, row = list(record), list(record.values())
+            at = keys.index("step")  # ValueError: no step
+            step = row[at]
+            if type(step) is not int or (last is not None and step <= last):
+                return None
+            last = step
+            del keys[at], row[at]
+            if not _PLAIN.issuperset(map(type, row)):
+                return None
+            names = tuple(keys)
+            known = orders.get(names)
+            if known is None:
+                if not all(_plain_name(name) for name in names):
+                    return None
+                order = sorted(range(len(names)), key=names.__getitem__)
+                known = orders[names] = (order, tuple(names[i] for i in order))
+            order, sorted_names = known
+            steps.extend(repeat(step, len(order)))
+            metrics.extend(sorted_names)
+            values.extend(itemgetter(*order)(row) if len(order) > 1 else row)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return SlotValues(steps, tuple(metrics), values)
+
+
+def _plain_name(name: Any) -> bool:
+    try:
+        return type(name) is str and _metric_name(name, "") == name
+    except ReturnValueError:
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .normalize import Slot
@@ -23,7 +24,8 @@ class SeedOutcome:
 
     index: int
     seed: int
-    values: dict[Slot, float] | None = None
+    values: Mapping[Slot, float] | None = None
+    """The normalized values (:class:`~pybench.core.values.SlotValues` from a seed run)."""
     failure: SeedFailure | None = None
     elapsed: float = field(default=0.0, compare=False)
     """Seconds the benchmark function took on this seed (not part of equality)."""

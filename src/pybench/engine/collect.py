@@ -20,6 +20,7 @@ from ..core.benchmark import Benchmark
 from ..core.errors import PybenchError
 from ..core.normalize import Slot, describe_slot
 from ..core.seeds import SeedOutcome
+from ..core.values import SlotValues, as_slot_values
 from ..execution.evaluate import Backend, close_stream
 
 if TYPE_CHECKING:
@@ -91,9 +92,8 @@ class RunResult:
 
         bad = ~np.isfinite(self.values)
         return {
-            slot: [self.seeds[i] for i in np.flatnonzero(bad[:, k])]
-            for k, slot in enumerate(self.slots)
-            if bad[:, k].any()
+            self.slots[k]: [self.seeds[i] for i in np.flatnonzero(bad[:, k])]
+            for k in np.flatnonzero(bad.any(axis=0))
         }
 
 
@@ -133,8 +133,10 @@ class Collector:
         self.seeds = list(seeds)
         self.expected = set(expected) if expected is not None else None
         self.label = label
-        self.first: tuple[int, set[Slot]] | None = None
+        self.first: tuple[int, SlotValues] | None = None
+        self._expected = SlotValues.from_mapping(dict.fromkeys(self.expected or (), 0.0))
         self.rows: dict[int, SeedOutcome] = {}
+        self.arrays: dict[int, SlotValues] = {}
         self.reused: set[int] = set()
         for outcome in reused:
             if 0 <= outcome.index < len(self.seeds) and self.seeds[outcome.index] == outcome.seed:
@@ -173,8 +175,8 @@ class Collector:
         """
         if outcome.failure is not None:
             raise self.error(f"seed {outcome.seed} {outcome.failure.message}", outcome)
-        got = set(outcome.values or {})
-        if self.expected is not None and got != self.expected:
+        got = as_slot_values(outcome.values or {})
+        if self.expected is not None and not got.same_slots(self._expected):
             raise self.error(
                 f"seed {outcome.seed} returned different slots from the baseline"
                 f" ({slots_differ(got, self.expected)})",
@@ -183,7 +185,7 @@ class Collector:
             )
         if self.first is None:
             self.first = (outcome.seed, got)
-        elif got != self.first[1]:
+        elif not got.same_slots(self.first[1]):
             raise self.error(
                 f"seed {outcome.seed} returned different slots from seed {self.first[0]}"
                 f" ({slots_differ(got, self.first[1])}); every seed must return the same"
@@ -191,13 +193,14 @@ class Collector:
                 outcome,
             )
         self.rows[outcome.index] = outcome
+        self.arrays[outcome.index] = got
 
     @property
     def slots(self) -> list[Slot]:
         """The slots, sorted (the baseline's when there is one)."""
         if self.expected is not None:
-            return sorted(self.expected)
-        return sorted(self.first[1]) if self.first is not None else []
+            return self._expected.slots()
+        return self.first[1].slots() if self.first is not None else []
 
     def result(self, n: int | None = None) -> RunResult:
         """The values of the first ``n`` seeds (all by default), which must all have arrived."""
@@ -206,7 +209,9 @@ class Collector:
         n = len(self.seeds) if n is None else n
         slots = self.slots
         rows = [self.rows[i] for i in range(n)]
-        values = np.array([[(row.values or {})[s] for s in slots] for row in rows], dtype=float)
+        values = np.empty((n, len(slots)))
+        for i in range(n):  # every row holds the slots in the same (sorted) order
+            values[i] = np.frombuffer(self.arrays[i].floats, dtype=float)
         return RunResult(
             seeds=self.seeds[:n],
             slots=slots,
@@ -265,6 +270,30 @@ def _same(first: float, second: float) -> bool:
     return math.isclose(first, second, rel_tol=DETERMINISM_RTOL, abs_tol=1e-12)
 
 
+def _differing(
+    result: RunResult, values: SlotValues
+) -> list[tuple[Slot, float, float | None]]:
+    """The slots where the first seed of ``result`` and ``values`` differ (both values):
+    compared as arrays when the slots are the same, slot by slot otherwise."""
+    import numpy as np
+
+    first = result.values[0]
+    if values.slots() != result.slots:
+        return [
+            (slot, float(first[k]), values.get(slot))
+            for k, slot in enumerate(result.slots)
+            if slot not in values or not _same(float(first[k]), float(values[slot]))
+        ]
+    again = np.frombuffer(values.floats, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        tolerance = np.maximum(DETERMINISM_RTOL * np.maximum(abs(first), abs(again)), 1e-12)
+        same = (first == again) | (abs(first - again) <= tolerance)
+    same |= np.isnan(first) & np.isnan(again)
+    return [
+        (result.slots[k], float(first[k]), float(again[k])) for k in np.flatnonzero(~same)
+    ]
+
+
 def check_determinism(bench: Benchmark, result: RunResult, backend: Backend) -> str | None:
     """Run the first seed of ``result`` a second time; a warning if its values differ.
 
@@ -289,12 +318,7 @@ def check_determinism(bench: Benchmark, result: RunResult, backend: Backend) -> 
     if not again or again[0].failure is not None:
         why = again[0].failure.message if again and again[0].failure else "gave no result"
         return f"{bench.name}: seed {seed} {why} when run a second time; {advice}"
-    values = again[0].values or {}
-    differing = [
-        (slot, float(result.values[0, k]), values.get(slot))
-        for k, slot in enumerate(result.slots)
-        if slot not in values or not _same(float(result.values[0, k]), float(values[slot]))
-    ]
+    differing = _differing(result, as_slot_values(again[0].values or {}))
     if not differing:
         return None
     slot, first, second = differing[0]

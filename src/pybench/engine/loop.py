@@ -18,7 +18,9 @@ Every job gets the same per-seed timeout, captured output, journal for
 reported through a callback, and saving baselines is the caller's business
 (the only files the loop writes are the journals of running benchmarks; a
 benchmark's journal is removed only once its verdict stands and its new
-baseline, if any, has been saved through the ``save`` callback).
+baseline, if any, has been saved through the ``save`` callback). New baselines
+are saved in batches, a benchmark reported finished only once its baseline is
+saved (:class:`_Reports`).
 
 While :func:`run` runs, Ctrl-C belongs to pybench (:mod:`pybench.execution.interrupts`):
 a benchmark that swallows ``KeyboardInterrupt`` still ends the run, and the
@@ -139,7 +141,7 @@ def _gather(job: Job, runs: Sequence[_SideRun], indices: range, tick: Callable[[
 
 
 def _check_same_slots(job: Job, base: Collector, head: Collector) -> None:
-    if base.first is None or head.first is None or base.first[1] == head.first[1]:
+    if base.first is None or head.first is None or base.first[1].same_slots(head.first[1]):
         return
     raise BenchmarkError(
         job.bench.name,
@@ -341,21 +343,81 @@ def against_baseline(job: Job) -> str | None:
     )
 
 
-def _saved(job: Job, outcome: Outcome, save: Callable[[BaselineRecord], None] | None) -> Outcome:
-    """Save the outcome's new baseline; a save that fails makes the benchmark an ERROR."""
-    if outcome.record is None or save is None:
+def _saved(job: Job, outcome: Outcome, failure: PybenchError | None) -> Outcome:
+    """The outcome once its new baseline's save is over: a save that failed makes the
+    benchmark an ERROR."""
+    if outcome.record is None or failure is None:
         return outcome
-    try:
-        save(outcome.record)
-    except PybenchError as exc:
-        kept = " (the seeds it ran are kept for `--resume`)" if job.sides else ""
-        failure = Failure(f"its new baseline could not be saved: {exc}{kept}")
-        return dataclasses.replace(
-            Outcome.failed(job.bench, job.settings, job.seeds, failure, timings=outcome.timings),
-            version_mismatches=outcome.version_mismatches,
-            cluster=outcome.cluster,
-        )
-    return outcome
+    kept = " (the seeds it ran are kept for `--resume`)" if job.sides else ""
+    message = Failure(f"its new baseline could not be saved: {failure}{kept}")
+    return dataclasses.replace(
+        Outcome.failed(job.bench, job.settings, job.seeds, message, timings=outcome.timings),
+        version_mismatches=outcome.version_mismatches,
+        cluster=outcome.cluster,
+    )
+
+
+SAVE_RATIO = 4.0
+"""New baselines are saved once the time since the last save is at least this many times
+what that save took: saving then costs at most a quarter of the time spent running."""
+
+
+class _Reports:
+    """Finished outcomes on their way out: each NEW one waits until its baseline is saved.
+
+    A new baseline is not written the moment its benchmark finishes but with the others
+    waiting, in one write, as soon as the run has spent :data:`SAVE_RATIO` times as long
+    since the last save as that save took (at once for the first save, and whenever
+    saving is cheap next to the benchmarks), at the end of the run and when it is
+    interrupted. Until then the benchmark's finished seeds stay in its journal, and it
+    is not reported: its ``BenchFinished`` event, and those of the benchmarks after it
+    (so that they keep their order), wait for the save. What is reported saved is saved.
+    """
+
+    def __init__(
+        self,
+        emit: Callable[[Event], None],
+        journal: Journal | None,
+        save: Callable[[Sequence[BaselineRecord]], None] | None,
+    ):
+        self.emit = emit
+        self.journal = journal
+        self.save = save
+        self.outcomes: list[Outcome] = []
+        self.waiting: list[tuple[Job, Outcome]] = []
+        self.cost = 0.0
+        self.since = time.perf_counter()
+
+    def finished(self, job: Job, outcome: Outcome) -> None:
+        """A job's outcome: reported now, or with the next save if it (or one before it)
+        waits for one."""
+        if self.save is not None and (outcome.record is not None or self.waiting):
+            self.waiting.append((job, outcome))
+            if time.perf_counter() - self.since >= SAVE_RATIO * self.cost:
+                self.flush()
+            return
+        self._report(job, outcome)
+
+    def flush(self) -> None:
+        """Save every waiting baseline in one write, then report the waiting outcomes."""
+        waiting, self.waiting = self.waiting, []
+        records = [outcome.record for _, outcome in waiting if outcome.record is not None]
+        failure: PybenchError | None = None
+        started = time.perf_counter()
+        if records and self.save is not None:
+            try:
+                self.save(records)
+            except PybenchError as exc:
+                failure = exc
+        self.since = time.perf_counter()
+        self.cost = self.since - started if failure is None else 0.0
+        for job, outcome in waiting:
+            self._report(job, _saved(job, outcome, failure))
+
+    def _report(self, job: Job, outcome: Outcome) -> None:
+        _forget(job, outcome, self.journal)
+        self.outcomes.append(outcome)
+        self.emit(BenchFinished(outcome))
 
 
 def _forget(job: Job, outcome: Outcome, journal: Journal | None) -> None:
@@ -402,7 +464,7 @@ def run(
     journal: Journal | None = None,
     not_collected: Sequence[CollectionError] = (),
     confirm: Callable[[Job, Outcome], Outcome] | None = None,
-    save: Callable[[BaselineRecord], None] | None = None,
+    save: Callable[[Sequence[BaselineRecord]], None] | None = None,
 ) -> list[Outcome]:
     """Run every job in order and return their outcomes.
 
@@ -428,32 +490,36 @@ def run(
             outcome, reported first.
         confirm: re-judges each FAIL before it is reported (``--confirm``,
             :mod:`pybench.app.confirm`); its outcome takes the FAIL's place.
-        save: stores a new baseline record, before its benchmark is reported
-            finished. A :class:`~pybench.core.errors.PybenchError` it raises (a
-            read-only folder, a full disk) makes that benchmark an ERROR and keeps
-            its journal; the other benchmarks still run.
+        save: stores new baseline records in one write, before their benchmarks are
+            reported finished; finished benchmarks wait and are saved together
+            (:class:`_Reports`: at most a quarter of the run spent saving, everything
+            saved at the end and on Ctrl-C). A
+            :class:`~pybench.core.errors.PybenchError` it raises (a read-only folder,
+            a full disk) makes those benchmarks ERRORs and keeps their journals; the
+            other benchmarks still run.
 
     Raises:
         InternalError: an exception escaped pybench's own code; it names the
             benchmark that was running.
     """
     emit = on_event or (lambda event: None)
-    outcomes = []
+    reports = _Reports(emit, journal, save)
     for error in not_collected:
-        outcomes.append(_not_collected(error))
-        emit(BenchFinished(outcomes[-1]))
+        reports.outcomes.append(_not_collected(error))
+        emit(BenchFinished(reports.outcomes[-1]))
     with interrupts.guard(on_force=pool.kill):
-        for job in jobs:
-            interrupts.check()
-            try:
-                outcome = _finished(job, pool, git, emit, journal, save, confirm)
-                outcomes.append(outcome)
-                emit(BenchFinished(outcome))
-            except (KeyboardInterrupt, PybenchError):
-                raise
-            except Exception as exc:  # pybench's own bug: name the benchmark it stopped
-                raise InternalError(job.bench.name, exc) from exc
-    return outcomes
+        try:
+            for job in jobs:
+                interrupts.check()
+                try:
+                    reports.finished(job, _finished(job, pool, git, emit, journal, confirm))
+                except (KeyboardInterrupt, PybenchError):
+                    raise
+                except Exception as exc:  # pybench's own bug: name the benchmark it stopped
+                    raise InternalError(job.bench.name, exc) from exc
+        finally:  # the end of the run, Ctrl-C or an error: what finished is saved
+            reports.flush()
+    return reports.outcomes
 
 
 def _finished(
@@ -462,16 +528,13 @@ def _finished(
     git: GitState | None,
     emit: Callable[[Event], None],
     journal: Journal | None,
-    save: Callable[[BaselineRecord], None] | None,
     confirm: Callable[[Job, Outcome], Outcome] | None = None,
 ) -> Outcome:
-    """Run ``job`` (a FAIL re-judged by ``confirm``), save its new baseline, then drop its
-    journal (only once the save held)."""
+    """Run ``job`` (a FAIL re-judged by ``confirm``); its new baseline is saved, and its
+    journal dropped, by :class:`_Reports`."""
     outcome = _run_job(job, pool, git, emit, journal)
     if confirm is not None and outcome.status is Status.FAIL:
         outcome = confirm(job, outcome)
-    outcome = _saved(job, outcome, save)
-    _forget(job, outcome, journal)
     path = job.runs_on[-1].source.in_repo(outcome.bench.path)
     if path != outcome.bench.path:
         outcome = dataclasses.replace(outcome, bench=dataclasses.replace(outcome.bench, path=path))

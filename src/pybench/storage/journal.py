@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import math
+import operator
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from typing import IO, Any
 
 from ..core.benchmark import Benchmark
 from ..core.seeds import SeedOutcome
+from ..core.values import SlotValues, as_slot_values
 from . import store
 
 __all__ = ["FORMAT", "CodeState", "Journal", "JournalWriter", "Resumable"]
@@ -92,12 +94,41 @@ def _entry(line: str, seeds: Sequence[int]) -> SeedOutcome | None:
         return None  # RecursionError: nested too deeply; ArithmeticError: an int past a float
 
 
-def _line(outcome: SeedOutcome) -> str:
-    pairs = sorted((outcome.values or {}).items())
-    values = [[step, metric, value] for (step, metric), value in pairs]
-    obj = {"index": outcome.index, "seed": outcome.seed, "values": values}
-    obj["elapsed"] = outcome.elapsed if math.isfinite(outcome.elapsed) else 0.0
-    return json.dumps(obj, separators=(",", ":")) + "\n"
+def _line(outcome: SeedOutcome, layout: _Layout | None = None) -> str:
+    """The journal line of one seed: ``{"index":..,"seed":..,"values":[[step,metric,value],
+    ...],"elapsed":..}``, slots sorted. With ``layout`` (the slots seen last), the text of
+    each slot's ``[step,"metric",`` is made once per layout, not once per seed."""
+    values = as_slot_values(outcome.values or {})
+    elapsed = outcome.elapsed if math.isfinite(outcome.elapsed) else 0.0
+    head = json.dumps({"index": outcome.index, "seed": outcome.seed}, separators=(",", ":"))
+    tail = json.dumps({"elapsed": elapsed}, separators=(",", ":"))
+    if not values or not math.isfinite(sum(values.floats)):  # NaN, ±inf: JSON's names
+        columns = zip(values.steps, values.metrics, values.floats, strict=True)
+        listed = [[step, metric, value] for step, metric, value in columns]
+        body = json.dumps(listed, separators=(",", ":"))
+    else:
+        prefixes = (layout or _Layout()).prefixes(values)
+        reprs = map(float.__repr__, values.floats)
+        body = "[" + "],".join(map(operator.add, prefixes, reprs)) + "]]"
+    return f'{head[:-1]},"values":{body},{tail[1:]}\n'
+
+
+class _Layout:
+    """The JSON text before each slot's value, ``[step,"metric",``, for the slots seen last."""
+
+    def __init__(self) -> None:
+        self.last: SlotValues | None = None
+        self.texts: list[str] = []
+
+    def prefixes(self, values: SlotValues) -> list[str]:
+        if self.last is None or not self.last.same_slots(values):
+            names: dict[str, str] = {}
+            self.texts = [
+                f"[{step},{names.get(metric) or names.setdefault(metric, json.dumps(metric))},"
+                for step, metric in zip(values.steps, values.metrics, strict=True)
+            ]
+            self.last = values
+        return self.texts
 
 
 class JournalWriter:
@@ -115,6 +146,7 @@ class JournalWriter:
         baseline: Path | None = None,
     ):
         self.path = path
+        self._layout = _Layout()
         self._file: IO[str] | None = None
         self._synced = time.monotonic()
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -139,7 +171,7 @@ class JournalWriter:
         if self._file is None:
             return
         try:
-            self._file.write(_line(outcome))
+            self._file.write(_line(outcome, self._layout))
             self._file.flush()
             if time.monotonic() - self._synced >= _SYNC_INTERVAL_S:
                 os.fsync(self._file.fileno())

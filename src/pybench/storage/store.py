@@ -4,7 +4,8 @@ Writes are atomic (a temporary file in the same folder, fsync, rename) and
 made under an inter-process lock around read-modify-write, so a crash leaves
 the old or the new file and concurrent runs keep each other's records. A file
 that cannot be read is an error naming the file and line; it is never
-overwritten.
+overwritten. A :class:`Saver` writes one file several times in a run and keeps
+its lines in between, reading it again only when another process changed it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "FORMAT_VERSION",
     "BaselineFile",
     "BaselineRecord",
+    "Saver",
     "StoreError",
     "find_baseline",
     "project_home",
@@ -131,9 +133,12 @@ class BaselineRecord:
 
         ``provenance`` holds ``timestamp``, ``git_commit``, ``git_dirty`` and ``machine``.
         """
+        import numpy as np
+
+        columns = np.asarray(values, dtype=float).T.tolist()  # one C pass, not slot by slot
         scores: dict[int, dict[str, list[float]]] = {}
-        for k, (step, metric) in enumerate(slots):
-            scores.setdefault(step, {})[metric] = [float(v) for v in values[:, k]]
+        for (step, metric), column in zip(slots, columns, strict=True):
+            scores.setdefault(step, {})[metric] = column
         return cls(bench=bench, seeds=[int(s) for s in seeds], scores=scores, **provenance)
 
     def to_json(self) -> str:
@@ -190,6 +195,18 @@ def _is_finite_number(value: Any) -> bool:
         return False
 
 
+def _finite_floats(values: list[Any], where: str, what: str, metric: str) -> list[float]:
+    """``values`` as floats, if every one is a finite number (all floats: one pass in C)."""
+    if _FLOATS.issuperset(map(type, values)) and math.isfinite(sum(values)):
+        return values
+    if not all(_is_finite_number(v) for v in values):
+        raise _fail(where, f"{what} {metric!r} holds a non-finite or non-numeric value")
+    return [float(v) for v in values]
+
+
+_FLOATS = frozenset((float,))
+
+
 def _parse_record(obj: Any, where: str) -> BaselineRecord:
     if not isinstance(obj, dict):
         raise _fail(where, f"expected a JSON object, found {type(obj).__name__}")
@@ -232,12 +249,8 @@ def _parse_record(obj: Any, where: str) -> BaselineRecord:
                 raise _fail(
                     where, f"{bench}: step {step_key} {metric!r} must list one value per seed"
                 )
-            if not all(_is_finite_number(v) for v in values):
-                raise _fail(
-                    where,
-                    f"{bench}: step {step_key} {metric!r} holds a non-finite or non-numeric value",
-                )
-            parsed[step][metric] = [float(v) for v in values]
+            what = f"{bench}: step {step_key}"
+            parsed[step][metric] = _finite_floats(values, where, what, metric)
     for key, kind in (("timestamp", str), ("git_commit", str), ("git_dirty", bool)):
         if obj.get(key) is not None and not isinstance(obj[key], kind):
             raise _fail(where, f"{bench}: field {key!r} must be a {kind.__name__} or null")
@@ -582,24 +595,67 @@ def save(path: Path, records: Iterable[BaselineRecord]) -> None:
         StoreError: if the existing file cannot be parsed (it is left untouched)
             or the folder cannot be written.
     """
-    records = list(records)
-    if not records:
-        return
-    target = write_target(path)
+    Saver(path).save(records)
+
+
+class Saver:
+    """Saves records into one baseline file, several times in a run, without re-reading it.
+
+    Each :meth:`save` is one locked, atomic write of the whole file (as :func:`save`).
+    The lines of the file are kept from one save to the next: under the lock, the file
+    is read and parsed again only if it is not the one this saver wrote last (another
+    process replaced or changed it: its inode, size or modification time differ), so a
+    run that saves many records pays for writing the file, not for re-checking it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lines: dict[str, list[str]] | None = None
+        self._written: tuple[int, int, int, int] | None = None
+
+    def save(self, records: Iterable[BaselineRecord]) -> None:
+        """Store ``records`` (see :func:`save`).
+
+        Raises:
+            StoreError: as :func:`save`.
+        """
+        records = list(records)
+        if not records:
+            return
+        target = write_target(self.path)
+        try:
+            _make_folder(target.parent, target)
+            with _locked(target):
+                lines = self._current(target)
+                for record in records:
+                    lines[record.bench] = [record.to_json()]
+                text = "".join(line + "\n" for name in sorted(lines) for line in lines[name])
+                _write_atomic(target, text)
+                self._lines, self._written = lines, _signature(target)
+        except OSError as exc:
+            self._lines = self._written = None
+            raise StoreError(f"{self.path}: cannot be written ({exc.strerror or exc})") from None
+
+    def _current(self, target: Path) -> dict[str, list[str]]:
+        """The file's lines by benchmark, read again unless it is the one written last."""
+        if self._lines is not None and self._written is not None:  # noqa: SIM102
+            if _signature(target) == self._written:
+                return dict(self._lines)
+        existing = read(target)
+        # records this save does not replace keep their line as it was, and so do
+        # lines it could not read
+        lines = {name: [line] for name, line in existing.lines.items()}
+        lines.update(existing.raw)
+        return lines
+
+
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    """What tells one version of a file from another: device, inode, size, mtime."""
     try:
-        _make_folder(target.parent, target)
-        with _locked(target):
-            existing = read(target)
-            # records this save does not replace keep their line as it was, and so do
-            # lines it could not read
-            lines = {name: [line] for name, line in existing.lines.items()}
-            lines.update(existing.raw)
-            for record in records:
-                lines[record.bench] = [record.to_json()]
-            text = "".join(line + "\n" for name in sorted(lines) for line in lines[name])
-            _write_atomic(target, text)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def write_target(path: Path) -> Path:
