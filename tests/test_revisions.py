@@ -367,7 +367,8 @@ def _run_pair(
         ((base_bench, head_bench),) = pairing.pairs
         assert base_bench.func.__module__ != head_bench.func.__module__
         assert base_bench.path != head_bench.path
-        [job] = plan_pairs(pairing, (base_tree, head_tree), {})
+        # a handful of seeds: an alpha they can reach (the values are what is checked)
+        [job] = plan_pairs(pairing, (base_tree, head_tree), {"alpha": 0.5})
         job = dataclasses.replace(job, seeds=tuple(seeds))
         with open_pool() as pool:
             [outcome] = loop.run([job], pool=pool)
@@ -521,7 +522,7 @@ def _interleave(
     """One paired job through the run loop with these back-ends; its outcome and events."""
     job = Job(
         _value_bench(offset),
-        Settings(n_seeds=len(seeds), workers=workers),
+        Settings(n_seeds=len(seeds), workers=workers, alpha=0.5),  # reachable with few seeds
         tuple(seeds),
         None,
         sides=(Side(_value_bench(), BASE), Side(_value_bench(offset), HEAD)),
