@@ -115,9 +115,9 @@ def test_adaptive_compare_stops_early_on_a_clear_regression(repo):
     assert result.returncode == 1, result.stderr
     line = next(x for x in result.stdout.splitlines() if x.startswith("bench_train"))
     assert "FAIL" in line and "(stopped after 10/30 seeds)" in line
-    assert len(_calls(repo)) == 2 * 10  # nine seeds on each side, not thirty
+    assert len(_calls(repo)) == 2 * 10  # ten seeds on each side, not thirty
     [bench] = json.loads((repo / "run.json").read_text())["benchmarks"]
-    assert bench["adaptive"]["seeds_run"] == 9 and bench["adaptive"]["stop_reason"] == "regression"
+    assert bench["adaptive"]["seeds_run"] == 10 and bench["adaptive"]["stop_reason"] == "regression"
 
 
 def _kill_when_blocked(root: Path, *args: str, env: dict[str, str]) -> None:
