@@ -24,8 +24,8 @@ from typing import Any
 __all__ = ["LABELS", "Fingerprint", "baseline_warning", "differences", "machine_id", "validate"]
 
 Fingerprint = dict[str, Any]
-"""``{"cpu": str, "cpus": int, "gpus": [str], "gpu_driver": str, "cuda": str, "os": str,
-"python": str, "packages": {name: version}}``; every field may be missing."""
+"""A JSON object with the fields ``cpu``, ``cpus``, ``gpus`` (a list), ``gpu_driver``,
+``cuda``, ``os``, ``python`` and ``packages`` (name to version); any may be missing."""
 
 
 LABELS = {
