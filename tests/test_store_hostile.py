@@ -161,3 +161,18 @@ def test_messages_never_carry_control_characters() -> None:
     (reason,) = got.problems()
     assert "\x1b" not in reason and "\x07" not in reason and "\ud800" not in reason
     assert "\\x1b" in reason
+
+
+def test_show_lists_the_usable_records_and_names_the_unusable_one(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from pybench.cli import main
+
+    path = tmp_path / "b.jsonl"
+    bad = _line("bench_b").replace("1.5", "NaN")
+    path.write_text(f"{_line('bench_a')}\n{bad}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["show", "--baseline", str(path)])
+    assert result.exit_code == 2
+    assert "bench_a" in result.stdout
+    assert "b.jsonl:2" in result.stderr and "Traceback" not in result.output

@@ -19,7 +19,7 @@ import click
 
 from . import __version__
 from .app.policy import DEFAULT_PATH, Interrupted, UsageError
-from .core.errors import EXIT_OK, PybenchError
+from .core.errors import EXIT_ERROR, EXIT_OK, PybenchError
 from .core.settings import KEYWORDS, row
 from .history import cli as history_cli
 
@@ -612,7 +612,9 @@ def plan_command(
     from .storage import store
 
     baseline = baseline or store.find_baseline(path)
-    records = store.load(baseline)
+    records = store.read(baseline)  # records that cannot be used are named, not planned from
+    for why in [*records.unusable.values(), *records.unnamed]:
+        click.echo(f"warning: {why}", err=True)
     chosen = select(discover(path), benches)
     if not any(bench.name in records for bench in chosen):
         raise UsageError(f"{baseline}: no stored baseline to plan from; run `pybench` first")
@@ -717,6 +719,7 @@ def show_command(
     Without --baseline, the file is searched for from the current directory up.
     """
     from .core.benchmark import bench_name
+    from .reports.sanitize import clean
     from .reports.terminal import Reporter
     from .sources.git import history as git_history
     from .storage import store
@@ -734,8 +737,8 @@ def show_command(
         return EXIT_OK
     if not baseline.exists():
         raise UsageError(f"{baseline}: no such baseline file; run `pybench` to create one")
-    records = store.load(baseline)
-    unknown = names - set(records)
+    records = store.read(baseline)  # a record that cannot be used is named, the rest shown
+    unknown = names - set(records) - set(records.unusable)
     if unknown:
         raise UsageError(
             f"--bench {sorted(unknown)[0]}: no stored baseline "
@@ -744,7 +747,10 @@ def show_command(
     for name in sorted(records):
         if not names or name in names:
             reporter.record(records[name])
-    return EXIT_OK
+    problems = [why for name, why in records.unusable.items() if not names or name in names]
+    for why in [*problems, *records.unnamed]:
+        click.echo(f"warning: {clean(why)}", err=True)
+    return EXIT_ERROR if problems else EXIT_OK
 
 
 for _command in history_cli.COMMANDS:  # pybench history, pybench site
