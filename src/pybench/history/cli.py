@@ -112,15 +112,7 @@ def _apply(options: Sequence[Any]) -> Any:
 @click.option(
     "--json", "json_path", default=None, metavar="FILE|-", help="Write the history as JSON."
 )
-def history_command(
-    path: Path,
-    benches: tuple[str, ...],
-    metric: str | None,
-    last: int | None,
-    branch: str | None,
-    history: str | None,
-    json_path: str | None,
-) -> int:
+def history_command(json_path: str | None, **query: Any) -> int:
     """Each benchmark's slots over the recorded commits, with change points.
 
     PATH finds the default history (history.db beside the baseline file), as
@@ -130,7 +122,7 @@ def history_command(
     from .query import document
     from .terminal import render
 
-    histories, store = _load(path, history, benches, metric, last, branch)
+    histories, store = _queried(query)
     with store:
         if json_path is not None:
             text = json.dumps(document(histories, store), allow_nan=False) + "\n"
@@ -144,15 +136,7 @@ def history_command(
 @click.command("site")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @_apply(_QUERY_OPTIONS)
-def site_command(
-    out_dir: Path,
-    path: Path,
-    benches: tuple[str, ...],
-    metric: str | None,
-    last: int | None,
-    branch: str | None,
-    history: str | None,
-) -> int:
+def site_command(out_dir: Path, **query: Any) -> int:
     """Write a static site of the history to OUT_DIR (works offline; needs matplotlib).
 
     An index of every benchmark (latest status, trend thumbnails, change
@@ -160,12 +144,20 @@ def site_command(
     """
     from .site import write_site
 
-    histories, store = _load(path, history, benches, metric, last, branch)
+    histories, store = _queried(query)
     with store:
         index = write_site(out_dir, histories, store.machines(), source=store.name)
     n = len(histories)
     click.echo(f"site: {index} ({n} benchmark{'s' * (n != 1)})")
     return EXIT_OK
+
+
+def _queried(query: dict[str, Any]) -> tuple[list[BenchHistory], Store]:
+    """:func:`_load` with the query options of :data:`_QUERY_OPTIONS`."""
+    return _load(
+        query["path"], query["history"], query["benches"], query["metric"], query["last"],
+        query["branch"],
+    )  # fmt: skip
 
 
 COMMANDS = [history_command, site_command]

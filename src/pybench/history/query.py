@@ -108,6 +108,14 @@ class SlotHistory:
         moved = (change.after - change.before) / abs(change.before)
         return -moved if self.lower_is_better else moved
 
+    def moves(self) -> list[tuple[ChangePoint, float, str]]:
+        """Each change point with its relative move and ``worse`` or ``better``."""
+        return [
+            (change, moved, "worse" if moved < 0 else "better")
+            for change in self.changes
+            for moved in (self.relative(change),)
+        ]
+
 
 @dataclass(frozen=True)
 class BenchHistory:

@@ -209,9 +209,7 @@ def _img(data: str, alt: str, label: str, css: str = "") -> str:
 def _change_rows(bench: BenchHistory) -> str:
     rows = []
     for slot in bench.slots:
-        for change in slot.changes:
-            moved = slot.relative(change)
-            word = "worse" if moved < 0 else "better"
+        for change, moved, word in slot.moves():
             rows.append(
                 f"<tr><td>{_esc(slot.metric)}</td><td class=num>{slot.step}</td>"
                 f"<td><code>{_esc(label(slot.runs[change.index]))}</code></td>"

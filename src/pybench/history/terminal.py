@@ -74,9 +74,7 @@ def _slot_lines(slot: SlotHistory, label_width: int, color: bool) -> list[str]:
         f"  {name:<{label_width}}  {trend}  {_number(last.mean)} "
         f"[{_number(last.low)}, {_number(last.high)}] {status}  {n} commit{'s' * (n != 1)}"
     ]
-    for change in slot.changes:
-        moved = slot.relative(change)
-        word = "worse" if moved < 0 else "better"
+    for change, moved, word in slot.moves():
         lines.append(
             f"    change at {clean(label(slot.runs[change.index]))}: {_number(change.before)} → "
             f"{_number(change.after)} ({moved * 100:+.1f} %, {word}), p={change.p:.3f}"
