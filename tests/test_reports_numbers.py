@@ -78,3 +78,11 @@ def test_shorten():
     long = "m" * 2000
     assert len(shorten(long)) == NAME_LIMIT and shorten(long).endswith("…")
     assert shorten("acc") == "acc"
+
+
+def test_an_exact_zero_is_never_printed_negative() -> None:
+    from pybench.reports.numbers import interval, percent
+
+    assert percent(-0.0) == "+0.0%"
+    assert interval(-0.0, 0.0) == "[+0.0%, +0.0%]"
+    assert percent(-0.0004) == "-0.0%"  # a real (tiny) drop keeps its sign

@@ -64,7 +64,7 @@ def percent(fraction: float | None) -> str:
     """A relative change given as a fraction, in percent: ``-155.3%``, ``+0.0%``, ``+2417%``."""
     if fraction is None or not math.isfinite(fraction):
         return _NONE
-    pct = fraction * 100
+    pct = fraction * 100 + 0.0  # an exact zero prints as +0.0%, never -0.0%
     if abs(pct) >= 10_000:
         return f"{pct:+.3g}%"
     if abs(pct) >= 1_000:
