@@ -259,13 +259,13 @@ def _defined_names(paths: list[Path]) -> list[str]:
     return sorted(names)
 
 
-def _check_root(root: Path) -> None:
+def _check_root(root: Path, shown: Callable[[Path], str] = str) -> None:
     if not root.exists():
         raise DiscoveryError(
-            f"{root}: no such file or folder; pass the folder holding your bench_*.py files"
+            f"{shown(root)}: no such file or folder; pass the folder holding your bench_*.py files"
         )
     if root.is_file() and root.suffix != ".py":
-        raise DiscoveryError(f"{root}: not a Python file; pass a .py file or a folder")
+        raise DiscoveryError(f"{shown(root)}: not a Python file; pass a .py file or a folder")
 
 
 def collect(
@@ -294,7 +294,7 @@ def collect(
         DiscoveryError: if the path does not exist, two files define the same
             name, a name in ``names`` is defined nowhere, or nothing is found.
     """
-    _check_root(root)
+    _check_root(root, shown)
     given = {bench_name(n): n for n in names}
     wanted = set(given)
     files = _benchmark_files(root)
