@@ -205,6 +205,8 @@ class Accepts:
                 return self.check(float(text))
             if self.kind == "bool":
                 return text.strip().lower() in {"1", "true", "t", "yes", "y", "on"}
+            if self.kind == "choice" and text not in self.choices:
+                raise ValueError(f"expected one of {', '.join(self.choices)}, got {text!r}")
             if self.kind == "names":
                 problem = env_name_problem(text)
                 if problem is not None:
@@ -393,6 +395,16 @@ TABLE: tuple[Setting, ...] = (
         Accepts("bool"),
         env="PYBENCH_STRICT",
         default=False,
+    ),
+    Setting(
+        "alpha_scope",
+        "--alpha-scope",
+        "What alpha bounds: each benchmark's false-alarm rate (benchmark), or the chance that "
+        "any benchmark of the run FAILs when none regressed (run; Holm's step-down) "
+        "[env: PYBENCH_ALPHA_SCOPE].",
+        Accepts("choice", choices=("benchmark", "run"), words="benchmark or run"),
+        env="PYBENCH_ALPHA_SCOPE",
+        default="benchmark",
     ),
     Setting(
         "confirm",

@@ -22,6 +22,7 @@ from ..core.settings import Settings
 from ..execution.dask import ClusterNotes
 from ..execution.versions import VersionMismatch
 from ..judging.adaptive import StopReason
+from ..judging.family import Family
 from ..judging.verdict import BenchComparison
 from ..storage.store import BaselineRecord
 from .collect import RunResult
@@ -197,6 +198,9 @@ class Outcome:
     confirmation: Confirmation | None = None
     """``--confirm``: how a FAIL on the stored seeds fared on fresh ones (the comparison
     above stays the stored seeds' one); ``None`` when it was not re-judged."""
+    family: Family | None = None
+    """``--alpha-scope run``: the benchmark's adjusted p-value in the run's family (``None``
+    under the default scope, and for a benchmark that did not take part)."""
 
     @property
     def name(self) -> str:

@@ -219,6 +219,8 @@ class Verdict:
     """Seeds run and stored, for an adaptive comparison that stopped early."""
     note: str | None = None
     """``--confirm``: what the fresh seeds said (``(confirmed on 30 fresh seeds)``)."""
+    family_p: float | None = None
+    """``--alpha-scope run``: the benchmark's adjusted p-value in the run's family."""
 
 
 def verdict_text(verdict: Verdict) -> str:
@@ -242,6 +244,8 @@ def verdict_text(verdict: Verdict) -> str:
     parts = [verdict.shape, flagged]
     if verdict.meta_p is not None:
         parts.append(f"meta-p={format_p(verdict.meta_p, verdict.alpha)}")
+    if verdict.family_p is not None:
+        parts.append(f"run-adjusted p={format_p(verdict.family_p, verdict.alpha)}")
     if verdict.diverged:
         parts.append(f"diverged: {clean(verdict.diverged)}")
     if verdict.stopped is not None:
@@ -305,6 +309,7 @@ def verdict_of(outcome: Outcome) -> Verdict:
         if outcome.stopped_early
         else None,
         note=confirmation_note(outcome) if outcome.confirmation is not None else None,
+        family_p=outcome.family.p_adj if outcome.family is not None else None,
     )
 
 
@@ -340,6 +345,16 @@ def improvement(outcome: Outcome, update: str | None) -> str | None:
         f"{stats.n_improved}/{result.n_slots} slots better"
     )
     return note if update is None else f"{note}; raise the bar with {update}"
+
+
+def family_note(outcomes: Sequence[Outcome]) -> str | None:
+    """``family-wise α=0.05 over 20 benchmarks`` when the run was judged as one family."""
+    for outcome in outcomes:
+        family = outcome.family
+        if family is not None:
+            plural = "" if family.size == 1 else "s"
+            return f"family-wise α={family.alpha:g} over {family.size} benchmark{plural}"
+    return None
 
 
 def summary_text(outcomes: Sequence[Outcome], command: str = "run") -> str:
