@@ -145,6 +145,7 @@ def _verdict(bench: Mapping[str, Any]) -> Verdict:
             _step(first), str(first.get("metric")), list(first["diverged_seeds"]),
             bench.get("n_seeds") or 0, len(diverged) - 1),  # fmt: skip
         stopped=stopped if stopped and stopped[0] < stopped[1] else None,
+        family_p=_num((bench.get("family") or {}).get("p_adj")),
     )
 
 

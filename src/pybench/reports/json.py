@@ -252,6 +252,21 @@ def _verdict(outcome: Outcome) -> dict[str, Any]:
         "improvement_p": _number(stats.improvement_p) if stats else None,
         "improved": (stats.improved and result.passed) if stats and result else None,
         "n_improved": stats.n_improved if stats else None,
+        "family": _family(outcome),
+    }
+
+
+def _family(outcome: Outcome) -> dict[str, Any] | None:
+    """``--alpha-scope run``: the run's level, how many took part, the adjusted p-value."""
+    family = outcome.family
+    if family is None:
+        return None
+    return {
+        "scope": "run",
+        "alpha": family.alpha,
+        "size": family.size,
+        "p_adj": _number(family.p_adj),
+        "adaptive": family.adaptive,
     }
 
 

@@ -114,6 +114,8 @@ def _summary_row(outcome: Outcome) -> str:
     meta_p = "—"
     if result is not None and result.meta_p is not None:
         meta_p = format_p(result.meta_p, outcome.settings.alpha)
+    if outcome.family is not None:
+        meta_p += f" (run-adjusted {format_p(outcome.family.p_adj, outcome.family.alpha)})"
     worst, delta = _worst(outcome)
     status = _STATUS[outcome.status.value]
     if outcome.status.value == "PASS" and result and result.stats and result.stats.improved:
