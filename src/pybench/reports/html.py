@@ -30,7 +30,16 @@ from typing import Any
 from ..core.errors import PybenchError
 from . import html_plots, numbers
 from .sanitize import clean, shorten
-from .text import LEGEND, Verdict, diverged_text, family_wise, shape, verdict_text, worst_index
+from .text import (
+    LEGEND,
+    Verdict,
+    diverged_text,
+    family_wise,
+    rules_out_text,
+    shape,
+    verdict_text,
+    worst_index,
+)
 
 __all__ = ["MAX_PLOTTED", "MAX_ROWS", "HtmlError", "order", "render"]
 
@@ -364,6 +373,17 @@ def _made(bench: Mapping[str, Any]) -> str:
 
 
 
+def _rules_out(bound: Mapping[str, Any]) -> str:
+    """The JSON ``rules_out`` object as :func:`rules_out_text`'s line."""
+    return rules_out_text(
+        _num(bound.get("drop")),
+        _num(bound.get("level")) or 0.0,
+        int(bound.get("n_slots") or 0),
+        int(bound.get("step") or 0),
+        str(bound.get("metric", "")),
+    )
+
+
 def _section(bench: Mapping[str, Any], index: int, sides: tuple[str, str], plots: bool) -> str:
     status = bench.get("status")
     wall = _num((bench.get("time") or {}).get("wall"))
@@ -379,6 +399,9 @@ def _section(bench: Mapping[str, Any], index: int, sides: tuple[str, str], plots
         f'<p class="meta">{meta}{_made(bench)}</p>',
         f'<div class="verdict">{_badge(status)} {_esc(verdict_text(_verdict(bench)))}</div>',
     ]
+    bound = bench.get("rules_out")
+    if isinstance(bound, Mapping):
+        parts.append(f'<p class="meta">{_esc(_rules_out(bound))}</p>')
     error = bench.get("error")
     if isinstance(error, Mapping):
         seed = error.get("seed")

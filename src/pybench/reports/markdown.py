@@ -23,6 +23,7 @@ from . import RunInfo
 from .sanitize import clean, shorten
 from .text import (
     LEGEND,
+    bench_rules_out,
     display_path,
     early_stop,
     format_p,
@@ -205,6 +206,16 @@ def _where(outcomes: Sequence[Outcome], info: RunInfo) -> str:
     return where
 
 
+def _bounds(outcomes: Sequence[Outcome]) -> list[str]:
+    """One line per compared benchmark: what it rules out for every slot at once."""
+    lines = []
+    for outcome in outcomes:
+        bound = bench_rules_out(outcome.comparison) if outcome.comparison else None
+        if bound:
+            lines.append(f"- `{_inline_html(outcome.name)}` {cell(bound)}")
+    return [*lines, ""] if lines else []
+
+
 def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
     """The report as Markdown text, ending in a newline."""
     text = summary_text(outcomes, info.command)
@@ -218,6 +229,7 @@ def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
             *(_summary_row(outcome) for outcome in outcomes),
             "",
         ]
+    lines += _bounds(outcomes)
     for outcome in outcomes:
         if outcome.status is Status.FAIL:
             lines += _fail_details(outcome)

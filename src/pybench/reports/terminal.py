@@ -38,6 +38,7 @@ from . import numbers
 from .sanitize import clean, shorten
 from .text import (
     LEGEND,
+    bench_rules_out,
     details,
     family_note,
     format_table,
@@ -314,6 +315,9 @@ class Reporter:
             flips = format_flips(result)
             if flips:
                 self.out.print(flips)
+            bound = bench_rules_out(result)
+            if bound:
+                self.out.print(escape(bound))
             self.out.print(escape(LEGEND))
 
     def plan(

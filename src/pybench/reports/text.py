@@ -146,6 +146,35 @@ def slot_rows(
     return [cells for _, cells in rows]
 
 
+def rules_out_text(drop: float | None, level: float, n_slots: int, step: int, metric: str) -> str:
+    """What a comparison rules out for every slot at once, as one line.
+
+    ``rules out drops > 1.2% (95%, all 300 slots; closest: acc @ step 40)``; a
+    ``drop`` that is ``None`` or infinite rules out nothing (some baseline mean
+    is not distinguishable from zero at that level).
+    """
+    shown = f"{level * 100:g}%"
+    where = "the slot" if n_slots == 1 else f"all {n_slots} slots"
+    slot = f"{shorten(metric)} @ step {step}"
+    if drop is None or not math.isfinite(drop):
+        return (f"rules out no drop ({shown}, {where}): the baseline mean of {slot} is not "
+                "distinguishable from zero")  # fmt: skip
+    if drop <= 0.0:
+        gain = f"{-drop * 100:.1f}%"
+        return f"rules out any drop ({shown}, {where}; every slot gained at least {gain})"
+    size = f"{drop * 100:.2g}%" if drop < 0.001 else f"{drop * 100:.1f}%"
+    limit = "" if n_slots == 1 else f"; closest: {slot}"
+    return f"rules out drops > {size} ({shown}, {where}{limit})"
+
+
+def bench_rules_out(result: BenchComparison) -> str | None:
+    """:func:`rules_out_text` of a comparison; ``None`` without statistics."""
+    bound = result.stats.rules_out if result.stats is not None else None
+    if bound is None:
+        return None
+    return rules_out_text(bound.drop, bound.level, bound.n_slots, bound.step, bound.metric)
+
+
 def format_table(result: BenchComparison, alpha: float | None = None) -> list[str]:
     """The per-slot table as plain lines (:func:`table_header`, :func:`slot_rows`)."""
     return plain_table(table_header(result), slot_rows(result, alpha))
