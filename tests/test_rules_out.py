@@ -112,9 +112,10 @@ def test_the_bound_is_unbounded_where_the_baseline_mean_is_near_zero() -> None:
 
 def test_the_line() -> None:
     assert rules_out_text(0.0123, 0.95, 300, 40, "acc") == (
-        "rules out drops > 1.2% (95%, all 300 slots; closest: acc @ step 40)"
+        "rules out drops > 1.2% (95%, all 300 slots; set by acc @ step 40)"
     )
     assert rules_out_text(0.0123, 0.9, 1, 40, "acc") == "rules out drops > 1.2% (90%, the slot)"
     assert rules_out_text(-0.02, 0.95, 2, 1, "acc") == (
         "rules out any drop (95%, all 2 slots; every slot gained at least 2.0%)"
     )
+    assert rules_out_text(-0.0, 0.95, 2, 1, "acc") == "rules out any drop (95%, all 2 slots)"

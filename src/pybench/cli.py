@@ -181,6 +181,7 @@ _COMPARE_OPTIONS = [
     "verbose",
     "alpha",
     "min_effect",
+    "equivalence",
     "rtol",
     "n_seeds",
     *_LOCAL,
@@ -587,7 +588,10 @@ def main() -> None:
 @main.command("run")
 @_path_argument
 @_apply(
-    [*_RUN_OPTIONS, "alpha", "min_effect", "rtol", "strict", "adaptive", "confirm", "alpha_scope"]
+    [
+        *_RUN_OPTIONS, "alpha", "min_effect", "equivalence", "rtol", "strict", "adaptive",
+        "confirm", "alpha_scope",
+    ]  # fmt: skip
 )
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""

@@ -77,9 +77,10 @@ def _p_value(outcome: Outcome) -> float:
 def adjust(outcomes: Sequence[Outcome], alpha: float, planned: int) -> list[Outcome]:
     """The outcomes with Holm's step-down applied over those judged (PASS or FAIL).
 
-    A FAIL whose adjusted p-value is not below ``alpha`` becomes a PASS; a PASS
-    stays one. Adaptive outcomes keep their verdict (their looks ran at
-    ``alpha / planned``) and the others share ``alpha (1 - adaptive / planned)``.
+    A FAIL whose adjusted p-value is not below ``alpha`` becomes a PASS (unless
+    ``--equivalence`` failed it); a PASS stays one. Adaptive outcomes keep their
+    verdict (their looks ran at ``alpha / planned``) and the others share
+    ``alpha (1 - adaptive / planned)``.
     """
     judged = [
         i
@@ -94,9 +95,15 @@ def adjust(outcomes: Sequence[Outcome], alpha: float, planned: int) -> list[Outc
     out = list(outcomes)
     for i, p_adj in zip(rest, adjusted, strict=True):
         family = Family(alpha, len(judged), min(1.0, float(p_adj)))
-        status = Status.FAIL if out[i].status is Status.FAIL and p_adj < alpha else Status.PASS
+        failed = out[i].status is Status.FAIL and p_adj < alpha
+        # (--equivalence: a drop the run cannot rule out is a FAIL whatever the family says)
+        status = Status.FAIL if failed or not _equivalent(out[i]) else Status.PASS
         out[i] = dataclasses.replace(out[i], status=status, family=family)
     for i in staged:
         p_adj = min(1.0, planned * _p_value(out[i]))
         out[i] = dataclasses.replace(out[i], family=Family(alpha, len(judged), p_adj, True))
     return out
+
+
+def _equivalent(outcome: Outcome) -> bool:
+    return outcome.comparison is None or outcome.comparison.equivalent

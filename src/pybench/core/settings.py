@@ -68,6 +68,9 @@ class Settings:
     """When a baseline is made, run its first seed a second time and warn if any value differs."""
     rtol: float = 1e-12
     """Differences within ``rtol`` times a slot's largest value are ties (rounding, no change)."""
+    equivalence: float | None = None
+    """A non-inferiority margin: PASS only if the run rules out a relative drop larger than
+    this in every slot at once (``None``: no such gate)."""
 
 
 KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
@@ -301,6 +304,16 @@ TABLE: tuple[Setting, ...] = (
         "--min-effect",
         "Only flag slots whose relative drop exceeds this, e.g. 0.02.",
         Accepts(_FLOAT, low=0.0, optional=True),
+        keyword=True,
+    ),
+    Setting(
+        "equivalence",
+        "--equivalence",
+        "PASS only if the run rules out a relative drop larger than this in every slot at "
+        "once, e.g. 0.01 (a non-inferiority gate) [env: PYBENCH_EQUIVALENCE].",
+        Accepts(_FLOAT, low=0.0, optional=True),
+        env="PYBENCH_EQUIVALENCE",
+        metavar="MARGIN",
         keyword=True,
     ),
     Setting(

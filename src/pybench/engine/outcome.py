@@ -9,6 +9,7 @@ adaptive comparison, :class:`~pybench.execution.dask.ClusterNotes` on Dask).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import statistics
 from collections.abc import Sequence
@@ -288,7 +289,12 @@ class Outcome:
         wall: float = 0.0,
         adaptive: AdaptiveTrace | None = None,
     ) -> Outcome:
-        """A PASS or FAIL: the run's values judged against the baseline's on the same seeds."""
+        """A PASS or FAIL: the run's values judged against the baseline's on the same seeds.
+
+        With ``settings.equivalence`` it is a PASS only if the run also rules out
+        every larger drop (:attr:`BenchComparison.equivalent`).
+        """
+        comparison = dataclasses.replace(comparison, margin=settings.equivalence)
         return cls(
             Status.PASS if comparison.passed else Status.FAIL,
             bench,

@@ -34,6 +34,7 @@ from .text import (
     LEGEND,
     Verdict,
     diverged_text,
+    equivalence_text,
     family_wise,
     rules_out_text,
     shape,
@@ -144,6 +145,7 @@ def _verdict(bench: Mapping[str, Any]) -> Verdict:
     return Verdict(
         status,
         grid,
+        equivalence=_equivalence(bench.get("rules_out")),
         n_flagged=bench.get("n_flagged"),
         n_slots=bench.get("n_slots"),
         family_wise=family_wise((bool(r.get("flagged")) for r in slots),
@@ -371,6 +373,18 @@ def _made(bench: Mapping[str, Any]) -> str:
     return f" · baseline made at {_esc(made.get('commit') or 'no commit')}{dirty}, " + _esc(
         made.get("date") or "no date")  # fmt: skip
 
+
+
+def _equivalence(bound: Any) -> str | None:
+    """The JSON ``rules_out`` object's :func:`equivalence_text` (``None`` without a margin)."""
+    if not isinstance(bound, Mapping) or _num(bound.get("margin")) is None:
+        return None
+    margin = _num(bound.get("margin")) or 0.0
+    step = bound.get("step")
+    return equivalence_text(
+        margin, _num(bound.get("drop")), step if isinstance(step, int) else 0,
+        str(bound.get("metric", "")),
+    )  # fmt: skip
 
 
 def _rules_out(bound: Mapping[str, Any]) -> str:

@@ -253,11 +253,11 @@ def _verdict(outcome: Outcome) -> dict[str, Any]:
         "improved": (stats.improved and result.passed) if stats and result else None,
         "n_improved": stats.n_improved if stats else None,
         "family": _family(outcome),
-        "rules_out": _rules_out(stats.rules_out if stats else None),
+        "rules_out": _rules_out(stats.rules_out if stats else None, result),
     }
 
 
-def _rules_out(bound: Any) -> dict[str, Any] | None:
+def _rules_out(bound: Any, result: Any) -> dict[str, Any] | None:
     """The largest drop ruled out for every slot at once (``drop`` null when nothing is)."""
     if bound is None:
         return None
@@ -268,6 +268,8 @@ def _rules_out(bound: Any) -> dict[str, Any] | None:
         "step": bound.step,
         "metric": bound.metric,
         "crit": _number(bound.crit),
+        "margin": result.margin,
+        "equivalent": result.equivalent,
     }
 
 

@@ -149,7 +149,7 @@ def slot_rows(
 def rules_out_text(drop: float | None, level: float, n_slots: int, step: int, metric: str) -> str:
     """What a comparison rules out for every slot at once, as one line.
 
-    ``rules out drops > 1.2% (95%, all 300 slots; closest: acc @ step 40)``; a
+    ``rules out drops > 1.2% (95%, all 300 slots; set by acc @ step 40)``; a
     ``drop`` that is ``None`` or infinite rules out nothing (some baseline mean
     is not distinguishable from zero at that level).
     """
@@ -160,10 +160,11 @@ def rules_out_text(drop: float | None, level: float, n_slots: int, step: int, me
         return (f"rules out no drop ({shown}, {where}): the baseline mean of {slot} is not "
                 "distinguishable from zero")  # fmt: skip
     if drop <= 0.0:
-        gain = f"{-drop * 100:.1f}%"
-        return f"rules out any drop ({shown}, {where}; every slot gained at least {gain})"
+        gain = -drop * 100
+        more = f"; every slot gained at least {gain:.1f}%" if gain >= 0.05 else ""
+        return f"rules out any drop ({shown}, {where}{more})"
     size = f"{drop * 100:.2g}%" if drop < 0.001 else f"{drop * 100:.1f}%"
-    limit = "" if n_slots == 1 else f"; closest: {slot}"
+    limit = "" if n_slots == 1 else f"; set by {slot}"
     return f"rules out drops > {size} ({shown}, {where}{limit})"
 
 
@@ -250,6 +251,8 @@ class Verdict:
     """``--confirm``: what the fresh seeds said (``(confirmed on 30 fresh seeds)``)."""
     family_p: float | None = None
     """``--alpha-scope run``: the benchmark's adjusted p-value in the run's family."""
+    equivalence: str | None = None
+    """``--equivalence``: why the run does not rule out the margin (:func:`equivalence_text`)."""
 
 
 def verdict_text(verdict: Verdict) -> str:
@@ -281,6 +284,8 @@ def verdict_text(verdict: Verdict) -> str:
         parts.append(f"(stopped after {verdict.stopped[0]}/{verdict.stopped[1]} seeds)")
     if verdict.note:
         parts.append(clean(verdict.note))
+    if verdict.equivalence:
+        parts.append(f"({clean(verdict.equivalence)})")
     return " ".join(parts)
 
 
@@ -339,7 +344,26 @@ def verdict_of(outcome: Outcome) -> Verdict:
         else None,
         note=confirmation_note(outcome) if outcome.confirmation is not None else None,
         family_p=outcome.family.p_adj if outcome.family is not None else None,
+        equivalence=_equivalence(result),
     )
+
+
+def _equivalence(result: BenchComparison) -> str | None:
+    bound = result.stats.rules_out if result.stats is not None else None
+    if result.margin is None or bound is None:
+        return None
+    return equivalence_text(result.margin, bound.drop, bound.step, bound.metric)
+
+
+def equivalence_text(margin: float, drop: float | None, step: int, metric: str) -> str | None:
+    """``cannot rule out a drop of 1%: bound 1.8% at step 40 acc``; ``None`` when it does."""
+    if drop is not None and math.isfinite(drop) and drop <= margin:
+        return None
+    head = f"cannot rule out a drop of {margin * 100:g}%"
+    if drop is None or not math.isfinite(drop):
+        return (f"{head}: the baseline mean of {shorten(metric)} @ step {step} is not "
+                "distinguishable from zero")  # fmt: skip
+    return f"{head}: bound {drop * 100:.1f}% at step {step} {shorten(metric)}"
 
 
 def details(outcome: Outcome) -> str:
