@@ -119,3 +119,21 @@ def test_the_line() -> None:
         "rules out any drop (95%, all 2 slots; every slot gained at least 2.0%)"
     )
     assert rules_out_text(-0.0, 0.95, 2, 1, "acc") == "rules out any drop (95%, all 2 slots)"
+
+
+def test_plan_says_how_many_seeds_rule_out_a_margin() -> None:
+    from pybench.judging import planning
+
+    rng = np.random.default_rng(9)
+    base = 1.0 + 0.05 * rng.standard_normal((20, 3))
+    slots = [(s, "acc") for s in range(3)]
+    loose = planning.margin_plan(base, slots, 0.05, 0.2, 0.8, replications=60)
+    tight = planning.margin_plan(base, slots, 0.05, 0.03, 0.8, replications=60)
+    # sd 5 %: the bound on 20 seeds is about crit * sqrt(2) * 5 % / sqrt(20), some 4 %
+    assert loose["rate_margin"] == 1.0 and tight["rate_margin"] < 0.5
+    assert loose["seeds_margin"] is not None and tight["seeds_margin"] is not None
+    assert loose["seeds_margin"] < 20 < tight["seeds_margin"]
+    plan = planning.plan("x", base, slots, alpha=0.05, effect=0.1, power=0.8, replications=40,
+                         margin=0.2)  # fmt: skip
+    assert '"seeds_margin"' in planning.to_json([plan]) and plan.margin == 0.2
+    assert "(--equivalence 0.2)" in planning.describe(plan)

@@ -629,6 +629,12 @@ def update_command(**options: Any) -> int:
     default=None,
     help="Write the plans by simulation of the verdict as JSON to this file ('-': stdout only).",
 )
+@click.option(
+    "--margin",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Also: the seeds an --equivalence gate of this margin needs to PASS an unchanged run.",
+)
 def plan_command(
     path: Path,
     benches: tuple[str, ...],
@@ -636,6 +642,7 @@ def plan_command(
     effect: float,
     power: float,
     json_path: str | None = None,
+    margin: float | None = None,
 ) -> int:
     """From the stored baselines' noise: the drop each slot detects, and the seeds a drop needs."""
     from . import stats
@@ -659,7 +666,9 @@ def plan_command(
             rows = stats.power_plan(
                 record.matrix(), record.slots(), alpha=alpha, effect=effect, power=power
             )
-            plans.append(planning.plan_record(bench, record, effect=effect, power=power))
+            plans.append(
+                planning.plan_record(bench, record, effect=effect, power=power, margin=margin)
+            )
         if json_path != "-":
             reporter.plan(bench.name, record.n if record else 0, alpha, effect, power, rows)
             if record is not None:
