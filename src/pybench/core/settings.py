@@ -418,7 +418,6 @@ TABLE: tuple[Setting, ...] = (
         Accepts("choice", choices=("benchmark", "run"), words="benchmark or run"),
         env="PYBENCH_ALPHA_SCOPE",
         default="benchmark",
-        pytest=False,
     ),
     Setting(
         "confirm",
