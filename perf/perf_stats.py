@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from reference import meta_p_ref  # noqa: E402
 
-from pybench import stats  # noqa: E402
+from pybench import _signflip, stats  # noqa: E402
 
 ALPHA = 0.05
 
@@ -332,6 +332,37 @@ def engine_against_old(old) -> bool:
     return ok
 
 
+def bound_cost() -> bool:
+    print("[6b] the simultaneous bound's share, n=30, K=10 000, 4096 flips (best of 5, "
+          "interleaved; ms)")
+    diffs = _engine_case(30, 10_000)
+    data = stats._prepare(diffs, np.ones(diffs.shape[1]), None)
+    t_crit = stats.t_critical(ALPHA, 30)
+
+    def null(extras, bound):
+        return _signflip.sign_flip_null(
+            data, t_crit=t_crit, n_perm=4096, rng=np.random.default_rng(1), extras=extras,
+            bound_alpha=bound,
+        )  # fmt: skip
+
+    runs = {
+        "verdict alone": lambda: null(False, None),
+        "every statistic but the bound": lambda: null(True, None),
+        "every statistic and the bound": lambda: null(True, ALPHA),
+    }
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(5):  # interleaved, so a burst of load hits every variant alike
+        for key, fn in runs.items():
+            best[key] = min(best[key], _best(fn, 1)[0])
+    base = best["verdict alone"]
+    for key, wall in best.items():
+        print(f"    {key:31s} {wall * 1e3:8.1f}   {wall / base:4.2f}x")
+    ratio = best["every statistic and the bound"] / base
+    print(f"    the bound adds {(ratio - best['every statistic but the bound'] / base):4.2f}x of "
+          f"the verdict; all together {ratio:4.2f}x   target <= 3x   {_verdict(ratio <= 3.0)}")
+    return ratio <= 3.0
+
+
 def _verdict_alone_with(module, diffs, n_perm):
     n, k = diffs.shape
     denom = np.ones(k)
@@ -445,7 +476,7 @@ def main() -> int:
     print(f"-- against {revision[:12]} --")
     with tempfile.TemporaryDirectory(prefix="pybench-perf-") as name:
         old = _import_old(revision, Path(name))
-        results += [engine_against_old(old), many_seeds_memory(old)]
+        results += [engine_against_old(old), bound_cost(), many_seeds_memory(old)]
         if not args.skip_cli:
             results.append(wide_compare_run(revision, Path(name)))
     print("all targets met" if all(results) else "SOME TARGETS MISSED")

@@ -532,3 +532,23 @@ def test_a_dirty_tree_is_recorded_and_warned_about(bench_project):
     result.assert_outcomes(passed=2)
     assert "pybench: warning: the git working tree has uncommitted changes" in result.stdout.str()
     assert store.load(baseline(bench_project))["bench_loss"].git_dirty is True
+
+
+def test_alpha_scope_run_judges_the_collected_benchmarks_as_one_family(bench_project, monkeypatch):
+    bench_project.runpytest("--pybench").assert_outcomes(passed=2)
+    monkeypatch.setenv("REGRESS", "loss")
+    result = bench_project.runpytest("--pybench", "--pybench-alpha-scope", "run", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "FAIL 1 metrics × 3 steps 1/3 slots flagged meta-p=0.0* run-adjusted p=0.0*",
+            "bench_accuracy PASS 1 metrics × 1 steps 0/1 slots flagged meta-p=* run-adjusted p=*",
+        ]
+    )
+    monkeypatch.setenv("PYBENCH_ALPHA_SCOPE", "run")
+    monkeypatch.setenv("PYBENCH_EQUIVALENCE", "0.01")
+    result = bench_project.runpytest("--pybench", "-k", "loss")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        ["FAIL * run-adjusted p=0.0* (cannot rule out a drop of 1%: bound 4*% at step 3 min:loss)"]
+    )

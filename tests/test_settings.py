@@ -19,6 +19,7 @@ def test_defaults_are_stated_once():
         "timeout",
         "check_determinism",
         "rtol",
+        "equivalence",
     )
     assert check("bench_x", {}) == Settings()
     assert Settings() == Settings(

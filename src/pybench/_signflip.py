@@ -18,8 +18,10 @@ everything else is comparisons on that array:
   slots (ordered by the observed t, most significant last) and one comparison
   with per-slot bounds, because the order of ``u`` across slots is the order of
   ``t``;
-* a later statistic that needs every flip (a simultaneous bound, say) is one
-  more collector on the same batches.
+* the simultaneous lower bound (:class:`_Bound`) centres each flip's column
+  sums without another product, ``Sc = S - d̄ Σs``, and keeps the largest
+  values of ``max_k t*`` (the flips of the centred differences, whose sums of
+  squares are fixed too) to read its critical value off them.
 
 Where ``u`` cannot carry the precision (``|u|`` near 1: a permuted column that is
 nearly constant, a degenerate slot, a t in the hundreds), the whole flip is
@@ -48,6 +50,7 @@ __all__ = [
     "Null",
     "Prepared",
     "batch_rows",
+    "bound_critical",
     "exact_flip_t",
     "is_exact",
     "severity_parts",
@@ -443,13 +446,66 @@ class Null:
     exact: bool
     slow_flips: int
     """How many flips were computed the straightforward way (for the perf scripts)."""
+    crit: float = math.nan
+    """The simultaneous bound's critical t (:func:`bound_critical`); ``nan`` when not asked for."""
+
+
+class _Bound:
+    """The collector of the simultaneous bound: the largest ``max_k u*`` of the centred flips.
+
+    A flip's centred column sum is ``Sc = S - d̄ Σs`` and the centred sum of
+    squares ``CSS`` does not depend on the flip, so ``u* = Sc / sqrt(n CSS)`` is
+    ``a u - b Σs`` with ``a = sqrt(SS / CSS)`` and ``b = d̄ / sqrt(n CSS)``, and
+    the order of ``u*`` across slots is that of ``t*``. Constant columns
+    (``CSS`` at the degenerate floor) have no spread to bound: ``a = b = 0``.
+    Only the ``⌊alpha N⌋ + 1`` largest maxima are kept.
+    """
+
+    def __init__(self, data: Prepared, fast: _Fast, alpha: float, total: int) -> None:
+        n, k = data.diffs.shape
+        desc = np.arange(k - 1, -1, -1)
+        diffs = data.diffs[:, desc]
+        mean = diffs.mean(axis=0)
+        centred = diffs - mean
+        css = np.einsum("ij,ij->j", centred, centred)
+        spread = n * css >= data.var_floor[desc]
+        root = np.sqrt(np.where(spread, n * css, 1.0))
+        self.a = np.where(spread, np.sqrt(n * data.sum_sq[desc]) / root, 0.0)
+        self.b = np.where(spread, mean / root, 0.0)
+        self.pad, self.n = fast.pad, n
+        self.keep = min(total, math.floor(alpha * total) + 1)
+        self.top = np.empty(0)
+
+    def add(self, u: np.ndarray, signs: np.ndarray, scratch: np.ndarray) -> None:
+        """Add a batch: ``u`` is the fast product of ``signs``, ``scratch`` as large as ``u``."""
+        rows = u.shape[0]
+        out = scratch[:, : self.a.size]
+        np.multiply(u[:, self.pad :], self.a, out=out)
+        out -= np.multiply.outer(signs.sum(axis=1), self.b)
+        top = np.concatenate([self.top, out.max(axis=1) if rows else np.empty(0)])
+        if top.size > self.keep:
+            top = np.partition(top, top.size - self.keep)[top.size - self.keep :]
+        self.top = top
+
+    def critical(self) -> float:
+        """The ``(⌊alpha N⌋ + 1)``-th largest ``max_k t*``: at most ``alpha N`` flips exceed it."""
+        return bound_critical(float(self.top.min()) if self.top.size else 0.0, self.n)
+
+
+def bound_critical(u: float, n: int) -> float:
+    """The t of a ``u`` (``inf`` at ``u >= 1``), the inverse of ``t / sqrt(n - 1 + t**2)``."""
+    if u >= 1.0:
+        return math.inf
+    return math.sqrt(n - 1.0) * u / math.sqrt((1.0 - u) * (1.0 + u))
 
 
 class _Counts:
     """The collectors: severity and improvement hits, step-down max-T hits (ascending order)."""
 
-    def __init__(self, k: int, obs: Observed, big: float, extras: bool) -> None:
-        self.obs, self.big, self.extras = obs, big, extras
+    def __init__(
+        self, k: int, obs: Observed, big: float, extras: bool, bound: _Bound | None = None
+    ) -> None:
+        self.obs, self.big, self.extras, self.bound = obs, big, extras, bound
         self.hits = self.hits_imp = self.count = self.slow = 0
         self.hits_adj = np.zeros(k, dtype=np.int64)
 
@@ -470,7 +526,11 @@ def _fast_batch(
     rows, n = signs.shape
     if not work or work[0].shape[0] < rows:
         work[:] = [np.empty((rows, fast.unit.shape[1]))]
+        if counts.bound is not None:
+            work.append(np.empty_like(work[0]))
     u = fast.product(signs, work[0][:rows])
+    if counts.bound is not None:
+        counts.bound.add(u, signs, work[1][:rows])
     bmin = u.reshape(rows, fast.bound.shape[0], -1).min(axis=2)
     slow_mask = fast.slow_rows(u, bmin)
     f, f_imp = _sparse_severities(u, fast, slow_mask, n, t_crit, mirror=counts.extras)
@@ -521,12 +581,16 @@ def sign_flip_null(
     n_perm: int,
     rng: np.random.Generator | None = None,
     extras: bool = True,
+    bound_alpha: float | None = None,
 ) -> Null:
     """Severity, meta p-value and (with ``extras``) improvement and max-T p-values, one pass.
 
     The identity's statistics (computed the straightforward way) are the
     observed ones; the columns are put in ascending order of its t, so the
     step-down max-T's successive maxima of ``-t`` are one running minimum.
+    With ``bound_alpha``, :attr:`Null.crit` is the critical value of the
+    simultaneous ``1 - bound_alpha`` bound (:class:`_Bound`); the random stream
+    and every other statistic are unchanged by it.
     """
     n, k = data.diffs.shape
     exact = is_exact(n, n_perm)
@@ -536,10 +600,12 @@ def sign_flip_null(
     data = data.take(order)
     obs = Observed.of(data, t_crit)
     fast = _Fast.of(data, obs, t_crit)
-    counts = _Counts(k, obs, big, extras)
+    total = 2**n if exact else n_perm
+    bound = None if bound_alpha is None else _Bound(data, fast, bound_alpha, total)
+    counts = _Counts(k, obs, big, extras, bound)
     work: list = []
     # With nothing but the meta p-value wanted and no severity, it is 1 (no flip is drawn).
-    if extras or obs.severity != (0, 0.0):
+    if extras or bound is not None or obs.severity != (0, 0.0):
         for signs in sign_batches(n, n_perm, rng, batch_rows(n, k)):
             _fast_batch(signs, data, fast, counts, t_crit, work)
 
@@ -570,4 +636,5 @@ def sign_flip_null(
         n_perm=2**n if exact else n_perm,
         exact=exact,
         slow_flips=counts.slow,
+        crit=math.nan if bound is None else bound.critical(),
     )

@@ -181,6 +181,7 @@ _COMPARE_OPTIONS = [
     "verbose",
     "alpha",
     "min_effect",
+    "equivalence",
     "rtol",
     "n_seeds",
     *_LOCAL,
@@ -318,12 +319,14 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
     records = store.read(Path(display_path(baseline)))
     info = dataclasses.replace(info, **baseline_fields(records))
     planned = _plan(options, records, info, update)
+    family = _family(options, planned, update)
     jobs = planned.jobs
     reporter = Reporter(
         verbose=options["verbose"],
         names=[job.bench.name for job in jobs],
         to_stderr="-" in (options[key] for key in REPORT_OPTIONS),
         update_command=_update_command(options),
+        deferred=family is not None,
     )
     reporter.note(records_note(display_path(baseline), baseline.exists(), len(records)))
     for problem in records.unnamed:  # lines that name no benchmark: kept as they are
@@ -336,9 +339,34 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
         overwriting = [n for n in fresh if n in records]
         guard_write(info.git, options["yes"], overwriting, flags=CLI_FLAGS, warn=reporter.warn)
     outcomes = _run_jobs(planned, options, reporter, info)
+    if family is not None:
+        outcomes = _adjusted(outcomes, family, reporter)
     elapsed = time.perf_counter() - started
     reporter.summary(outcomes, elapsed, update=update)
     return outcomes, dataclasses.replace(info, elapsed=elapsed)
+
+
+def _family(options: dict[str, Any], planned: _Planned, update: bool) -> tuple[float, int] | None:
+    """``--alpha-scope run``: size the jobs' budgets; the run's alpha and judged jobs."""
+    if options.get("alpha_scope") != "run" or update:
+        return None
+    from .app import family
+
+    alpha = family.family_alpha(planned.jobs, options.get("alpha"))
+    planned.jobs[:] = family.prepare(planned.jobs, alpha)
+    return alpha, sum(family.takes_part(job) for job in planned.jobs)
+
+
+def _adjusted(
+    outcomes: list[Outcome], family: tuple[float, int], reporter: Any
+) -> list[Outcome]:
+    """Holm's step-down over the run's verdicts, then every benchmark's line."""
+    from .app.family import adjust
+
+    outcomes = adjust(outcomes, *family)
+    for outcome in outcomes:
+        reporter.outcome(outcome)
+    return outcomes
 
 
 def _folder(path: Path) -> Path:
@@ -559,7 +587,12 @@ def main() -> None:
 
 @main.command("run")
 @_path_argument
-@_apply([*_RUN_OPTIONS, "alpha", "min_effect", "rtol", "strict", "adaptive", "confirm"])
+@_apply(
+    [
+        *_RUN_OPTIONS, "alpha", "min_effect", "equivalence", "rtol", "strict", "adaptive",
+        "confirm", "alpha_scope",
+    ]  # fmt: skip
+)
 def run_command(**options: Any) -> int:
     """Compare each benchmark with its baseline (PASS/FAIL); save new ones (NEW)."""
     return _execute(options)
@@ -596,6 +629,12 @@ def update_command(**options: Any) -> int:
     default=None,
     help="Write the plans by simulation of the verdict as JSON to this file ('-': stdout only).",
 )
+@click.option(
+    "--margin",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Also: the seeds an --equivalence gate of this margin needs to PASS an unchanged run.",
+)
 def plan_command(
     path: Path,
     benches: tuple[str, ...],
@@ -603,6 +642,7 @@ def plan_command(
     effect: float,
     power: float,
     json_path: str | None = None,
+    margin: float | None = None,
 ) -> int:
     """From the stored baselines' noise: the drop each slot detects, and the seeds a drop needs."""
     from . import stats
@@ -628,7 +668,9 @@ def plan_command(
             rows = stats.power_plan(
                 record.matrix(), record.slots(), alpha=alpha, effect=effect, power=power
             )
-            plans.append(planning.plan_record(bench, record, effect=effect, power=power))
+            plans.append(
+                planning.plan_record(bench, record, effect=effect, power=power, margin=margin)
+            )
         if json_path != "-":
             reporter.plan(bench.name, record.n if record else 0, alpha, effect, power, rows)
             if record is not None:

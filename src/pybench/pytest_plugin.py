@@ -291,6 +291,8 @@ class _PybenchRun:
         if self.overrides["env"] is not None:  # appended option values come as a list
             self.overrides["env"] = tuple(self.overrides["env"])
         try:
+            self.overrides["equivalence"] = _given_or_env(config, "equivalence")
+            self.alpha_scope = _given_or_env(config, "alpha_scope") or "benchmark"
             self.base_seed = _given_or_env(config, "seed")
             self.dask: str | None = _given_or_env(config, "dask")
             self.strict: bool = bool(_given_or_env(config, "strict"))
@@ -303,6 +305,9 @@ class _PybenchRun:
         self.git: GitState | None = None
         self.pending: dict[str, BaselineRecord] = {}
         self.outcomes: list[Outcome] = []
+        self.benches: list[Benchmark] = []
+        """The collected benchmarks (``--pybench-alpha-scope run`` judges them together)."""
+        self.family: dict[str, Outcome] | None = None
         self.saved: list[str] = []
         self.save_error = ""
         self._names: dict[str, Path] = {}
@@ -413,6 +418,7 @@ class _PybenchRun:
         items = [item for item in session.items if isinstance(item, BenchItem)]
         if not items or self.config.option.collectonly:
             return
+        self.benches = [item.bench for item in items]
         records = self._load()
         fresh = [
             i.name for i in items if self.update or (i.name not in records and not self.strict)
@@ -464,26 +470,50 @@ class _PybenchRun:
 
     # -- running ------------------------------------------------------------------
     def judge(self, bench: Benchmark) -> Outcome:
-        """Plan and run one benchmark through the run loop, as ``pybench`` would."""
+        """Plan and run one benchmark through the run loop, as ``pybench`` would.
+
+        Under ``--pybench-alpha-scope run`` the first call judges every collected
+        benchmark as one family (Holm's step-down) and the others read its outcomes.
+        """
+        if self.alpha_scope != "run" or self.update or bench not in self.benches:
+            outcome = self._judged([bench])[0]
+        else:
+            if self.family is None:
+                self.family = {o.name: o for o in self._judged(self.benches)}
+            outcome = self.family[bench.name]
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _judged(self, benches: list[Benchmark]) -> list[Outcome]:
+        """Plan and run ``benches`` in the run loop (one family under ``alpha_scope`` run)."""
+        from .app import family
         from .app.confirm import Confirmer
         from .engine import loop
         from .engine.plan import plan
 
-        jobs = plan(
-            [bench],
-            self._load(),
-            self.overrides,
-            update=self.update,
-            base_seed=self.base_seed,
-            strict=self.strict,
-            baseline_file=self.baseline_shown,
-            update_command=self.update_command(bench),
-        )
+        jobs = [
+            job
+            for bench in benches
+            for job in plan(
+                [bench],
+                self._load(),
+                self.overrides,
+                update=self.update,
+                base_seed=self.base_seed,
+                strict=self.strict,
+                baseline_file=self.baseline_shown,
+                update_command=self.update_command(bench),
+            )
+        ]
         pool = self._open_pool()
         confirm = Confirmer(pool) if self.config.getoption("pybench_confirm") else None
-        [outcome] = loop.run(jobs, pool=pool, git=self.git, confirm=confirm)
-        self.outcomes.append(outcome)
-        return outcome
+        if self.alpha_scope != "run" or self.update:
+            return list(loop.run(jobs, pool=pool, git=self.git, confirm=confirm))
+        alpha = family.family_alpha(jobs, self.overrides["alpha"])
+        jobs = family.prepare(jobs, alpha)
+        planned = sum(family.takes_part(job) for job in jobs)
+        outcomes = loop.run(jobs, pool=pool, git=self.git, confirm=confirm)
+        return family.adjust(outcomes, alpha, planned)
 
     def _open_pool(self) -> Pool:
         """The session's one back-end pool, opened before the first benchmark runs."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._tdist import t_ppf
 
-__all__ = ["RTOL", "check_rtol", "fieller", "magnitudes", "normalise", "ties"]
+__all__ = ["RTOL", "check_rtol", "fieller", "fieller_at", "magnitudes", "normalise", "ties"]
 
 RTOL = 1e-12
 """Default ``rtol``: differences within ``1e-12`` of the slot's magnitude are ties.
@@ -98,10 +98,25 @@ def fieller(
         ``(low, high, bounded)``: three ``(K,)`` arrays, in units of the
         baseline mean's magnitude (like Δ).
     """
+    n = np.asarray(diffs).shape[0]
+    return fieller_at(diffs, base, t_ppf(alpha / 2.0, n - 1))
+
+
+def fieller_at(
+    diffs: np.ndarray, base: np.ndarray, crit: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fieller's interval of :func:`fieller` with the critical value ``crit`` in place of ``t``.
+
+    With a simultaneous critical value (the sign flips' max-T) the lower ends
+    hold for every column at once. An infinite ``crit`` gives ``(-inf, inf)``.
+    """
     d = np.asarray(diffs, dtype=float)
     b = np.asarray(base, dtype=float)
     n = d.shape[0]
-    t2 = t_ppf(alpha / 2.0, n - 1) ** 2 / n
+    if math.isinf(crit):
+        inf = np.full(d.shape[1], np.inf)
+        return -inf, inf, np.zeros(d.shape[1], dtype=bool)
+    t2 = crit**2 / n
     d_mean, b_mean = d.mean(axis=0), b.mean(axis=0)
     dc, bc = d - d_mean, b - b_mean
     s_dd = np.einsum("ij,ij->j", dc, dc) / (n - 1)

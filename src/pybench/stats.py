@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -55,7 +55,7 @@ from ._signflip import (
     sign_flip_null,
 )
 from ._tdist import t_cdf, t_ppf
-from .relative import RTOL, check_rtol, fieller, magnitudes, normalise, ties
+from .relative import RTOL, check_rtol, fieller, fieller_at, magnitudes, normalise, ties
 
 _sign_batches = sign_batches
 """The engine's sign-vector batches (tests walk them)."""
@@ -66,6 +66,7 @@ __all__ = [
     "MAX_FLIP_SECONDS",
     "MAX_PERM",
     "N_PERM",
+    "RulesOut",
     "RTOL",
     "PLAN_MAX_SEEDS",
     "Comparison",
@@ -472,6 +473,33 @@ class Comparison:
     better (a FAIL is never called improved, even when some slots got better)."""
     n_improved: int
     """Slots whose own test says better (``t > -t_crit``, past the gate)."""
+    rules_out: RulesOut | None = None
+    """What the run rules out for every slot at once (``None`` where not computed)."""
+
+
+@dataclass(frozen=True)
+class RulesOut:
+    """The largest drop a comparison rules out, at level ``1 - alpha``, for every slot at once.
+
+    Every slot's relative goodness change is above ``-drop`` simultaneously:
+    the lower ends of Fieller's intervals with the sign flips' max-T critical
+    value (of the centred differences) in place of the t quantile.
+    """
+
+    drop: float
+    """The bound, as a fraction of the baseline mean (``0.012``: drops above 1.2 % are ruled
+    out); negative when every slot improved by at least that much; ``inf`` when some slot's
+    baseline mean is not distinguishable from zero at this level (nothing is ruled out)."""
+    level: float
+    """``1 - alpha``."""
+    n_slots: int
+    """How many slots the bound covers."""
+    step: int
+    """The slot that sets the bound (the first unbounded one, if any)."""
+    metric: str
+    """Its metric."""
+    crit: float
+    """The max-T critical value used in place of the t quantile."""
 
 
 Scores = Mapping[int, Mapping[str, Sequence[float]]]
@@ -543,7 +571,7 @@ def compare(
     denom = _denominators(cols.base_good.mean(axis=0), cols.magnitude, rtol)
     t_crit = t_critical(alpha, n)
     data = _prepared(cols.diffs, denom, cols.magnitude, min_effect, reliable, rtol)
-    null = sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng)
+    null = sign_flip_null(data, t_crit=t_crit, n_perm=n_perm, rng=rng, bound_alpha=alpha)
     t = null.t
     p = np.where(null.degenerate, np.where(t < 0, 0.0, 1.0), t_cdf(t, n - 1))
     everywhere = np.ones(len(slots), bool)
@@ -570,7 +598,24 @@ def compare(
         improved=improved,
         judged=reliable | (min_effect is None),
     )
-    return _verdict(rows, null, alpha, t_crit, (flagged, flagged_adj, improved))
+    verdict = _verdict(rows, null, alpha, t_crit, (flagged, flagged_adj, improved))
+    bound = rules_out(cols.diffs, cols.base_good, slots, alpha, null.crit)
+    return replace(verdict, rules_out=bound)
+
+
+def rules_out(
+    diffs: np.ndarray,
+    base: np.ndarray,
+    slots: Sequence[tuple[int, str]],
+    alpha: float,
+    crit: float,
+) -> RulesOut:
+    """The :class:`RulesOut` of goodness ``diffs`` over ``base`` at the critical value ``crit``."""
+    low, _, _ = fieller_at(diffs, base, crit)
+    drops = -np.asarray(low, dtype=float)
+    worst = int(np.argmax(drops))
+    step, metric = slots[worst]
+    return RulesOut(float(drops[worst]), 1.0 - alpha, len(slots), int(step), metric, crit)
 
 
 def _verdict(

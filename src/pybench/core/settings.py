@@ -68,6 +68,9 @@ class Settings:
     """When a baseline is made, run its first seed a second time and warn if any value differs."""
     rtol: float = 1e-12
     """Differences within ``rtol`` times a slot's largest value are ties (rounding, no change)."""
+    equivalence: float | None = None
+    """A non-inferiority margin: PASS only if the run rules out a relative drop larger than
+    this in every slot at once (``None``: no such gate)."""
 
 
 KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
@@ -205,6 +208,8 @@ class Accepts:
                 return self.check(float(text))
             if self.kind == "bool":
                 return text.strip().lower() in {"1", "true", "t", "yes", "y", "on"}
+            if self.kind == "choice" and text not in self.choices:
+                raise ValueError(f"expected one of {', '.join(self.choices)}, got {text!r}")
             if self.kind == "names":
                 problem = env_name_problem(text)
                 if problem is not None:
@@ -302,6 +307,16 @@ TABLE: tuple[Setting, ...] = (
         keyword=True,
     ),
     Setting(
+        "equivalence",
+        "--equivalence",
+        "PASS only if the run rules out a relative drop larger than this in every slot at "
+        "once, e.g. 0.01 (a non-inferiority gate) [env: PYBENCH_EQUIVALENCE].",
+        Accepts(_FLOAT, low=0.0, optional=True),
+        env="PYBENCH_EQUIVALENCE",
+        metavar="MARGIN",
+        keyword=True,
+    ),
+    Setting(
         "rtol",
         "--rtol",
         "Differences within this fraction of a slot's largest value are ties "
@@ -393,6 +408,16 @@ TABLE: tuple[Setting, ...] = (
         Accepts("bool"),
         env="PYBENCH_STRICT",
         default=False,
+    ),
+    Setting(
+        "alpha_scope",
+        "--alpha-scope",
+        "What alpha bounds: each benchmark's false-alarm rate (benchmark), or the chance that "
+        "any benchmark of the run FAILs when none regressed (run; Holm's step-down) "
+        "[env: PYBENCH_ALPHA_SCOPE].",
+        Accepts("choice", choices=("benchmark", "run"), words="benchmark or run"),
+        env="PYBENCH_ALPHA_SCOPE",
+        default="benchmark",
     ),
     Setting(
         "confirm",

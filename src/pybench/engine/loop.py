@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .. import stats
 from ..core.benchmark import Benchmark
 from ..core.errors import InternalError, PybenchError
 from ..core.machine import baseline_warning
@@ -173,6 +174,7 @@ def _judge(job: Job, runs: Sequence[_SideRun], started: float) -> Outcome:
         result.values,
         alpha=job.settings.alpha,
         min_effect=job.settings.min_effect,
+        n_perm=None if job.flip_alpha is None else stats.n_permutations(job.flip_alpha),
         rtol=job.settings.rtol,
     )
     return Outcome.judged(

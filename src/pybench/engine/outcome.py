@@ -9,6 +9,7 @@ adaptive comparison, :class:`~pybench.execution.dask.ClusterNotes` on Dask).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import statistics
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from ..core.settings import Settings
 from ..execution.dask import ClusterNotes
 from ..execution.versions import VersionMismatch
 from ..judging.adaptive import StopReason
+from ..judging.family import Family
 from ..judging.verdict import BenchComparison
 from ..storage.store import BaselineRecord
 from .collect import RunResult
@@ -197,6 +199,9 @@ class Outcome:
     confirmation: Confirmation | None = None
     """``--confirm``: how a FAIL on the stored seeds fared on fresh ones (the comparison
     above stays the stored seeds' one); ``None`` when it was not re-judged."""
+    family: Family | None = None
+    """``--alpha-scope run``: the benchmark's adjusted p-value in the run's family (``None``
+    under the default scope, and for a benchmark that did not take part)."""
 
     @property
     def name(self) -> str:
@@ -284,7 +289,12 @@ class Outcome:
         wall: float = 0.0,
         adaptive: AdaptiveTrace | None = None,
     ) -> Outcome:
-        """A PASS or FAIL: the run's values judged against the baseline's on the same seeds."""
+        """A PASS or FAIL: the run's values judged against the baseline's on the same seeds.
+
+        With ``settings.equivalence`` it is a PASS only if the run also rules out
+        every larger drop (:attr:`BenchComparison.equivalent`).
+        """
+        comparison = dataclasses.replace(comparison, margin=settings.equivalence)
         return cls(
             Status.PASS if comparison.passed else Status.FAIL,
             bench,

@@ -71,6 +71,9 @@ class Job:
     sides: tuple[Side, ...] = ()
     """Where the seeds run: one side (a run, or a benchmark only HEAD has), or ``(base,
     head)`` paired seed for seed; empty means the working tree with no journal."""
+    flip_alpha: float | None = None
+    """The smallest level the verdict may be held to (``--alpha-scope run``): the sign-flip
+    budget is sized for it; ``None``: the benchmark's ``alpha``."""
 
     @property
     def runs_on(self) -> tuple[Side, ...]:

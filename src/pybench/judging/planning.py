@@ -21,6 +21,11 @@ correlation between slots:
   with the benchmark's ``min_effect``, at a flip budget of at most
   :data:`SIM_FLIPS` (coarser p-values, which cost a little power, never level).
 
+With a ``margin`` (``pybench plan --margin``) the same simulation, with no
+drop at all, counts how often the comparison's simultaneous bound
+(:attr:`pybench.stats.Comparison.rules_out`) rules out every drop larger than the
+margin: the seeds an ``--equivalence`` gate needs to PASS an unchanged benchmark.
+
 The seeds planned are the fewest whose simulated detection rate reaches the
 requested power, found by a bisection over the number of seeds with the same
 random draws at every candidate.
@@ -32,7 +37,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +47,15 @@ from .. import relative, stats
 from .._signflip import sign_flip_null
 from .._tdist import t_ppf
 
-__all__ = ["REPLICATIONS", "SIM_FLIPS", "VerdictPlan", "detection_rate", "plan", "to_json"]
+__all__ = [
+    "REPLICATIONS",
+    "SIM_FLIPS",
+    "VerdictPlan",
+    "detection_rate",
+    "margin_plan",
+    "plan",
+    "to_json",
+]
 
 REPLICATIONS = 400
 """Simulated comparisons per candidate number of seeds (standard error about 0.02)."""
@@ -76,6 +89,14 @@ class VerdictPlan:
     """The simulated detection rate of a one-slot drop at ``n_seeds`` seeds."""
     power_all_slots: float
     """The same for a drop in every slot."""
+    margin: float | None = None
+    """``--margin``: the drop an ``--equivalence`` gate must rule out (``None``: not planned)."""
+    seeds_margin: int | None = None
+    """Seeds whose bound rules out drops above ``margin`` in every slot, on an unchanged
+    benchmark, with the wanted probability (``None``: more than the most planned, or no
+    margin)."""
+    rate_margin: float | None = None
+    """The simulated rate at which ``n_seeds`` seeds rule it out."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,7 @@ class _Model:
     magnitude: np.ndarray
     alpha: float
     min_effect: float | None
+    margin: float | None = None
 
     @classmethod
     def of(
@@ -119,11 +141,26 @@ class _Model:
         null = sign_flip_null(data, t_crit=t_crit, n_perm=budget, rng=rng, extras=False)
         return null.meta_p < self.alpha
 
+    def rules_out(self, diffs: np.ndarray, base: np.ndarray, rng: np.random.Generator) -> bool:
+        """Whether a simulated comparison's simultaneous bound rules out drops above the margin."""
+        n, k = diffs.shape
+        data = stats._prepare(diffs, np.ones(k), None, magnitude=self.magnitude)
+        budget = min(stats.n_permutations(self.alpha), SIM_FLIPS)
+        t_crit = stats.t_critical(self.alpha, n)
+        null = sign_flip_null(
+            data, t_crit=t_crit, n_perm=budget, rng=rng, extras=False, bound_alpha=self.alpha
+        )
+        low, _, _ = relative.fieller_at(diffs, base, null.crit)
+        return bool(np.all(-low <= (self.margin or 0.0)))
+
 
 def detection_rate(
     model: _Model, n: int, where: str, *, replications: int = REPLICATIONS, seed: int = 0
 ) -> float:
     """The simulated rate at which ``n`` seeds detect the drop ``where`` ("one" or "all").
+
+    ``where="margin"`` is the rate at which an unchanged benchmark's bound rules
+    out drops above ``model.margin`` in every slot.
 
     Replication ``r`` draws from its own generator (``seed``, ``r``), and the
     seeds of a smaller ``n`` are the first of a larger one's: the rates of
@@ -141,6 +178,9 @@ def detection_rate(
         i, j = pairs[0, :n], pairs[1, :n]
         base = model.good[i]
         diffs = model.good[j] - base
+        if where == "margin":
+            hits += model.rules_out(diffs, base, rng)
+            continue
         if where == "one":
             diffs[:, k] -= model.drop[k]
         else:
@@ -203,6 +243,7 @@ def plan(
     min_effect: float | None = None,
     max_seeds: int = stats.PLAN_MAX_SEEDS,
     replications: int = REPLICATIONS,
+    margin: float | None = None,
 ) -> VerdictPlan:
     """Plan one benchmark by simulating its verdict on its baseline's rows.
 
@@ -216,6 +257,7 @@ def plan(
         min_effect: the benchmark's ``min_effect`` (the simulated verdict applies it).
         max_seeds: look no further than this many seeds.
         replications: simulated comparisons per candidate number of seeds.
+        margin: also plan an ``--equivalence`` gate of this margin (:func:`margin_plan`).
     """
     base = np.asarray(baseline, dtype=float)
     if base.ndim != 2 or base.shape[0] < 2:
@@ -223,6 +265,8 @@ def plan(
     model = _Model.of(base, slots, alpha=alpha, effect=effect, min_effect=min_effect)
     n = base.shape[0]
     now = n if stats.reachable(alpha, n) else stats.min_seeds(alpha)
+    extra = {} if margin is None else margin_plan(base, slots, alpha, margin, power, max_seeds,
+                                                  replications)  # fmt: skip
     return VerdictPlan(
         name=name,
         effect=effect,
@@ -234,7 +278,29 @@ def plan(
         seeds_all_slots=_fewest(model, "all", power, max_seeds, replications),
         power_one_slot=detection_rate(model, now, "one", replications=replications),
         power_all_slots=detection_rate(model, now, "all", replications=replications),
+        **extra,
     )
+
+
+def margin_plan(
+    base: np.ndarray,
+    slots: Sequence[tuple[int, str]],
+    alpha: float,
+    margin: float,
+    power: float,
+    max_seeds: int = stats.PLAN_MAX_SEEDS,
+    replications: int = REPLICATIONS,
+) -> dict[str, Any]:
+    """The :class:`VerdictPlan` fields of an ``--equivalence`` gate of ``margin``."""
+    model = _Model.of(base, slots, alpha=alpha, effect=margin, min_effect=None)
+    model = replace(model, margin=margin)
+    n = base.shape[0]
+    now = n if stats.reachable(alpha, n) else stats.min_seeds(alpha)
+    return {
+        "margin": margin,
+        "seeds_margin": _fewest(model, "margin", power, max_seeds, replications),
+        "rate_margin": detection_rate(model, now, "margin", replications=replications),
+    }
 
 
 def to_json(plans: Sequence[VerdictPlan]) -> str:
@@ -248,15 +314,25 @@ def describe(result: VerdictPlan) -> str:
     def seeds(value: int | None) -> str:
         return f"{value} seeds" if value else f"more than {stats.PLAN_MAX_SEEDS} seeds"
 
-    return (
+    text = (
         f"verdict simulated on the baseline's seeds: a {result.effect * 100:g}% drop in one slot "
         f"needs {seeds(result.seeds_one_slot)}, in every slot {seeds(result.seeds_all_slots)} "
         f"(power {result.power:g}; now {result.power_one_slot:.2f} and "
         f"{result.power_all_slots:.2f} with {result.n_seeds} seeds)"
     )
+    if result.margin is None:
+        return text
+    return (
+        f"{text}\n  ruling out drops above {result.margin * 100:g}% in every slot "
+        f"(--equivalence {result.margin:g}) on an unchanged run needs "
+        f"{seeds(result.seeds_margin)} (probability {result.power:g}; now "
+        f"{result.rate_margin:.2f} with {result.n_seeds} seeds)"
+    )
 
 
-def plan_record(bench: Any, record: Any, *, effect: float, power: float) -> VerdictPlan:
+def plan_record(
+    bench: Any, record: Any, *, effect: float, power: float, margin: float | None = None
+) -> VerdictPlan:
     """:func:`plan` for a discovered benchmark and its stored baseline record."""
     defaults = bench.defaults
     return plan(
@@ -267,6 +343,7 @@ def plan_record(bench: Any, record: Any, *, effect: float, power: float) -> Verd
         effect=effect,
         power=power,
         min_effect=defaults.min_effect,
+        margin=margin,
     )
 
 

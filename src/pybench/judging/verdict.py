@@ -38,10 +38,20 @@ class BenchComparison:
     stats: Comparison | None
     diverged: list[Divergence]
     n_slots: int
+    margin: float | None = None
+    """``equivalence``: the largest relative drop the run must rule out in every slot."""
 
     @property
     def passed(self) -> bool:
-        return not self.diverged and (self.stats is None or self.stats.passed)
+        return not self.diverged and (self.stats is None or self.stats.passed) and self.equivalent
+
+    @property
+    def equivalent(self) -> bool:
+        """Whether the run rules out every drop larger than :attr:`margin` (true without one)."""
+        if self.margin is None:
+            return True
+        bound = self.stats.rules_out if self.stats is not None else None
+        return bound is not None and bound.drop <= self.margin
 
     @property
     def n_flagged(self) -> int:

@@ -30,7 +30,17 @@ from typing import Any
 from ..core.errors import PybenchError
 from . import html_plots, numbers
 from .sanitize import clean, shorten
-from .text import LEGEND, Verdict, diverged_text, family_wise, shape, verdict_text, worst_index
+from .text import (
+    LEGEND,
+    Verdict,
+    diverged_text,
+    equivalence_text,
+    family_wise,
+    rules_out_text,
+    shape,
+    verdict_text,
+    worst_index,
+)
 
 __all__ = ["MAX_PLOTTED", "MAX_ROWS", "HtmlError", "order", "render"]
 
@@ -135,6 +145,7 @@ def _verdict(bench: Mapping[str, Any]) -> Verdict:
     return Verdict(
         status,
         grid,
+        equivalence=_equivalence(bench.get("rules_out")),
         n_flagged=bench.get("n_flagged"),
         n_slots=bench.get("n_slots"),
         family_wise=family_wise((bool(r.get("flagged")) for r in slots),
@@ -145,6 +156,7 @@ def _verdict(bench: Mapping[str, Any]) -> Verdict:
             _step(first), str(first.get("metric")), list(first["diverged_seeds"]),
             bench.get("n_seeds") or 0, len(diverged) - 1),  # fmt: skip
         stopped=stopped if stopped and stopped[0] < stopped[1] else None,
+        family_p=_num((bench.get("family") or {}).get("p_adj")),
     )
 
 
@@ -363,6 +375,29 @@ def _made(bench: Mapping[str, Any]) -> str:
 
 
 
+def _equivalence(bound: Any) -> str | None:
+    """The JSON ``rules_out`` object's :func:`equivalence_text` (``None`` without a margin)."""
+    if not isinstance(bound, Mapping) or _num(bound.get("margin")) is None:
+        return None
+    margin = _num(bound.get("margin")) or 0.0
+    step = bound.get("step")
+    return equivalence_text(
+        margin, _num(bound.get("drop")), step if isinstance(step, int) else 0,
+        str(bound.get("metric", "")),
+    )  # fmt: skip
+
+
+def _rules_out(bound: Mapping[str, Any]) -> str:
+    """The JSON ``rules_out`` object as :func:`rules_out_text`'s line."""
+    return rules_out_text(
+        _num(bound.get("drop")),
+        _num(bound.get("level")) or 0.0,
+        int(bound.get("n_slots") or 0),
+        int(bound.get("step") or 0),
+        str(bound.get("metric", "")),
+    )
+
+
 def _section(bench: Mapping[str, Any], index: int, sides: tuple[str, str], plots: bool) -> str:
     status = bench.get("status")
     wall = _num((bench.get("time") or {}).get("wall"))
@@ -378,6 +413,9 @@ def _section(bench: Mapping[str, Any], index: int, sides: tuple[str, str], plots
         f'<p class="meta">{meta}{_made(bench)}</p>',
         f'<div class="verdict">{_badge(status)} {_esc(verdict_text(_verdict(bench)))}</div>',
     ]
+    bound = bench.get("rules_out")
+    if isinstance(bound, Mapping):
+        parts.append(f'<p class="meta">{_esc(_rules_out(bound))}</p>')
     error = bench.get("error")
     if isinstance(error, Mapping):
         seed = error.get("seed")

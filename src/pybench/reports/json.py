@@ -252,6 +252,38 @@ def _verdict(outcome: Outcome) -> dict[str, Any]:
         "improvement_p": _number(stats.improvement_p) if stats else None,
         "improved": (stats.improved and result.passed) if stats and result else None,
         "n_improved": stats.n_improved if stats else None,
+        "family": _family(outcome),
+        "rules_out": _rules_out(stats.rules_out if stats else None, result),
+    }
+
+
+def _rules_out(bound: Any, result: Any) -> dict[str, Any] | None:
+    """The largest drop ruled out for every slot at once (``drop`` null when nothing is)."""
+    if bound is None:
+        return None
+    return {
+        "drop": _number(bound.drop),
+        "level": bound.level,
+        "n_slots": bound.n_slots,
+        "step": bound.step,
+        "metric": bound.metric,
+        "crit": _number(bound.crit),
+        "margin": result.margin,
+        "equivalent": result.equivalent,
+    }
+
+
+def _family(outcome: Outcome) -> dict[str, Any] | None:
+    """``--alpha-scope run``: the run's level, how many took part, the adjusted p-value."""
+    family = outcome.family
+    if family is None:
+        return None
+    return {
+        "scope": "run",
+        "alpha": family.alpha,
+        "size": family.size,
+        "p_adj": _number(family.p_adj),
+        "adaptive": family.adaptive,
     }
 
 

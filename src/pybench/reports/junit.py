@@ -73,6 +73,12 @@ def _failure_message(outcome: Outcome) -> str:
     if result.meta_p is not None:
         alpha = outcome.settings.alpha
         parts.append(f"meta-p={format_p(result.meta_p, alpha)} (alpha {alpha:g})")
+    if outcome.family is not None:
+        family = outcome.family
+        parts.append(
+            f"run-adjusted p={format_p(family.p_adj, family.alpha)} "
+            f"(family-wise alpha {family.alpha:g} over {family.size} benchmarks)"
+        )
     if result.diverged:
         n = len(result.diverged)
         parts.append(f"{n} slot{'s' * (n != 1)} diverged (non-finite values)")

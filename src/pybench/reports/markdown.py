@@ -23,6 +23,7 @@ from . import RunInfo
 from .sanitize import clean, shorten
 from .text import (
     LEGEND,
+    bench_rules_out,
     display_path,
     early_stop,
     format_p,
@@ -114,6 +115,8 @@ def _summary_row(outcome: Outcome) -> str:
     meta_p = "—"
     if result is not None and result.meta_p is not None:
         meta_p = format_p(result.meta_p, outcome.settings.alpha)
+    if outcome.family is not None:
+        meta_p += f" (run-adjusted {format_p(outcome.family.p_adj, outcome.family.alpha)})"
     worst, delta = _worst(outcome)
     status = _STATUS[outcome.status.value]
     if outcome.status.value == "PASS" and result and result.stats and result.stats.improved:
@@ -203,6 +206,16 @@ def _where(outcomes: Sequence[Outcome], info: RunInfo) -> str:
     return where
 
 
+def _bounds(outcomes: Sequence[Outcome]) -> list[str]:
+    """One line per compared benchmark: what it rules out for every slot at once."""
+    lines = []
+    for outcome in outcomes:
+        bound = bench_rules_out(outcome.comparison) if outcome.comparison else None
+        if bound:
+            lines.append(f"- `{_inline_html(outcome.name)}` {cell(bound)}")
+    return [*lines, ""] if lines else []
+
+
 def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
     """The report as Markdown text, ending in a newline."""
     text = summary_text(outcomes, info.command)
@@ -216,6 +229,7 @@ def render(outcomes: Sequence[Outcome], info: RunInfo) -> str:
             *(_summary_row(outcome) for outcome in outcomes),
             "",
         ]
+    lines += _bounds(outcomes)
     for outcome in outcomes:
         if outcome.status is Status.FAIL:
             lines += _fail_details(outcome)

@@ -38,7 +38,9 @@ from . import numbers
 from .sanitize import clean, shorten
 from .text import (
     LEGEND,
+    bench_rules_out,
     details,
+    family_note,
     format_table,
     improvement,
     mean_std,
@@ -183,7 +185,11 @@ class Reporter:
         names: Sequence[str] = (),
         to_stderr: bool = False,
         update_command: str | None = "pybench update",
+        deferred: bool = False,
     ) -> None:
+        self.deferred = deferred
+        """Print no benchmark's line as it finishes (the caller prints them after the run:
+        ``--alpha-scope run`` judges the run as a whole)."""
         self.out = Console(highlight=False, soft_wrap=True, stderr=to_stderr)
         self._to_stderr = to_stderr
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -208,7 +214,8 @@ class Reporter:
                 self._bar.advance(self._task)
         elif isinstance(event, BenchFinished):
             self._stop_bar()
-            self.outcome(event.outcome)
+            if not self.deferred:
+                self.outcome(event.outcome)
 
     def _start_bar(self, name: str, total: int) -> None:
         """A transient progress bar, on a terminal only."""
@@ -308,6 +315,9 @@ class Reporter:
             flips = format_flips(result)
             if flips:
                 self.out.print(flips)
+            bound = bench_rules_out(result)
+            if bound:
+                self.out.print(escape(bound))
             self.out.print(escape(LEGEND))
 
     def plan(
@@ -342,8 +352,9 @@ class Reporter:
     ) -> None:
         """The rule and the counts line (:func:`summary_text`; ``command`` wins over ``update``)."""
         text = summary_text(outcomes, command or ("update" if update else "run"))
+        family = family_note(outcomes)
         self.out.print("─" * RULE_WIDTH)
-        self.out.print(f"{escape(text)} in {elapsed:.1f}s")
+        self.out.print(f"{escape(text)} in {elapsed:.1f}s" + (f"; {family}" if family else ""))
 
     def revisions(self, base: str, head: str) -> None:
         """The first line of ``pybench compare``: its two sides."""

@@ -146,6 +146,36 @@ def slot_rows(
     return [cells for _, cells in rows]
 
 
+def rules_out_text(drop: float | None, level: float, n_slots: int, step: int, metric: str) -> str:
+    """What a comparison rules out for every slot at once, as one line.
+
+    ``rules out drops > 1.2% (95%, all 300 slots; set by acc @ step 40)``; a
+    ``drop`` that is ``None`` or infinite rules out nothing (some baseline mean
+    is not distinguishable from zero at that level).
+    """
+    shown = f"{level * 100:g}%"
+    where = "the slot" if n_slots == 1 else f"all {n_slots} slots"
+    slot = f"{shorten(metric)} @ step {step}"
+    if drop is None or not math.isfinite(drop):
+        return (f"rules out no drop ({shown}, {where}): the baseline mean of {slot} is not "
+                "distinguishable from zero")  # fmt: skip
+    if drop <= 0.0:
+        gain = -drop * 100
+        more = f"; every slot gained at least {gain:.1f}%" if gain >= 0.05 else ""
+        return f"rules out any drop ({shown}, {where}{more})"
+    size = f"{drop * 100:.2g}%" if drop < 0.001 else f"{drop * 100:.1f}%"
+    limit = "" if n_slots == 1 else f"; set by {slot}"
+    return f"rules out drops > {size} ({shown}, {where}{limit})"
+
+
+def bench_rules_out(result: BenchComparison) -> str | None:
+    """:func:`rules_out_text` of a comparison; ``None`` without statistics."""
+    bound = result.stats.rules_out if result.stats is not None else None
+    if bound is None:
+        return None
+    return rules_out_text(bound.drop, bound.level, bound.n_slots, bound.step, bound.metric)
+
+
 def format_table(result: BenchComparison, alpha: float | None = None) -> list[str]:
     """The per-slot table as plain lines (:func:`table_header`, :func:`slot_rows`)."""
     return plain_table(table_header(result), slot_rows(result, alpha))
@@ -219,6 +249,10 @@ class Verdict:
     """Seeds run and stored, for an adaptive comparison that stopped early."""
     note: str | None = None
     """``--confirm``: what the fresh seeds said (``(confirmed on 30 fresh seeds)``)."""
+    family_p: float | None = None
+    """``--alpha-scope run``: the benchmark's adjusted p-value in the run's family."""
+    equivalence: str | None = None
+    """``--equivalence``: why the run does not rule out the margin (:func:`equivalence_text`)."""
 
 
 def verdict_text(verdict: Verdict) -> str:
@@ -242,12 +276,16 @@ def verdict_text(verdict: Verdict) -> str:
     parts = [verdict.shape, flagged]
     if verdict.meta_p is not None:
         parts.append(f"meta-p={format_p(verdict.meta_p, verdict.alpha)}")
+    if verdict.family_p is not None:
+        parts.append(f"run-adjusted p={format_p(verdict.family_p, verdict.alpha)}")
     if verdict.diverged:
         parts.append(f"diverged: {clean(verdict.diverged)}")
     if verdict.stopped is not None:
         parts.append(f"(stopped after {verdict.stopped[0]}/{verdict.stopped[1]} seeds)")
     if verdict.note:
         parts.append(clean(verdict.note))
+    if verdict.equivalence:
+        parts.append(f"({clean(verdict.equivalence)})")
     return " ".join(parts)
 
 
@@ -305,7 +343,27 @@ def verdict_of(outcome: Outcome) -> Verdict:
         if outcome.stopped_early
         else None,
         note=confirmation_note(outcome) if outcome.confirmation is not None else None,
+        family_p=outcome.family.p_adj if outcome.family is not None else None,
+        equivalence=_equivalence(result),
     )
+
+
+def _equivalence(result: BenchComparison) -> str | None:
+    bound = result.stats.rules_out if result.stats is not None else None
+    if result.margin is None or bound is None:
+        return None
+    return equivalence_text(result.margin, bound.drop, bound.step, bound.metric)
+
+
+def equivalence_text(margin: float, drop: float | None, step: int, metric: str) -> str | None:
+    """``cannot rule out a drop of 1%: bound 1.8% at step 40 acc``; ``None`` when it does."""
+    if drop is not None and math.isfinite(drop) and drop <= margin:
+        return None
+    head = f"cannot rule out a drop of {margin * 100:g}%"
+    if drop is None or not math.isfinite(drop):
+        return (f"{head}: the baseline mean of {shorten(metric)} @ step {step} is not "
+                "distinguishable from zero")  # fmt: skip
+    return f"{head}: bound {drop * 100:.1f}% at step {step} {shorten(metric)}"
 
 
 def details(outcome: Outcome) -> str:
@@ -340,6 +398,16 @@ def improvement(outcome: Outcome, update: str | None) -> str | None:
         f"{stats.n_improved}/{result.n_slots} slots better"
     )
     return note if update is None else f"{note}; raise the bar with {update}"
+
+
+def family_note(outcomes: Sequence[Outcome]) -> str | None:
+    """``family-wise α=0.05 over 20 benchmarks`` when the run was judged as one family."""
+    for outcome in outcomes:
+        family = outcome.family
+        if family is not None:
+            plural = "" if family.size == 1 else "s"
+            return f"family-wise α={family.alpha:g} over {family.size} benchmark{plural}"
+    return None
 
 
 def summary_text(outcomes: Sequence[Outcome], command: str = "run") -> str:
