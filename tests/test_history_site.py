@@ -97,3 +97,22 @@ def test_the_site_works_offline_in_headless_chromium(site):
             browser.close()
     assert errors == [] and requests == []
     assert loaded == 3 + 2 + 2 + 1  # 3 thumbnails, 2 metric plots each for a and b, 1 for evil
+
+
+def test_a_metric_name_with_dollars_is_drawn_as_text(tmp_path: Path, cli, project) -> None:
+    db = tmp_path / "history.db"
+    with open_store(db) as store:
+        for run in step_history(6, step_at=3, benches=("bench_m",), slots=((0, "$x$ $$"),)):
+            store.append(run)
+    done = cli("site", str(tmp_path / "site"), "--history", str(db))
+    assert done.exit_code == 0, done.output  # never parsed as mathtext
+    assert "$x$ $$" in (tmp_path / "site" / page_name("bench_m")).read_text()
+
+
+def test_an_unknown_url_scheme_is_refused_not_made_a_file(tmp_path: Path, monkeypatch) -> None:
+    from pybench.history.stores import HistoryError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(HistoryError, match="unknown history URL scheme 'mysql'"):
+        open_store("mysql://user:secret@host/db")
+    assert list(tmp_path.iterdir()) == []

@@ -110,6 +110,7 @@ def test_a_second_ctrl_c_kills_workers_and_exits_130_at_once(tmp_path):
     proc.send_signal(signal.SIGINT)
     assert proc.stdout.readline().strip() == "swallowed"
     sent = time.monotonic()
+    time.sleep(2 * interrupts.ECHO_SECONDS)  # a second press, not an echo
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130
@@ -146,7 +147,27 @@ def test_a_second_sigterm_exits_143_at_once(tmp_path):
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)
     assert proc.stdout.readline().strip() == "swallowed"
+    time.sleep(2 * interrupts.ECHO_SECONDS)  # a second press, not an echo
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 143
     assert marker.read_text() == "workers killed"
+
+
+def test_the_same_signal_twice_at_once_is_one_stop(tmp_path):
+    marker = tmp_path / "forced"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SECOND_CTRL_C, str(marker)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)  # what `uv run` forwards while the group also gets it
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stdout.readline().strip() == "swallowed"  # one stop, not a forced exit
+    assert not marker.exists()
+    proc.kill()
+    proc.communicate(timeout=10)

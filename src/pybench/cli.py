@@ -521,6 +521,7 @@ def _bisect(options: dict[str, Any]) -> int:
     from .app.policy import interrupted
     from .core.errors import EXIT_ERROR
     from .reports import write_text
+    from .reports.sanitize import clean
     from .reports.terminal import Reporter
 
     search = prepare(*(options[k] for k in ("path", "good", "bad", "bench", "bench_from")))
@@ -530,15 +531,16 @@ def _bisect(options: dict[str, Any]) -> int:
         to_stderr=options["json_path"] == "-",
         update_command=None,
     )
-    reporter.out.print(escape(heading(search)))
+    reporter.out.print(escape(clean(heading(search))))
 
     def on_step(number: int, position: int, commit: Any) -> Reporter:
-        reporter.out.print(escape(step_line(number, position, len(search.commits), commit)))
+        line = step_line(number, position, len(search.commits), commit)
+        reporter.out.print(escape(clean(line)))
         return reporter
 
     def on_done(step: Any) -> None:
         if step.outcome is None:
-            reporter.out.print(f"  skipped: {escape(step.reason)}")
+            reporter.out.print(f"  skipped: {escape(clean(step.reason))}")
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
     try:
@@ -555,7 +557,7 @@ def _bisect(options: dict[str, Any]) -> int:
     finally:
         reporter.close()
     for line in ending(culprit):
-        reporter.out.print(escape(line))
+        reporter.out.print(escape(clean(line)))
     code = EXIT_OK if culprit.first_bad is not None else EXIT_ERROR
     if options["json_path"]:
         text = json.dumps(document(culprit, code), indent=2) + "\n"

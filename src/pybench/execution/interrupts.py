@@ -24,6 +24,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any, TypeVar
@@ -61,6 +62,7 @@ class _Guard:
     def __init__(self, on_force: Callable[[], None] | None):
         self.requested = False
         self.signum = int(signal.SIGINT)
+        self.when = 0.0
         self.depth = 0
         self.on_force = on_force
         # Written to on a forced exit, which may come while a seed's output is captured.
@@ -69,9 +71,12 @@ class _Guard:
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested:
+            if _echo(signum, self.signum, self.when):
+                return  # the same signal twice at once (a launcher forwarding it): one stop
             self.force()
         self.requested = True
         self.signum = signum
+        self.when = time.monotonic()
         if self.depth > 0:
             raise KeyboardInterrupt
 
@@ -145,9 +150,25 @@ def guard(on_force: Callable[[], None] | None = None) -> Iterator[None]:
 _last_signal: int | None = None
 
 
+ECHO_SECONDS = 0.1
+"""A second signal of the same kind within this long counts as the first one again: a
+launcher (``uv run``, a shell) that forwards a signal its process group also received
+delivers it twice, and a cancelled CI job must still clean up."""
+
+
+def _echo(signum: int, first: int | None, when: float) -> bool:
+    return signum == first and time.monotonic() - when < ECHO_SECONDS
+
+
+_last_when = 0.0
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    global _last_signal
+    global _last_signal, _last_when
+    if _echo(signum, _last_signal, _last_when):
+        return
     _last_signal = signum
+    _last_when = time.monotonic()
     raise KeyboardInterrupt
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -418,6 +419,12 @@ def open_store(target: str | Path, *, create: bool = True) -> Store:
         HistoryError: the store cannot be opened, or was written by a newer pybench.
     """
     text = str(target)
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if scheme and not is_postgres(text) and not text.startswith("sqlite:///"):
+        raise HistoryError(
+            f"{hide_password(text)}: unknown history URL scheme {scheme.group(1)!r}; give a "
+            "file path, sqlite:///PATH or postgresql://..."
+        )
     if is_postgres(text):
         store: Store = PostgresStore(text)
     else:

@@ -14,11 +14,11 @@ are stripped of control characters.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
 import click
 
+from ..reports.sanitize import clean
 from .query import BenchHistory, SlotHistory, label
 
 __all__ = ["WIDTH", "render", "sparkline"]
@@ -27,13 +27,9 @@ WIDTH = 48
 """Commits shown in a trend."""
 
 _BARS = "▁▂▃▄▅▆▇█"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _COLOURS = {"PASS": "green", "FAIL": "red", "NEW": "cyan", "ERROR": "magenta"}
 
 
-def clean(text: object) -> str:
-    """``text`` without control characters (terminal escapes, newlines)."""
-    return _CONTROL.sub("", str(text))
 
 
 def sparkline(values: Sequence[float | None], marks: Sequence[int] = ()) -> str:
