@@ -274,7 +274,7 @@ def test_names_from_the_store_cannot_reach_the_terminal(target, cli, project):
         store.append(run_entry(0, [result(evil, [(1, "m\x07")], np.ones((2, 1)))]))
     shown = cli("history", "--history", target)
     assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
-    assert "bench_[31mredline" in shown.stdout
+    assert "bench_␛[31mred␊line" in shown.stdout  # visible stand-ins, as in every report
 
 
 # -- concurrency and crashes ------------------------------------------------------------
