@@ -163,11 +163,13 @@ def test_the_same_signal_twice_at_once_is_one_stop(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    proc.send_signal(signal.SIGTERM)  # what `uv run` forwards while the group also gets it
-    proc.send_signal(signal.SIGTERM)
-    assert proc.stdout.readline().strip() == "swallowed"  # one stop, not a forced exit
-    assert not marker.exists()
-    proc.kill()
-    proc.communicate(timeout=10)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)  # what `uv run` forwards while the group also gets it
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stdout.readline().strip() == "swallowed"  # one stop, not a forced exit
+        assert not marker.exists()
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
