@@ -131,9 +131,9 @@ def check_path(repo: Path, revision: Revision, rel: Path) -> None:
         exists = run_git(["cat-file", "-e", spec], repo).returncode == 0
     if not exists:
         raise RevisionError(
-            f"{rel.as_posix()}: no such file or folder in {revision.label}; pass --path with the"
-            " benchmarks' location as it is in both revisions, or run today's benchmarks on"
-            " both with --bench-from worktree"
+            f"{rel.as_posix()}: no such file or folder in {revision.label}; give the benchmarks'"
+            " location as it is in both revisions (compare's --path, bisect's PATH), or run"
+            " today's benchmarks on both with --bench-from worktree"
         )
 
 
