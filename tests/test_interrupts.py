@@ -96,8 +96,8 @@ SECOND_CTRL_C = textwrap.dedent(
 )
 
 
-def test_a_second_ctrl_c_kills_workers_and_exits_130_at_once(tmp_path):
-    marker = tmp_path / "forced"
+def _swallower(marker: Path) -> subprocess.Popen[str]:
+    """:data:`SECOND_CTRL_C` started and ready (it writes ``marker`` on a forced exit)."""
     proc = subprocess.Popen(
         [sys.executable, "-c", SECOND_CTRL_C, str(marker)],
         cwd=REPO,
@@ -107,6 +107,13 @@ def test_a_second_ctrl_c_kills_workers_and_exits_130_at_once(tmp_path):
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_a_second_ctrl_c_kills_workers_and_exits_130_at_once(tmp_path):
+    marker = tmp_path / "forced"
+    proc = _swallower(marker)
+    assert proc.stdout is not None
     proc.send_signal(signal.SIGINT)
     assert proc.stdout.readline().strip() == "swallowed"
     sent = time.monotonic()
@@ -136,15 +143,8 @@ def test_sigterm_and_sighup_stop_like_ctrl_c_with_their_own_exit_code(name):
 
 def test_a_second_sigterm_exits_143_at_once(tmp_path):
     marker = tmp_path / "forced"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SECOND_CTRL_C, str(marker)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _swallower(marker)
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)
     assert proc.stdout.readline().strip() == "swallowed"
     time.sleep(2 * interrupts.ECHO_SECONDS)  # a second press, not an echo
@@ -156,16 +156,9 @@ def test_a_second_sigterm_exits_143_at_once(tmp_path):
 
 def test_the_same_signal_twice_at_once_is_one_stop(tmp_path):
     marker = tmp_path / "forced"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SECOND_CTRL_C, str(marker)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _swallower(marker)
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
         proc.send_signal(signal.SIGTERM)  # what `uv run` forwards while the group also gets it
         proc.send_signal(signal.SIGTERM)
         assert proc.stdout.readline().strip() == "swallowed"  # one stop, not a forced exit
