@@ -1241,7 +1241,8 @@ def _called(project: Path) -> set[int]:
 def _journal_seeds(project: Path, name: str) -> set[int]:
     path = project / ".pybench" / "journal" / f"{name}.jsonl"
     lines = path.read_text().splitlines()
-    return {json.loads(line)["seed"] for line in lines[1:]}
+    entries = [json.loads(line) for line in lines[1:]]
+    return {entry["seed"] for entry in entries if "slots" not in entry}  # not the slots' lines
 
 
 SWALLOWING = """

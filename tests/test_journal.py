@@ -53,7 +53,8 @@ def test_round_trip_and_a_torn_last_line_is_ignored(tmp_path):
     writer.append(_outcome(3, 44, 0.4))
     writer.close()
     lines = journal.path("bench_t").read_text().splitlines()
-    assert len(lines) == 5 and all(json.loads(line) for line in lines)
+    assert len(lines) == 6 and all(json.loads(line) for line in lines)  # header, slots, 4 seeds
+    assert journal.finished("bench_t") == 4
     assert [o.seed for o in journal.read("bench_t", fingerprint).outcomes] == seeds
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -49,21 +51,34 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
     max_leaves=12,
 )
+def _b64(values: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(values)}d", *values)).decode()
+
+
+FLOATS = st.lists(st.floats(), max_size=3).map(_b64)
+LAYOUT = st.fixed_dictionaries(
+    {
+        "layout": st.integers(0, 2) | JSON,
+        "slots": st.lists(st.tuples(st.integers(0, 3) | JSON, st.text(max_size=3) | JSON))
+        | JSON,
+    }
+)
 ENTRY = st.fixed_dictionaries(
     {
         "index": st.integers(-2, 4) | JSON,
         "seed": st.sampled_from(SEEDS) | JSON,
-        "values": st.lists(st.tuples(st.integers() | JSON, st.text() | JSON, JSON), max_size=3)
-        | JSON,
+        "layout": st.integers(0, 2) | JSON,
+        "values": FLOATS | st.text(max_size=12) | JSON,
         "elapsed": st.floats() | JSON,
     }
 )
 LINE = (
     ENTRY.map(json.dumps)
+    | LAYOUT.map(json.dumps)
     | JSON.map(json.dumps)
     | st.text(max_size=60)
     | st.integers(1, 5000).map(lambda depth: "[" * depth + "]" * depth)
-    | st.just('{"index": 0, "seed": 11, "values": [[0, "m", ' + "9" * 400 + ']], "elapsed": 1}')
+    | st.just('{"layout": 1, "slots": [[' + "9" * 400 + ', "m"]]}')
 )
 
 
@@ -98,24 +113,48 @@ def test_deeply_nested_header_or_line_is_ignored(tmp_path: Path) -> None:
     deep = "[" * 100_000 + "]" * 100_000
     journal.path("bench_x").write_text(deep + "\n", encoding="utf-8")
     assert journal.read("bench_x", fingerprint) is None
-    good = json.dumps({"index": 1, "seed": 22, "values": [[0, "m", 0.5]], "elapsed": 0.1})
+    layout = json.dumps({"layout": 1, "slots": [[0, "m"]]})
+    good = json.dumps({"index": 1, "seed": 22, "layout": 1, "values": _b64([0.5]), "elapsed": 0.1})
     journal.path("bench_x").write_text(
-        f"{_header(fingerprint)}\n{deep}\n{good}\n", encoding="utf-8"
+        f"{_header(fingerprint)}\n{deep}\n{layout}\n{good}\n", encoding="utf-8"
     )
     found = journal.read("bench_x", fingerprint)
     assert found is not None and [o.index for o in found.outcomes] == [1]
 
 
-def test_values_must_be_numbers_and_fit_a_float(tmp_path: Path) -> None:
+def test_values_must_match_a_layout_read_before_them(tmp_path: Path) -> None:
     journal, fingerprint = _journal(tmp_path)
     journal.folder.mkdir()
+    two = _b64([0.25, -1.5])
     rows = [
-        {"index": 0, "seed": 11, "values": [[0, "m", "0.5"]], "elapsed": 0.1},  # a string
-        {"index": 1, "seed": 22, "values": [[0, "m", 10**400]], "elapsed": 0.1},  # too large
-        {"index": 2, "seed": 33, "values": [[0, "m", 0.25]], "elapsed": 0.1},
+        {"index": 0, "seed": 11, "layout": 1, "values": two, "elapsed": 0.1},  # no layout yet
+        {"layout": 1, "slots": [[0, "m"], [1, "m"]]},
+        {"layout": 2, "slots": [[1, "m"], [0, "m"]]},  # not sorted: ignored
+        {"layout": 3, "slots": [[0, "m"], [0, "m"]]},  # a slot twice: ignored
+        {"layout": 4, "slots": [[2**70, "m"]]},  # a step past 64 bits: ignored
+        {"index": 0, "seed": 11, "layout": 2, "values": two, "elapsed": 0.1},
+        {"index": 0, "seed": 11, "layout": 1, "values": _b64([0.25]), "elapsed": 0.1},  # short
+        {"index": 0, "seed": 11, "layout": 1, "values": "not base64!", "elapsed": 0.1},
+        {"index": 1, "seed": 22, "layout": 4, "values": _b64([1.0]), "elapsed": 0.1},
+        {"index": 2, "seed": 33, "layout": 1, "values": two, "elapsed": 0.1},
     ]
     text = "\n".join([_header(fingerprint), *map(json.dumps, rows)]) + "\n"
     journal.path("bench_x").write_text(text, encoding="utf-8")
     found = journal.read("bench_x", fingerprint)
     assert found is not None
-    assert [(o.index, o.values) for o in found.outcomes] == [(2, {(0, "m"): 0.25})]
+    assert [(o.index, dict(o.values)) for o in found.outcomes] == [
+        (2, {(0, "m"): 0.25, (1, "m"): -1.5})
+    ]
+
+
+def test_a_journal_of_another_format_is_not_resumed(tmp_path: Path) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    old = {"journal": 1, "bench": "bench_x", "fingerprint": fingerprint, "seeds": [11]}
+    line = {"index": 0, "seed": 11, "values": [[0, "m", 0.5]], "elapsed": 0.1}
+    text = f"{json.dumps(old)}\n{json.dumps(line)}\n"
+    journal.path("bench_x").write_text(text, encoding="utf-8")
+    assert journal.read("bench_x", fingerprint) is None
+    assert journal.unused("bench_x", fingerprint, [11]) == (
+        "it was written by another version of pybench"
+    )

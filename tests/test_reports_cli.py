@@ -18,6 +18,7 @@ from pybench.reports import ReportError
 from pybench.reports import html as html_report
 from pybench.reports import json as json_report
 from pybench.reports.validate import first_error
+from pybench.storage.journal import FORMAT
 
 CURVES = """
     import os
@@ -316,7 +317,7 @@ def test_resume_says_why_a_journal_was_not_used(project, write_bench, cli):
     path = write_bench("def bench_r(seed, *, n_seeds=6):\n    return 1.0 + seed % 3\n")
     journal = project / ".pybench" / "journal"
     journal.mkdir(parents=True)
-    header = {"journal": 1, "bench": "bench_r", "fingerprint": "old code", "seeds": [1, 2]}
+    header = {"journal": FORMAT, "bench": "bench_r", "fingerprint": "old code", "seeds": [1, 2]}
     (journal / "bench_r.jsonl").write_text(json.dumps(header) + "\n")
     path.write_text(path.read_text() + "\n# edited\n")
     result = cli("benchmarks", "--resume")

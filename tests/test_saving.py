@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from pybench.engine import plan as planning
 from pybench.engine.outcome import BenchFinished, Status
 from pybench.execution.backends import open_pool
 from pybench.storage import store
-from pybench.storage.journal import Journal, _Layout, _line
+from pybench.storage.journal import Journal, _Reader, _Writer
 
 
 def _curve(seed: int) -> list[dict]:
@@ -168,16 +167,24 @@ def test_slot_values_act_as_the_mapping_they_stand_for():
     assert normalize(0.5) == {(0, "score"): 0.5}
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e308])
-def test_journal_lines_are_those_json_writes(bad):
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e308, -0.0, 5e-324])
+def test_journal_lines_give_back_every_value_bit_for_bit(bad):
     values = normalize([{"step": s, "a": s / 3, "min:b": -s * 1e-7} for s in range(1, 4)])
     special = normalize([{"step": 1, "a": bad, "min:b": 0.1}])
-    layout = _Layout()
-    for outcome_values in (values, values, special):
-        outcome = SeedOutcome(1, 7, values=outcome_values, elapsed=0.25)
-        listed = [[s, m, v] for (s, m), v in sorted(dict(outcome_values).items())]
-        want = {"index": 1, "seed": 7, "values": listed, "elapsed": 0.25}
-        assert _line(outcome, layout) == json.dumps(want, separators=(",", ":")) + "\n"
+    writer, reader = _Writer(), _Reader([7])
+    lines = []
+    for outcome_values in (values, values, special, values):
+        text = writer.lines(SeedOutcome(0, 7, values=outcome_values, elapsed=0.25))
+        lines += text.splitlines()
+        *layouts, line = text.splitlines()
+        assert all(reader.line(layout) is None for layout in layouts)
+        back = reader.line(line)
+        assert back is not None and back.seed == 7 and back.elapsed == 0.25
+        assert list(back.values) == list(outcome_values)  # the slots, in order
+        got = np.array(back.values.floats)
+        want = np.array(list(outcome_values.values()))
+        assert got.tobytes() == want.tobytes()  # NaN, -0.0 and subnormals included
+    assert len(lines) == 4 + 3  # a layout line each time the slots change
 
 
 def test_a_record_from_a_matrix_writes_what_it_was_given():

@@ -1,8 +1,9 @@
 """The journal: the seeds a running benchmark has finished, kept on disk for ``--resume``.
 
 While a benchmark runs, each seed that finishes is appended to
-``journal/<bench>.jsonl`` beside the baseline file (one JSON line per seed,
-flushed at once and synced to disk at least every quarter of a second), so an
+``journal/<bench>.jsonl`` beside the baseline file (one JSON line per seed, its
+values the exact float64 bytes in base64 after a line listing the slots whenever
+they change; flushed at once and synced to disk at least every quarter of a second), so an
 interrupted, killed or crashed run leaves its finished seeds behind. The first
 line names the benchmark, the seeds the run was for (those a new baseline
 sampled too) and a fingerprint of the code: the SHA-256 of the benchmark file,
@@ -19,13 +20,15 @@ journal that cannot be read at all is not resumed from.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
 import math
-import operator
 import os
+import sys
 import time
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +45,9 @@ CodeState = Callable[[Path, Sequence[Path]], "str | None"]
 """What the code in a folder is now (``folder``, paths to leave out) -> text; ``None``
 outside git. The journal reads it through :func:`pybench.sources.git.code_state`."""
 
-FORMAT = 1
-"""The ``journal`` field of a journal's first line."""
+FORMAT = 2
+"""The ``journal`` field of a journal's first line (a journal of another format is not
+resumed from: it says it was written by another version of pybench)."""
 
 MAX_LINE_CHARS = 1 << 24
 """The longest journal line read (16 MiB); a longer one is ignored like a torn one."""
@@ -73,62 +77,110 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _entry(line: str, seeds: Sequence[int]) -> SeedOutcome | None:
-    """The outcome on one journal line; ``None`` for a torn, foreign or malformed line."""
-    if len(line) > MAX_LINE_CHARS:
+def _layout(obj: dict[str, Any]) -> tuple[array[int], tuple[str, ...]] | None:
+    """The slots a layout line lists, if they are ``[int, str]`` pairs, sorted and distinct."""
+    pairs = obj["slots"]
+    if not isinstance(pairs, list) or not pairs:
         return None
-    try:
-        obj = json.loads(line)
-        index, seed, raw, elapsed = obj["index"], obj["seed"], obj["values"], obj["elapsed"]
+    steps, metrics = array("q"), []
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            return None
+        step, metric = pair
+        if not (_is_int(step) and isinstance(metric, str)):
+            return None
+        steps.append(step)  # OverflowError (an ArithmeticError) past 64 bits
+        metrics.append(metric)
+    slots = list(zip(steps, metrics, strict=True))
+    if any(a >= b for a, b in zip(slots, slots[1:], strict=False)):
+        return None
+    return steps, tuple(metrics)
+
+
+def _floats(text: Any, count: int) -> array[float] | None:
+    """The ``count`` float64 values base64 ``text`` holds (little-endian), or ``None``."""
+    if not isinstance(text, str):
+        return None
+    raw = base64.b64decode(text.encode("ascii"), validate=True)  # binascii.Error: ValueError
+    if len(raw) != 8 * count:
+        return None
+    floats = array("d", raw)
+    if sys.byteorder != "little":
+        floats.byteswap()
+    return floats
+
+
+class _Reader:
+    """Reads a journal's lines in order: slot layouts, and seeds that name one."""
+
+    def __init__(self, seeds: Sequence[int]):
+        self.seeds = seeds
+        self.layouts: dict[int, tuple[array[int], tuple[str, ...]]] = {}
+
+    def line(self, line: str) -> SeedOutcome | None:
+        """The outcome on one line (a layout is kept); ``None`` for a layout, a torn, foreign
+        or malformed line."""
+        if len(line) > MAX_LINE_CHARS:
+            return None
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                return None
+            if "slots" in obj:
+                number, layout = obj["layout"], _layout(obj)
+                if _is_int(number) and layout is not None:
+                    self.layouts.setdefault(number, layout)
+                return None
+            return self._seed(obj)
+        except (ValueError, TypeError, KeyError, IndexError, ArithmeticError, RecursionError):
+            return None  # RecursionError: nested too deeply; ArithmeticError: an int past 64 bits
+
+    def _seed(self, obj: dict[str, Any]) -> SeedOutcome | None:
+        index, seed, number, elapsed = obj["index"], obj["seed"], obj["layout"], obj["elapsed"]
+        seeds = self.seeds
         if not (_is_int(index) and 0 <= index < len(seeds) and seeds[index] == seed):
             return None
-        if not isinstance(raw, list) or not raw or not _is_number(elapsed):
+        if not (_is_int(number) and number in self.layouts and _is_number(elapsed)):
             return None
-        values = {}
-        for step, metric, value in raw:
-            if not (_is_int(step) and isinstance(metric, str) and _is_number(value)):
-                return None
-            values[(step, metric)] = float(value)
+        steps, metrics = self.layouts[number]
+        floats = _floats(obj["values"], len(metrics))
+        if floats is None:
+            return None
+        values = SlotValues(steps, metrics, floats)
         return SeedOutcome(index, seed, values=values, elapsed=float(elapsed))
-    except (ValueError, TypeError, KeyError, IndexError, ArithmeticError, RecursionError):
-        return None  # RecursionError: nested too deeply; ArithmeticError: an int past a float
 
 
-def _line(outcome: SeedOutcome, layout: _Layout | None = None) -> str:
-    """The journal line of one seed: ``{"index":..,"seed":..,"values":[[step,metric,value],
-    ...],"elapsed":..}``, slots sorted. With ``layout`` (the slots seen last), the text of
-    each slot's ``[step,"metric",`` is made once per layout, not once per seed."""
-    values = as_slot_values(outcome.values or {})
-    elapsed = outcome.elapsed if math.isfinite(outcome.elapsed) else 0.0
-    head = json.dumps({"index": outcome.index, "seed": outcome.seed}, separators=(",", ":"))
-    tail = json.dumps({"elapsed": elapsed}, separators=(",", ":"))
-    if not values or not math.isfinite(sum(values.floats)):  # NaN, ±inf: JSON's names
-        columns = zip(values.steps, values.metrics, values.floats, strict=True)
-        listed = [[step, metric, value] for step, metric, value in columns]
-        body = json.dumps(listed, separators=(",", ":"))
-    else:
-        prefixes = (layout or _Layout()).prefixes(values)
-        reprs = map(float.__repr__, values.floats)
-        body = "[" + "],".join(map(operator.add, prefixes, reprs)) + "]]"
-    return f'{head[:-1]},"values":{body},{tail[1:]}\n'
-
-
-class _Layout:
-    """The JSON text before each slot's value, ``[step,"metric",``, for the slots seen last."""
+class _Writer:
+    """The text of a journal's lines: each seed's values as base64 float64 (exact, and far
+    cheaper than printing every number), with a layout line listing the slots each time they
+    change, which the seed lines after it name by number."""
 
     def __init__(self) -> None:
         self.last: SlotValues | None = None
-        self.texts: list[str] = []
+        self.number = 0
 
-    def prefixes(self, values: SlotValues) -> list[str]:
+    def lines(self, outcome: SeedOutcome) -> str:
+        """The line of one finished seed, after a layout line if its slots are new."""
+        values = as_slot_values(outcome.values or {})
+        head = ""
         if self.last is None or not self.last.same_slots(values):
-            names: dict[str, str] = {}
-            self.texts = [
-                f"[{step},{names.get(metric) or names.setdefault(metric, json.dumps(metric))},"
-                for step, metric in zip(values.steps, values.metrics, strict=True)
-            ]
+            self.number += 1
             self.last = values
-        return self.texts
+            slots = [[step, metric] for step, metric in values]
+            layout = {"layout": self.number, "slots": slots}
+            head = json.dumps(layout, separators=(",", ":")) + "\n"
+        floats = values.floats
+        if sys.byteorder != "little":
+            floats = array("d", floats)
+            floats.byteswap()
+        line = {
+            "index": outcome.index,
+            "seed": outcome.seed,
+            "layout": self.number,
+            "values": base64.b64encode(floats.tobytes()).decode("ascii"),
+            "elapsed": outcome.elapsed if math.isfinite(outcome.elapsed) else 0.0,
+        }
+        return head + json.dumps(line, separators=(",", ":")) + "\n"
 
 
 class JournalWriter:
@@ -146,7 +198,7 @@ class JournalWriter:
         baseline: Path | None = None,
     ):
         self.path = path
-        self._layout = _Layout()
+        self._writer = _Writer()
         self._file: IO[str] | None = None
         self._synced = time.monotonic()
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -156,7 +208,7 @@ class JournalWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "w", encoding="utf-8") as file:
                 file.write(json.dumps(header, separators=(",", ":")) + "\n")
-                file.writelines(_line(outcome) for outcome in reused)
+                file.writelines(self._writer.lines(outcome) for outcome in reused)
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(tmp, path)  # a stale journal is replaced whole, never appended to
@@ -171,7 +223,7 @@ class JournalWriter:
         if self._file is None:
             return
         try:
-            self._file.write(_line(outcome, self._layout))
+            self._file.write(self._writer.lines(outcome))
             self._file.flush()
             if time.monotonic() - self._synced >= _SYNC_INTERVAL_S:
                 os.fsync(self._file.fileno())
@@ -283,8 +335,9 @@ class Journal:
         if seeds is None:
             return None
         outcomes: dict[int, SeedOutcome] = {}
+        reader = _Reader(seeds)
         for line in rest.split("\n"):
-            entry = _entry(line, seeds) if line.strip() else None
+            entry = reader.line(line) if line.strip() else None
             if entry is not None:
                 outcomes.setdefault(entry.index, entry)
         return Resumable(tuple(seeds), tuple(outcomes[i] for i in sorted(outcomes)))
@@ -334,7 +387,8 @@ class Journal:
             if text is None:
                 continue
             lines = text.split("\n")
-            total += sum(1 for line in lines[1:] if line.endswith("}"))
+            seeds = (line for line in lines[1:] if line.startswith('{"index"'))
+            total += sum(1 for line in seeds if line.endswith("}"))
         return total
 
     def remove(self, name: str) -> None:
