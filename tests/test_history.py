@@ -345,6 +345,7 @@ for i in range(3):
 inserted = store._insert_slots
 
 def stall(rows):
+    rows = list(rows)
     inserted(rows[: len(rows) // 2])  # half the slot rows written, the transaction open
     open(ready, "w").close()
     time.sleep(600)

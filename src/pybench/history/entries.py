@@ -5,9 +5,10 @@ writes for them."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,36 +93,46 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def slot_rows(result: ResultEntry) -> list[tuple[Any, ...]]:
+def _column(values: Any, count: int) -> list[float | None]:
+    """Python floats, ``None`` where a value is missing or not finite (or all ``None``)."""
+    if values is None:
+        return [None] * count
+    array = np.asarray(values, dtype=float)  # a None in a tuple becomes NaN
+    column = array.astype(object)
+    column[~np.isfinite(array)] = None
+    return list(column.tolist())
+
+
+def _blobs(matrix: np.ndarray) -> list[bytes]:
+    """Each column of ``(n, K)`` ``matrix`` as little-endian float64 bytes."""
+    raw = np.ascontiguousarray(np.asarray(matrix, dtype="<f8").T).tobytes()
+    width = 8 * matrix.shape[0]
+    return [raw[i : i + width] for i in range(0, len(raw), width)]
+
+
+def slot_rows(result: ResultEntry) -> Iterator[tuple[Any, ...]]:
     """``(position, step, metric, mean, low, high, p, flagged, effect, n_values, seed_values,
-    baseline_values)`` for each slot of ``result`` (none for an ERROR)."""
+    baseline_values)`` for each slot of ``result`` (none for an ERROR), built column by column."""
     if result.values is None or not result.slots:
-        return []
-    values = np.ascontiguousarray(np.asarray(result.values, dtype="<f8").T)
-    base = None
-    if result.baseline is not None:
-        base = np.ascontiguousarray(np.asarray(result.baseline, dtype="<f8").T)
+        return iter(())
+    count = len(result.slots)
     mean, low, high = summarise(result.values)
-    n = values.shape[1]
-    rows = []
-    for k, (step, metric) in enumerate(result.slots):
-        rows.append(
-            (
-                k,
-                int(step),
-                metric,
-                _finite(mean[k]),
-                _finite(low[k]),
-                _finite(high[k]),
-                _finite(result.p[k]) if result.p is not None else None,
-                int(result.flagged[k]) if result.flagged is not None else None,
-                _finite(result.effect[k]) if result.effect is not None else None,
-                n,
-                values[k].tobytes(),
-                base[k].tobytes() if base is not None else None,
-            )
-        )
-    return rows
+    flagged: list[int | None] = [None] * count
+    if result.flagged is not None:
+        flagged = np.asarray(result.flagged, dtype=np.int64).tolist()
+    base = _blobs(result.baseline) if result.baseline is not None else [None] * count
+    return zip(
+        range(count),
+        (int(step) for step, _ in result.slots),
+        (metric for _, metric in result.slots),
+        *(_column(a, count) for a in (mean, low, high, result.p)),
+        flagged,
+        _column(result.effect, count),
+        itertools.repeat(np.asarray(result.values).shape[0], count),
+        _blobs(result.values),
+        base,
+        strict=True,
+    )
 
 
 def layout(result: ResultEntry) -> tuple[str, str] | None:
@@ -145,10 +156,9 @@ def summary(result: ResultEntry) -> tuple[bytes | None, ...]:
     return (*(np.asarray(a, dtype="<f8").tobytes() for a in arrays), flags.tobytes())
 
 
-def result_row(result: ResultEntry) -> tuple[Any, ...]:
+def result_row(result: ResultEntry, layout_id: str | None) -> tuple[Any, ...]:
     """``(bench, status, meta_p, n_flagged, n_slots, settings, seeds, error, warnings,
-    layout_id, means, lows, highs, flags)``."""
-    shape = layout(result)
+    layout_id, means, lows, highs, flags)``; ``layout_id`` from :func:`layout`."""
     return (
         result.bench,
         result.status,
@@ -159,7 +169,7 @@ def result_row(result: ResultEntry) -> tuple[Any, ...]:
         np.asarray(result.seeds, dtype="<u4").tobytes(),
         result.error,
         json.dumps(list(result.warnings)),
-        shape[0] if shape else None,
+        layout_id,
         *summary(result),
     )
 

@@ -17,7 +17,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,7 @@ class Store:
     def _lock_schema(self) -> None:
         """Serialise first uses (inside the migration's transaction)."""
 
-    def _insert_slots(self, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_slots(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self.connection.cursor().executemany(
             self._sql(
                 f"INSERT INTO pybench_slots ({', '.join(_SLOT_COLUMNS)}) "
@@ -201,29 +201,28 @@ class Store:
         """Record ``run`` whole, in one transaction; its id."""
         machine = json.dumps(dict(run.machine), sort_keys=True)
         key = machine_id(run.machine)
-        layouts = dict(shape for shape in map(layout, run.results) if shape is not None)
+        shapes = [layout(result) for result in run.results]
+        layouts = dict(shape for shape in shapes if shape is not None)
         with self._transaction():
             self.execute(
                 "INSERT INTO pybench_machines (id, fingerprint) VALUES (?, ?)"
                 " ON CONFLICT (id) DO NOTHING",
                 (key, machine),
             )
-            for shape in layouts.items():
+            for item in layouts.items():
                 self.execute(
                     "INSERT INTO pybench_layouts (id, slots) VALUES (?, ?)"
                     " ON CONFLICT (id) DO NOTHING",
-                    shape,
+                    item,
                 )
             run_id = self._insert_run(run, key)
-            slots: list[tuple[Any, ...]] = []
-            for result in run.results:
+            for result, shape in zip(run.results, shapes, strict=True):
                 result_id = self._insert_returning(
                     f"INSERT INTO pybench_results ({', '.join(_RESULT_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(_RESULT_COLUMNS))})",
-                    (run_id, *result_row(result)),
+                    (run_id, *result_row(result, shape[0] if shape else None)),
                 )
-                slots.extend((result_id, *row) for row in slot_rows(result))
-            self._insert_slots(slots)
+                self._insert_slots((result_id, *row) for row in slot_rows(result))
         return int(run_id)
 
     def _insert_returning(self, text: str, params: Sequence[Any]) -> int:
@@ -377,7 +376,7 @@ class PostgresStore(Store):
     def _lock_schema(self) -> None:
         self.execute("SELECT pg_advisory_xact_lock(7061796265)")  # any constant key: "pybe"
 
-    def _insert_slots(self, rows: list[tuple[Any, ...]]) -> None:
+    def _insert_slots(self, rows: Iterable[tuple[Any, ...]]) -> None:
         cursor = self.connection.cursor()
         with cursor.copy(f"COPY pybench_slots ({', '.join(_SLOT_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
