@@ -265,6 +265,9 @@ def at_least(m: np.ndarray, f: np.ndarray, observed: tuple[int, float], big: flo
 BLOCK = 64
 """Slots per block in the step-down max-T count (:func:`_max_t_hits`)."""
 
+_CHUNK = 8192
+"""Columns per chunk where a centred copy of the differences is made (bounds its memory)."""
+
 
 def _u_of(t: np.ndarray | float, n: int) -> np.ndarray:
     """The ``u`` of a t statistic: ``t / sqrt(n - 1 + t**2)`` (``±1`` for infinite t)."""
@@ -309,7 +312,8 @@ class _Fast:
         desc = np.concatenate([np.full(pad, k - 1), np.arange(k - 1, -1, -1)])
         norm = np.sqrt(n * data.sum_sq[desc])
         safe = np.where(norm > 0.0, norm, 1.0)
-        unit = data.diffs[:, desc] / safe
+        unit = data.diffs[:, desc]
+        np.divide(unit, safe, out=unit)
         unit[:, :pad] = 0.0
         # Keep every flip that could be degenerate (q = n SS (1 - u**2) below the
         # floor) out of the fast layout, with a factor of two to spare.
@@ -464,10 +468,13 @@ class _Bound:
     def __init__(self, data: Prepared, fast: _Fast, alpha: float, total: int) -> None:
         n, k = data.diffs.shape
         desc = np.arange(k - 1, -1, -1)
-        diffs = data.diffs[:, desc]
-        mean = diffs.mean(axis=0)
-        centred = diffs - mean
-        css = np.einsum("ij,ij->j", centred, centred)
+        mean = data.diffs.mean(axis=0)
+        css = np.empty(k)
+        for start in range(0, k, _CHUNK):  # the centred columns a chunk at a time
+            cols = slice(start, start + _CHUNK)
+            centred = data.diffs[:, cols] - mean[cols]
+            css[cols] = np.einsum("ij,ij->j", centred, centred)
+        mean, css = mean[desc], css[desc]
         spread = n * css >= data.var_floor[desc]
         root = np.sqrt(np.where(spread, n * css, 1.0))
         self.a = np.where(spread, np.sqrt(n * data.sum_sq[desc]) / root, 0.0)

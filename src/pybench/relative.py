@@ -19,12 +19,17 @@ metric's direction flipped changes nothing either:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
 from ._tdist import t_ppf
 
-__all__ = ["RTOL", "check_rtol", "fieller", "fieller_at", "magnitudes", "normalise", "ties"]
+__all__ = [
+    "CHUNK",
+    "RTOL",
+    "check_rtol",
+    "column_chunks", "fieller", "fieller_at", "magnitudes", "normalise", "ties"]
 
 RTOL = 1e-12
 """Default ``rtol``: differences within ``1e-12`` of the slot's magnitude are ties.
@@ -34,6 +39,16 @@ of its terms; ``1e-12`` leaves a margin of about a hundred on that, while a
 real change smaller than a millionth of a millionth of the slot's largest value
 is not one anybody measures. Float32 code wants about ``1e-6``.
 """
+
+
+CHUNK = 8192
+"""Columns per chunk where a statistic needs a working copy of wide matrices (it bounds
+that copy's memory; every column is computed on its own, so chunks change no result)."""
+
+
+def column_chunks(k: int) -> Iterator[slice]:
+    """The column slices of a ``K``-column matrix, :data:`CHUNK` at a time."""
+    return (slice(start, start + CHUNK) for start in range(0, k, CHUNK))
 
 
 def check_rtol(rtol: float) -> float:
@@ -49,8 +64,9 @@ def magnitudes(*matrices: np.ndarray) -> np.ndarray:
     k = matrices[0].shape[1]
     big = np.zeros(k)
     for matrix in matrices:
-        if matrix.shape[0]:
-            np.maximum(big, np.abs(matrix).max(axis=0), out=big)
+        if matrix.shape[0]:  # max |x| = max(max x, -min x): no copy of the matrix made
+            np.maximum(big, matrix.max(axis=0), out=big)
+            np.maximum(big, -matrix.min(axis=0), out=big)
     return big
 
 
@@ -67,7 +83,8 @@ def normalise(*matrices: np.ndarray) -> np.ndarray:
 def ties(diffs: np.ndarray, magnitude: np.ndarray, rtol: float) -> np.ndarray:
     """``diffs`` with every entry within ``rtol * magnitude`` (of its column) of zero set to 0."""
     out = np.array(diffs, dtype=float)
-    out[np.abs(out) <= rtol * magnitude] = 0.0
+    bound = rtol * magnitude
+    out[(out <= bound) & (out >= -bound)] = 0.0
     return out
 
 
@@ -118,10 +135,12 @@ def fieller_at(
         return -inf, inf, np.zeros(d.shape[1], dtype=bool)
     t2 = crit**2 / n
     d_mean, b_mean = d.mean(axis=0), b.mean(axis=0)
-    dc, bc = d - d_mean, b - b_mean
-    s_dd = np.einsum("ij,ij->j", dc, dc) / (n - 1)
-    s_bb = np.einsum("ij,ij->j", bc, bc) / (n - 1)
-    s_db = np.einsum("ij,ij->j", dc, bc) / (n - 1)
+    s_dd, s_bb, s_db = (np.empty(d.shape[1]) for _ in range(3))
+    for cols in column_chunks(d.shape[1]):  # centred copies a chunk at a time
+        dc, bc = d[:, cols] - d_mean[cols], b[:, cols] - b_mean[cols]
+        s_dd[cols] = np.einsum("ij,ij->j", dc, dc) / (n - 1)
+        s_bb[cols] = np.einsum("ij,ij->j", bc, bc) / (n - 1)
+        s_db[cols] = np.einsum("ij,ij->j", dc, bc) / (n - 1)
     a = b_mean * b_mean - t2 * s_bb
     half_b = d_mean * b_mean - t2 * s_db
     c = d_mean * d_mean - t2 * s_dd

@@ -55,7 +55,16 @@ from ._signflip import (
     sign_flip_null,
 )
 from ._tdist import t_cdf, t_ppf
-from .relative import RTOL, check_rtol, fieller, fieller_at, magnitudes, normalise, ties
+from .relative import (
+    RTOL,
+    check_rtol,
+    column_chunks,
+    fieller,
+    fieller_at,
+    magnitudes,
+    normalise,
+    ties,
+)
 
 _sign_batches = sign_batches
 """The engine's sign-vector batches (tests walk them)."""
@@ -203,10 +212,12 @@ def paired_intervals(diffs: np.ndarray, alpha: float) -> tuple[np.ndarray, np.nd
         ``(low, high)``, two ``(K,)`` arrays.
     """
     diffs = np.asarray(diffs, dtype=float)
-    n = diffs.shape[0]
+    n, k = diffs.shape
     scale = normalise(diffs)
-    scaled = diffs * scale
-    mean, sd = scaled.mean(axis=0), scaled.std(axis=0, ddof=1)
+    mean, sd = np.empty(k), np.empty(k)
+    for cols in column_chunks(k):  # the scaled copy a chunk at a time
+        scaled = diffs[:, cols] * scale[cols]
+        mean[cols], sd[cols] = scaled.mean(axis=0), scaled.std(axis=0, ddof=1)
     half = -t_ppf(alpha / 2.0, n - 1) * sd / math.sqrt(n)
     with np.errstate(over="ignore"):
         return (mean - half) / scale, (mean + half) / scale
@@ -391,7 +402,7 @@ def _sign_flip_meta_p(
 
 
 # -- the comparison --------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SlotResult:
     """The comparison of one ``(step, metric)`` slot."""
 
@@ -669,7 +680,8 @@ class _Columns:
     sign: np.ndarray
     scale: np.ndarray
     base_good: np.ndarray
-    cur_good: np.ndarray
+    cur_stats: tuple[np.ndarray, np.ndarray]
+    """The current goodness's column means and standard deviations (the matrix is not kept)."""
     magnitude: np.ndarray
     diffs: np.ndarray
 
@@ -680,10 +692,12 @@ class _Columns:
         sign = np.array([goodness_sign(metric) for _, metric in slots])
         base_good, cur_good = base * sign, cur * sign
         scale = normalise(base_good, cur_good)
-        base_good, cur_good = base_good * scale, cur_good * scale
+        base_good *= scale  # (in place: wide matrices are not copied more than needed)
+        cur_good *= scale
         magnitude = magnitudes(base_good, cur_good)
-        diffs = ties(cur_good - base_good, magnitude, rtol)
-        return cls(sign, scale, base_good, cur_good, magnitude, diffs)
+        cur_stats = (cur_good.mean(axis=0), cur_good.std(axis=0, ddof=1))
+        diffs = ties(np.subtract(cur_good, base_good, out=cur_good), magnitude, rtol)
+        return cls(sign, scale, base_good, cur_stats, magnitude, diffs)
 
     def unscale(self, values: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -694,8 +708,8 @@ class _Columns:
         return {
             "baseline_mean": self.unscale(self.base_good.mean(axis=0) * self.sign),
             "baseline_std": self.unscale(self.base_good.std(axis=0, ddof=1)),
-            "current_mean": self.unscale(self.cur_good.mean(axis=0) * self.sign),
-            "current_std": self.unscale(self.cur_good.std(axis=0, ddof=1)),
+            "current_mean": self.unscale(self.cur_stats[0] * self.sign),
+            "current_std": self.unscale(self.cur_stats[1]),
         }
 
 

@@ -11,6 +11,7 @@ user reads is composed from them here, once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -192,6 +193,10 @@ class Collector:
                 " steps and metrics",
                 outcome,
             )
+        else:  # the same slots: kept once, not once per seed
+            first = self.first[1]
+            got = SlotValues(first.steps, first.metrics, got.floats)
+            outcome = dataclasses.replace(outcome, values=got)
         self.rows[outcome.index] = outcome
         self.arrays[outcome.index] = got
 

@@ -102,11 +102,15 @@ def compare_run(
         for k in diverged_cols.tolist()
     ]
     keep = np.flatnonzero(~bad.any(axis=0))
+    n_slots = len(slots)
+    if keep.size < n_slots:  # (otherwise the matrices are used as they are, not copied)
+        baseline, current = baseline[:, keep], current[:, keep]
+        slots = [slots[k] for k in keep.tolist()]
     stats = (
         compare(
-            baseline[:, keep],
-            current[:, keep],
-            [slots[k] for k in keep.tolist()],
+            baseline,
+            current,
+            slots,
             alpha=alpha,
             min_effect=min_effect,
             n_perm=n_perm,
@@ -115,4 +119,4 @@ def compare_run(
         if keep.size
         else None
     )
-    return BenchComparison(stats=stats, diverged=diverged, n_slots=len(slots))
+    return BenchComparison(stats=stats, diverged=diverged, n_slots=n_slots)

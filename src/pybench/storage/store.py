@@ -344,8 +344,11 @@ def _conflict_check(lines: list[str], name: str) -> None:
         )
 
 
-def parse_lenient(text: str, name: str) -> BaselineFile:
+def parse_lenient(text: str, name: str, *, keep_lines: bool = True) -> BaselineFile:
     """Parse a baseline file, keeping going past records that cannot be used.
+
+    With ``keep_lines`` false, :attr:`BaselineFile.lines` is left empty (only a save,
+    which reads the file again under its lock, writes lines back as they were).
 
     A record that cannot be used (a line that is not JSON, a ``NaN`` token,
     wrong types, repeated seeds, a second record of the same benchmark) makes
@@ -380,6 +383,8 @@ def parse_lenient(text: str, name: str) -> BaselineFile:
             continue
         result[record.bench] = record
         result.lines[record.bench] = line
+    if not keep_lines:
+        result.lines.clear()
     return result
 
 
@@ -430,17 +435,19 @@ def load(path: Path) -> dict[str, BaselineRecord]:
     return {} if text is None else parse(text, str(path))
 
 
-def read(path: Path) -> BaselineFile:
+def read(path: Path, *, keep_lines: bool = False) -> BaselineFile:
     """Read the baseline file at ``path``, keeping going past records that cannot be used.
 
-    See :func:`parse_lenient`; a missing file reads as empty.
+    See :func:`parse_lenient` (``keep_lines`` too); a missing file reads as empty.
 
     Raises:
         StoreError: if the file itself cannot be read (not a regular file, not
             UTF-8, a merge conflict).
     """
     text = _read_text(path)
-    return BaselineFile() if text is None else parse_lenient(text, str(path))
+    if text is None:
+        return BaselineFile()
+    return parse_lenient(text, str(path), keep_lines=keep_lines)
 
 
 def _check_regular(path: Path) -> None:
@@ -641,7 +648,7 @@ class Saver:
         if self._lines is not None and self._written is not None:  # noqa: SIM102
             if _signature(target) == self._written:
                 return dict(self._lines)
-        existing = read(target)
+        existing = read(target, keep_lines=True)
         # records this save does not replace keep their line as it was, and so do
         # lines it could not read
         lines = {name: [line] for name, line in existing.lines.items()}
