@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 
 from pybench import stats  # noqa: E402
 from pybench.judging import adaptive  # noqa: E402
+from pybench.judging.verdict import Criteria, Paired  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 N_SEEDS = 30
@@ -136,22 +137,13 @@ def replicate(case, rng, n_perm: int, optimisms: tuple[float, ...]):
     """One draw: the full run's FAIL, and (FAIL, seeds run) of the adaptive design per optimism."""
     baseline, current = draw(case, rng)
     slots = [(step, "min:loss") for step in range(case.n_steps)]
-    seeds = list(range(N_SEEDS))
+    paired = Paired(slots, list(range(N_SEEDS)), baseline, current)
+    criteria = Criteria(ALPHA, n_perm=n_perm)
     full = stats.compare(baseline, current, slots, alpha=ALPHA, n_perm=n_perm)
     looks = adaptive.schedule(N_SEEDS, ALPHA)
     verdicts = []
     for optimism in optimisms:
-        for decision in adaptive.decisions(
-            looks,
-            slots,
-            seeds,
-            baseline,
-            current,
-            alpha=ALPHA,
-            min_effect=None,
-            n_perm=n_perm,
-            optimism=optimism,
-        ):
+        for decision in adaptive.decisions(looks, paired, criteria, optimism=optimism):
             if decision.stop:
                 break
         verdicts.append((not decision.passed, decision.n))

@@ -51,7 +51,7 @@ def _outcomes(n_bench: int, n_slots: int) -> tuple[list[Any], Any]:
     from pybench.core.benchmark import Benchmark
     from pybench.core.settings import Settings
     from pybench.engine.outcome import Outcome, Status
-    from pybench.judging.verdict import compare_run
+    from pybench.judging.verdict import Criteria, Paired, compare_run
     from pybench.reports import RunInfo
 
     rng = np.random.default_rng(0)
@@ -63,7 +63,7 @@ def _outcomes(n_bench: int, n_slots: int) -> tuple[list[Any], Any]:
         base = rng.normal(1.0, 0.1, size=(n, len(slots)))
         cur = base + rng.normal(0.0, 0.02, size=base.shape)
         cur[:, :: max(1, len(slots) // 5)] -= 0.2  # a few regressed slots
-        result = compare_run(slots, list(range(n)), base, cur, alpha=0.05, min_effect=None)
+        result = compare_run(Paired(slots, list(range(n)), base, cur), Criteria(0.05))
         status = Status.PASS if result.passed else Status.FAIL
         bench = Benchmark(f"bench_{b:03d}", REPO / "perf" / "bench_x.py", lambda s: 0.0,
                           Settings())  # fmt: skip

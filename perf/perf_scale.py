@@ -21,9 +21,10 @@ scale work) made in a temporary folder and removed at the end::
 
 Bytecode is cached as it is for an installed package (``PYTHONDONTWRITEBYTECODE``
 is dropped and a warm-up run on each tree imports everything first), so the figures
-are not the compiling of pybench's own modules. The compare figures here are the run against a stored baseline (``pybench`` run a
-second time); the statistics engine is the same code on both sides unless the
-older commit predates a change to it.
+are not the compiling of pybench's own modules. The compare figures here are the
+run against a stored baseline (``pybench`` run a second time); the statistics
+engine is the same code on both sides unless the older commit predates a change
+to it.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import pytest
 from pybench import stats
 from pybench.judging import adaptive
 from pybench.judging.adaptive import Look, StopReason
+from pybench.judging.verdict import Criteria, Paired
 
 MAIN = Path(__file__).resolve().parent.parent / "examples" / "synthetic" / "main.py"
 
@@ -71,19 +72,9 @@ def _data(n: int, shift: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.nda
     return baseline, current
 
 
-def _decide(looks, index, baseline, current, **kwargs):
-    n = looks[index].n
-    return adaptive.decide(
-        looks,
-        index,
-        SLOTS,
-        list(range(n)),
-        baseline[:n],
-        current[:n],
-        alpha=kwargs.pop("alpha", 0.05),
-        min_effect=kwargs.pop("min_effect", None),
-        **kwargs,
-    )
+def _decide(looks, index, baseline, current):
+    paired = Paired(SLOTS, list(range(30)), baseline, current).head(looks[index].n)
+    return adaptive.decide(looks, index, paired, Criteria(0.05))
 
 
 def test_unchanged_rerun_passes_at_the_first_look():
@@ -142,16 +133,8 @@ def test_last_look_holds_meta_p_to_its_own_share():
             break
     else:
         pytest.fail("no shift put meta-p between the last share and alpha")
-    decision = adaptive.decide(
-        looks,
-        len(looks) - 1,
-        [(0, "x")],
-        list(range(30)),
-        baseline,
-        current,
-        alpha=0.05,
-        min_effect=None,
-    )
+    paired = Paired([(0, "x")], list(range(30)), baseline, current)
+    decision = adaptive.decide(looks, len(looks) - 1, paired, Criteria(0.05))
     assert decision.reason is StopReason.LAST_LOOK and decision.passed
     assert decision.comparison.passed and decision.alpha == last.alpha
     assert decision.comparison.stats.alpha == 0.05  # the statistics of the benchmark's alpha
@@ -162,16 +145,15 @@ def test_decide_refuses_the_wrong_number_of_rows():
     looks = adaptive.schedule(30, 0.05)
     baseline, current = _data(30)
     with pytest.raises(ValueError, match="look 1 judges 10 seeds, got 11 rows"):
-        adaptive.decide(
-            looks, 0, SLOTS, range(11), baseline[:11], current[:11], alpha=0.05, min_effect=None
-        )
+        paired = Paired(SLOTS, range(11), baseline, current).head(11)
+        adaptive.decide(looks, 0, paired, Criteria(0.05))
 
 
 def test_projection_grows_more_cautious_with_optimism():
     baseline, current = _data(30, shift=0.02, seed=3)
     projected = [
         adaptive.projected_meta_p(
-            SLOTS, baseline[:9], current[:9], 30, alpha=0.05, min_effect=None, optimism=z
+            SLOTS, baseline[:9], current[:9], 30, Criteria(0.05), optimism=z
         )
         for z in (0.0, 0.5, 1.0, 2.0)
     ]
@@ -181,24 +163,21 @@ def test_projection_grows_more_cautious_with_optimism():
 
 def test_projection_respects_min_effect():
     baseline, current = _data(30, shift=0.02, seed=3)
-    kwargs = dict(alpha=0.05, optimism=1.0)
-    gated = adaptive.projected_meta_p(
-        SLOTS, baseline[:9], current[:9], 30, min_effect=0.5, **kwargs
+    gated, ungated = (
+        adaptive.projected_meta_p(
+            SLOTS, baseline[:9], current[:9], 30, Criteria(0.05, min_effect), optimism=1.0
+        )
+        for min_effect in (0.5, None)
     )
     assert gated == 1.0  # no slot dropped by half: the final severity stays zero
-    assert (
-        adaptive.projected_meta_p(SLOTS, baseline[:9], current[:9], 30, min_effect=None, **kwargs)
-        < 1.0
-    )
+    assert ungated < 1.0
 
 
 def test_decisions_replay_every_look():
     looks = adaptive.schedule(30, 0.05)
     baseline, current = _data(30, shift=0.01, seed=1)
     seen = list(
-        adaptive.decisions(
-            looks, SLOTS, list(range(30)), baseline, current, alpha=0.05, min_effect=None
-        )
+        adaptive.decisions(looks, Paired(SLOTS, list(range(30)), baseline, current), Criteria(0.05))
     )
     assert [d.look for d in seen] == [0, 1, 2, 3, 4]
     assert [d.n for d in seen] == [10, 15, 20, 25, 30]
@@ -240,9 +219,9 @@ def _peek_every_look(case, looks) -> tuple[bool, int, bool]:
     """
     baseline, current = case
     slots = [(step, "min:loss") for step in range(baseline.shape[1])]
-    kwargs = dict(alpha=ALPHA, min_effect=None, n_perm=N_PERM)
+    paired = Paired(slots, range(N_SEEDS), baseline, current)
     meta_p = []
-    for decision in adaptive.decisions(looks, slots, range(N_SEEDS), baseline, current, **kwargs):
+    for decision in adaptive.decisions(looks, paired, Criteria(ALPHA, n_perm=N_PERM)):
         meta_p.append(decision.comparison.meta_p)
         if decision.stop:
             break
@@ -305,13 +284,8 @@ def test_detection_of_the_synthetic_regressions_matches_the_full_run(study):
                 d
                 for d in adaptive.decisions(
                     looks,
-                    slots,
-                    list(range(N_SEEDS)),
-                    baseline,
-                    current,
-                    alpha=ALPHA,
-                    min_effect=None,
-                    n_perm=N_PERM,
+                    Paired(slots, list(range(N_SEEDS)), baseline, current),
+                    Criteria(ALPHA, n_perm=N_PERM),
                 )
                 if d.stop
             )

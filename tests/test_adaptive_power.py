@@ -8,6 +8,7 @@ import numpy as np
 
 from pybench import stats
 from pybench.judging import adaptive
+from pybench.judging.verdict import Criteria, Paired
 
 N, ALPHA, N_PERM = 30, 0.05, 500
 
@@ -23,9 +24,8 @@ def _rates(k: int, shift: float, reps: int, seed: int) -> tuple[float, float, fl
         cur = 10.0 + rng.standard_normal((N, k))
         cur[:, 0] += shift * math.sqrt(2.0)  # in standard deviations of a paired difference
         full += not stats.compare(base, cur, slots, alpha=ALPHA, n_perm=N_PERM).passed
-        for decision in adaptive.decisions(
-            looks, slots, list(range(N)), base, cur, alpha=ALPHA, min_effect=None, n_perm=N_PERM
-        ):
+        paired = Paired(slots, list(range(N)), base, cur)
+        for decision in adaptive.decisions(looks, paired, Criteria(ALPHA, n_perm=N_PERM)):
             if decision.stop:
                 break
         fails += not decision.passed

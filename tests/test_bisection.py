@@ -89,3 +89,19 @@ def test_the_budget_stops_the_search_and_says_so() -> None:
     found = bisect(COMMITS, judge, max_steps=3)
     assert found.first_bad is None and "stopped after 3 comparisons" in found.reason
     assert len(found.steps) == 3
+
+
+def test_commits_may_be_any_value_and_messages_name_them_by_str() -> None:
+    class Tagged:
+        def __init__(self, number: int) -> None:
+            self.number = number
+
+        def __str__(self) -> str:
+            return f"t{self.number}"
+
+    commits = [Tagged(i) for i in range(1, 6)]
+    found = bisect(commits, lambda c: Judgement.BAD if c.number >= 3 else Judgement.GOOD)
+    assert found.first_bad is commits[2]
+    assert all(step.commit is commits[step.index] for step in found.steps)
+    unjudged = bisect(commits, lambda c: Judgement.SKIP)
+    assert unjudged.first_bad is None and unjudged.reason == "BAD (t5) could not be judged"

@@ -14,7 +14,7 @@ from pybench.engine import loop
 from pybench.engine import outcome as results
 from pybench.engine import plan as planning
 from pybench.execution.backends import Pool
-from pybench.judging.verdict import compare_run
+from pybench.judging.verdict import Criteria, Paired, compare_run
 from pybench.reports.terminal import (
     Reporter,
     format_flips,
@@ -31,7 +31,7 @@ def _comparison(metric: str = "min:loss"):
     base = rng.normal(1.0, 0.05, size=(10, 2))
     cur = base + rng.normal(0.0, 0.01, size=(10, 2))
     cur[:, 1] += 0.5  # a loss that rises: worse
-    return compare_run(slots, list(range(10)), base, cur, alpha=0.05, min_effect=None)
+    return compare_run(Paired(slots, list(range(10)), base, cur), Criteria(0.05))
 
 
 def test_table_columns_line_up_and_mark_flagged_slots():
@@ -117,7 +117,7 @@ def _docs_block(first: str) -> list[str]:
 
 def _example_outcome(status, base, cur):
     seeds = tuple(range(8))
-    comparison = compare_run(EXAMPLE_SLOTS, seeds, base, cur, alpha=0.05, min_effect=None)
+    comparison = compare_run(Paired(EXAMPLE_SLOTS, seeds, base, cur), Criteria(0.05))
     bench = _bench("bench_acc", float)
     return results.Outcome(
         status, bench, bench.defaults, seeds, tuple(EXAMPLE_SLOTS), comparison=comparison

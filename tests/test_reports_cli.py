@@ -330,7 +330,7 @@ def test_markdown_tables_are_bounded_worst_first(tmp_path):
     from pybench.core.benchmark import Benchmark
     from pybench.core.settings import Settings
     from pybench.engine.outcome import Outcome, Status
-    from pybench.judging.verdict import compare_run
+    from pybench.judging.verdict import Criteria, Paired, compare_run
     from pybench.reports import RunInfo, markdown
 
     rng = np.random.default_rng(1)
@@ -338,7 +338,7 @@ def test_markdown_tables_are_bounded_worst_first(tmp_path):
     base = rng.normal(1.0, 0.1, size=(12, 300))
     cur = base + rng.normal(0.0, 0.01, size=base.shape)
     cur[:, 250] -= 0.5  # the one regressed slot, far down the table
-    result = compare_run(slots, list(range(12)), base, cur, alpha=0.05, min_effect=None)
+    result = compare_run(Paired(slots, list(range(12)), base, cur), Criteria(0.05))
     bench = Benchmark("bench_w", tmp_path / "b.py", lambda s: 0.0, Settings())
     outcome = Outcome(Status.FAIL, bench, Settings(), tuple(range(12)), tuple(slots), cur, base,
                       result)  # fmt: skip

@@ -56,6 +56,9 @@ class Commit:
     revision: Revision
     subject: str
 
+    def __str__(self) -> str:
+        return self.revision.short
+
 
 @dataclass(frozen=True)
 class Step:
@@ -216,8 +219,7 @@ def find_culprit(
     Ctrl-C, SIGTERM and SIGHUP raise ``KeyboardInterrupt`` once the checkouts are removed.
     """
     seed = base_seed if base_seed is not None else random.SystemRandom().randrange(2**31)
-    positions = {c.revision.short: i + 1 for i, c in enumerate(search.commits)}
-    by_hash = {c.revision.short: c for c in search.commits}
+    positions = {c: i + 1 for i, c in enumerate(search.commits)}
     steps: list[Step] = []
     with _opened(search, capture) as (files, good, pool), interrupts.guard(on_force=pool.kill):
 
@@ -233,26 +235,23 @@ def find_culprit(
                 on_jobs=on_jobs,
             )
 
-        def judge(sha: str) -> Judgement:
+        def judge(commit: Commit) -> Judgement:
             interrupts.check()
-            commit = by_hash[sha]
             number = len(steps) + 1
-            on_event = on_step(number, positions[sha], commit)
+            on_event = on_step(number, positions[commit], commit)
             started = time.perf_counter()
             judgement, outcome, reason = _judge_commit(search, good, files, run, commit, on_event)
             wall = time.perf_counter() - started
-            step = Step(number, positions[sha], commit, judgement, outcome, reason, wall)
+            step = Step(number, positions[commit], commit, judgement, outcome, reason, wall)
             steps.append(step)
             on_done(step)
             return judgement
 
-        found: Bisection = bisect([c.revision.short for c in search.commits], judge)
-    first = by_hash[found.first_bad] if found.first_bad is not None else None
+        found: Bisection[Commit] = bisect(search.commits, judge)
     reason = found.reason
     if found.reason.startswith("BAD") and steps and steps[-1].reason:
         reason = f"{found.reason}: {steps[-1].reason}"
-    candidates = [by_hash[c] for c in found.candidates]
-    return Culprit(search, steps, first, reason, candidates, seed)
+    return Culprit(search, steps, found.first_bad, reason, found.candidates, seed)
 
 
 # -- what the front end prints and writes ------------------------------------------

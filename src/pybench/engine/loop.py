@@ -46,7 +46,7 @@ from ..execution.evaluate import close_stream
 from ..execution.machine import fingerprint
 from ..execution.versions import VersionMismatch
 from ..judging import adaptive
-from ..judging.verdict import compare_run
+from ..judging.verdict import Criteria, Paired, compare_run
 from ..sources.discover import CollectionError
 from ..storage.journal import Journal, JournalWriter
 from ..storage.store import BaselineRecord
@@ -163,19 +163,18 @@ def _baseline_values(job: Job, runs: Sequence[_SideRun], result: RunResult) -> n
     return job.baseline.matrix(result.slots)[:n]
 
 
+def _criteria(job: Job, n_perm: int | None = None) -> Criteria:
+    settings = job.settings
+    return Criteria(settings.alpha, settings.min_effect, n_perm, settings.rtol)
+
+
 def _judge(job: Job, runs: Sequence[_SideRun], started: float) -> Outcome:
     """Every seed ran: the verdict against the baseline (or BASE)."""
     result = runs[-1].collector.result()
     baseline = _baseline_values(job, runs, result)
+    n_perm = None if job.flip_alpha is None else stats.n_permutations(job.flip_alpha)
     comparison = compare_run(
-        result.slots,
-        job.seeds,
-        baseline,
-        result.values,
-        alpha=job.settings.alpha,
-        min_effect=job.settings.min_effect,
-        n_perm=None if job.flip_alpha is None else stats.n_permutations(job.flip_alpha),
-        rtol=job.settings.rtol,
+        Paired(result.slots, job.seeds, baseline, result.values), _criteria(job, n_perm)
     )
     return Outcome.judged(
         job.bench,
@@ -198,17 +197,8 @@ def _staged(
         _gather(job, runs, range(looks[index - 1].n if index else 0, look.n), tick)
         result = runs[-1].collector.result(look.n)
         baseline = _baseline_values(job, runs, result)
-        decision = adaptive.decide(
-            looks,
-            index,
-            result.slots,
-            job.seeds[: look.n],
-            np.array(baseline),
-            result.values,
-            alpha=job.settings.alpha,
-            min_effect=job.settings.min_effect,
-            rtol=job.settings.rtol,
-        )
+        paired = Paired(result.slots, job.seeds[: look.n], np.array(baseline), result.values)
+        decision = adaptive.decide(looks, index, paired, _criteria(job))
         if decision.reason is not None:
             break
     trace = AdaptiveTrace(look.n, len(job.seeds), index + 1, decision.reason, decision.alpha)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import relative, stats
 from ..core.normalize import Slot
-from .verdict import BenchComparison, compare_run
+from .verdict import BenchComparison, Criteria, Paired, compare_run
 
 __all__ = [
     "INTERIM_DIVISOR",
@@ -128,12 +128,9 @@ def projected_meta_p(
     baseline: np.ndarray,
     current: np.ndarray,
     n_total: int,
+    criteria: Criteria,
     *,
-    alpha: float,
-    min_effect: float | None,
     optimism: float = OPTIMISM,
-    n_perm: int = stats.N_PERM,
-    rtol: float = relative.RTOL,
 ) -> float:
     """The meta p-value the full run would reach if the rest of the seeds went badly.
 
@@ -155,13 +152,12 @@ def projected_meta_p(
         baseline: ``(n, K)`` baseline values of the seeds run so far.
         current: ``(n, K)`` current values on the same seeds.
         n_total: the number of stored seeds.
-        alpha: the benchmark's alpha (it sets ``t_crit``).
-        min_effect: the effect gate, or ``None``.
+        criteria: the benchmark's criteria (its alpha sets ``t_crit``; a slot whose
+            spread is below ``rtol`` times its magnitude does not move).
         optimism: how many predictive deviations each slot is moved.
-        n_perm: the sign-flip budget.
-        rtol: the comparison's tie tolerance (a slot spread below ``rtol`` times its
-            magnitude does not move).
     """
+    alpha, min_effect, rtol = criteria.alpha, criteria.min_effect, criteria.rtol
+    n_perm = stats.n_permutations(alpha) if criteria.n_perm is None else criteria.n_perm
     diffs, denom, magnitude = _goodness(slots, baseline, current, rtol)
     n = diffs.shape[0]
     mean, sd = diffs.mean(axis=0), diffs.std(axis=0, ddof=1)
@@ -220,48 +216,35 @@ class Decision:
 def decide(
     looks: Sequence[Look],
     index: int,
-    slots: Sequence[Slot],
-    seeds: Sequence[int],
-    baseline: np.ndarray,
-    current: np.ndarray,
+    paired: Paired,
+    criteria: Criteria,
     *,
-    alpha: float,
-    min_effect: float | None,
-    n_perm: int | None = None,
     optimism: float = OPTIMISM,
-    rtol: float = relative.RTOL,
 ) -> Decision:
     """Judge look ``index`` of ``looks`` on the first ``looks[index].n`` seeds.
 
     Args:
         looks: the schedule (:func:`schedule`).
         index: which look this is.
-        slots: the ``(step, metric)`` of each column.
-        seeds: the seeds of the rows judged.
-        baseline: ``(n, K)`` baseline values of those seeds.
-        current: ``(n, K)`` current values (non-finite values are divergences).
-        alpha: the benchmark's alpha (sets ``t_crit`` inside the severity; the
-            meta p-value is held to the look's own share).
-        min_effect: the effect gate, or ``None``.
-        n_perm: the sign-flip budget (default: :func:`pybench.stats.n_permutations`
-            of the look's alpha; studies may pass a smaller one).
+        paired: the seeds judged, their ``(n, K)`` baseline and current values
+            (non-finite current values are divergences).
+        criteria: the benchmark's criteria. Its alpha sets ``t_crit`` inside the
+            severity (the meta p-value is held to the look's own share); a sign-flip
+            budget of ``None`` is :func:`pybench.stats.n_permutations` of the look's
+            alpha (studies may give a smaller one).
         optimism: the futility rule's caution (:func:`projected_meta_p`).
-        rtol: the tie tolerance (:data:`pybench.relative.RTOL`).
 
     Raises:
         ValueError: if the matrices do not hold ``looks[index].n`` rows.
     """
     look = looks[index]
-    baseline = np.asarray(baseline, dtype=float)
-    current = np.asarray(current, dtype=float)
+    baseline = np.asarray(paired.baseline, dtype=float)
+    current = np.asarray(paired.current, dtype=float)
     if baseline.shape[0] != look.n or current.shape != baseline.shape:
         raise ValueError(f"look {index + 1} judges {look.n} seeds, got {current.shape[0]} rows")
-    if n_perm is None:
-        n_perm = stats.n_permutations(look.alpha)
-    comparison = compare_run(
-        slots, seeds, baseline, current, alpha=alpha, min_effect=min_effect, n_perm=n_perm,
-        rtol=rtol,
-    )  # fmt: skip
+    if criteria.n_perm is None:
+        criteria = dataclasses.replace(criteria, n_perm=stats.n_permutations(look.alpha))
+    comparison = compare_run(paired, criteria)
     if comparison.stats is not None:
         # The statistics stay those of the benchmark's alpha (t_crit, intervals, the
         # improvement test); only the verdict is the look's.
@@ -281,32 +264,14 @@ def decide(
         return stop(StopReason.LAST_LOOK)
     assert comparison.stats is not None  # no divergence, so every slot is finite
     projected = projected_meta_p(
-        slots,
-        baseline,
-        current,
-        looks[-1].n,
-        alpha=alpha,
-        min_effect=min_effect,
-        optimism=optimism,
-        n_perm=n_perm,
-        rtol=rtol,
+        paired.slots, baseline, current, looks[-1].n, criteria, optimism=optimism
     )
     futile = projected >= looks[-1].alpha
     return stop(StopReason.FUTILITY if futile else None, projected)
 
 
 def decisions(
-    looks: Sequence[Look],
-    slots: Sequence[Slot],
-    seeds: Sequence[int],
-    baseline: np.ndarray,
-    current: np.ndarray,
-    *,
-    alpha: float,
-    min_effect: float | None,
-    n_perm: int | None = None,
-    optimism: float = OPTIMISM,
-    rtol: float = relative.RTOL,
+    looks: Sequence[Look], paired: Paired, criteria: Criteria, *, optimism: float = OPTIMISM
 ) -> Iterator[Decision]:
     """:func:`decide` at each look in turn, on the leading rows of complete matrices.
 
@@ -316,16 +281,4 @@ def decisions(
     the adaptive verdict is the first decision that stops.
     """
     for index, look in enumerate(looks):
-        yield decide(
-            looks,
-            index,
-            slots,
-            seeds[: look.n],
-            baseline[: look.n],
-            current[: look.n],
-            alpha=alpha,
-            min_effect=min_effect,
-            n_perm=n_perm,
-            optimism=optimism,
-            rtol=rtol,
-        )
+        yield decide(looks, index, paired.head(look.n), criteria, optimism=optimism)

@@ -2,6 +2,8 @@
 
 Pure logic, no git and no running: the caller supplies ``judge(commit)``, which
 compares one commit with the known-good one and says whether it regressed.
+A commit is any value (a hash, or the caller's own record of it); messages name
+it by ``str(commit)``.
 Commits whose benchmark cannot be judged (an import error, a benchmark that
 errors) are skipped, as ``git bisect skip`` does, by trying the untested commit
 nearest to the middle of the range that is still open.
@@ -13,8 +15,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Generic, TypeVar
 
 __all__ = ["Bisection", "Judgement", "Step", "bisect", "step_bound"]
+
+C = TypeVar("C")
+"""A commit, as the caller names it."""
 
 
 class Judgement(Enum):
@@ -26,22 +32,23 @@ class Judgement(Enum):
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(Generic[C]):
     """One comparison: the commit's position in the list, the commit, and the judgement."""
 
     index: int
-    commit: str
+    commit: C
     judgement: Judgement
 
 
 @dataclass(frozen=True)
-class Bisection:
+class Bisection(Generic[C]):
     """Where the search ended: ``first_bad`` when it was found, else ``reason`` says why not."""
 
-    first_bad: str | None
-    steps: list[Step] = field(default_factory=list)
+    first_bad: C | None
+    steps: list[Step[C]] = field(default_factory=list)
     reason: str = ""
-    candidates: list[str] = field(default_factory=list)
+    candidates: list[C] = field(default_factory=list)
+    """The commits left that could each be the first bad one, when it is not found."""
 
 
 def step_bound(n_commits: int) -> int:
@@ -59,10 +66,10 @@ def _pick(lo: int, hi: int, skipped: set[int]) -> int | None:
 
 
 def bisect(
-    commits: Sequence[str],
-    judge: Callable[[str], Judgement],
+    commits: Sequence[C],
+    judge: Callable[[C], Judgement],
     max_steps: int | None = None,
-) -> Bisection:
+) -> Bisection[C]:
     """Find the first commit of ``commits`` (oldest first, GOOD excluded, BAD last) that is bad.
 
     The last commit is judged first: when it is not bad there is nothing to find.
@@ -76,7 +83,7 @@ def bisect(
     if not commits:
         return Bisection(None, [], "there are no commits between GOOD and BAD")
     budget = step_bound(len(commits)) if max_steps is None else max_steps
-    steps: list[Step] = []
+    steps: list[Step[C]] = []
 
     def run(index: int) -> Judgement:
         judgement = judge(commits[index])

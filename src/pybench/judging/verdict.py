@@ -16,7 +16,40 @@ from ..core.normalize import Slot
 from ..relative import RTOL
 from ..stats import Comparison, compare
 
-__all__ = ["BenchComparison", "Divergence", "compare_run"]
+__all__ = ["BenchComparison", "Criteria", "Divergence", "Paired", "compare_run"]
+
+
+@dataclass(frozen=True, eq=False)
+class Paired:
+    """A run's values beside its baseline's: two ``(n_seeds, K)`` matrices, rows paired by seed."""
+
+    slots: Sequence[Slot]
+    """The ``(step, metric)`` of each column."""
+    seeds: Sequence[int]
+    """The seed of each row (named in divergence reports)."""
+    baseline: np.ndarray
+    """The baseline's values (finite)."""
+    current: np.ndarray
+    """The current run's values on the same seeds."""
+
+    def head(self, n: int) -> Paired:
+        """The first ``n`` seeds."""
+        return Paired(self.slots, self.seeds[:n], self.baseline[:n], self.current[:n])
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What a comparison holds a run to: the arguments of :func:`pybench.stats.compare`."""
+
+    alpha: float
+    """Significance level."""
+    min_effect: float | None = None
+    """The relative-effect gate, or ``None``."""
+    n_perm: int | None = None
+    """The sign-flip budget (``None``: grows with 1/alpha, see
+    :func:`pybench.stats.n_permutations`)."""
+    rtol: float = RTOL
+    """The tie tolerance (:data:`pybench.relative.RTOL`)."""
 
 
 @dataclass(frozen=True)
@@ -62,32 +95,11 @@ class BenchComparison:
         return self.stats.meta_p if self.stats else None
 
 
-def compare_run(
-    slots: Sequence[Slot],
-    seeds: Sequence[int],
-    baseline: np.ndarray,
-    current: np.ndarray,
-    *,
-    alpha: float,
-    min_effect: float | None,
-    n_perm: int | None = None,
-    rtol: float = RTOL,
-) -> BenchComparison:
-    """Compare ``current`` with ``baseline``: two ``(n_seeds, K)`` matrices, rows paired by seed.
-
-    Args:
-        slots: the ``(step, metric)`` of each column.
-        seeds: the seed of each row (named in divergence reports).
-        baseline: the baseline's values (finite).
-        current: the current run's values on the same seeds.
-        alpha: significance level.
-        min_effect: the relative-effect gate, or ``None``.
-        n_perm: the sign-flip budget (default: grows with 1/alpha, see
-            :func:`pybench.stats.n_permutations`).
-        rtol: the tie tolerance (:data:`pybench.relative.RTOL`).
-    """
-    baseline = np.asarray(baseline, dtype=float)
-    current = np.asarray(current, dtype=float)
+def compare_run(paired: Paired, criteria: Criteria) -> BenchComparison:
+    """Compare ``paired.current`` with ``paired.baseline`` on ``criteria``."""
+    slots, seeds = paired.slots, paired.seeds
+    baseline = np.asarray(paired.baseline, dtype=float)
+    current = np.asarray(paired.current, dtype=float)
     bad = ~np.isfinite(current)
     diverged_cols = np.flatnonzero(bad.any(axis=0))
     diverged = [
@@ -111,10 +123,10 @@ def compare_run(
             baseline,
             current,
             slots,
-            alpha=alpha,
-            min_effect=min_effect,
-            n_perm=n_perm,
-            rtol=rtol,
+            alpha=criteria.alpha,
+            min_effect=criteria.min_effect,
+            n_perm=criteria.n_perm,
+            rtol=criteria.rtol,
         )
         if keep.size
         else None
