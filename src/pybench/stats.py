@@ -36,9 +36,10 @@ so the identity always ties with itself.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -725,12 +726,13 @@ def check_alpha(alpha: float) -> float:
 
 def _slot_rows(slots: Sequence[tuple[int, str]], **columns: np.ndarray) -> list[SlotResult]:
     """One :class:`SlotResult` per slot from per-slot arrays (Python numbers, not numpy's)."""
-    names = list(columns)
-    values = [np.asarray(columns[name]).tolist() for name in names]
-    return [
-        SlotResult(int(step), metric, **dict(zip(names, row, strict=True)))
-        for (step, metric), row in zip(slots, zip(*values, strict=True), strict=True)
-    ]
+    names = [f.name for f in fields(SlotResult)][2:]  # after step and metric
+    values = [np.asarray(columns.pop(name)).tolist() for name in names if name in columns]
+    if columns or len(values) != len(names):
+        raise TypeError(f"slot columns do not match SlotResult's fields: {sorted(columns)}")
+    steps = [int(step) for step, _ in slots]
+    metrics = [metric for _, metric in slots]
+    return list(itertools.starmap(SlotResult, zip(steps, metrics, *values, strict=True)))
 
 
 def compare_scores(
