@@ -89,3 +89,22 @@ def test_table_marks_unreliable_effect():
     cells = row.split()
     assert cells[4] == "n/a" and cells[6] == "✗"  # Δ unreliable, still flagged
     assert cells[-1] == "n/a"  # and so is its interval
+
+
+def test_the_numbers_do_not_depend_on_how_the_matrices_are_laid_out():
+    """A baseline read from its file is column-major, a run's values row-major; either way
+    every number of the comparison is the same, to the last bit."""
+    rng = np.random.default_rng(4)
+    slots = [(step, "acc") for step in range(40)]
+    base = rng.normal(1.0, 0.1, size=(30, 40))
+    cur = base + rng.normal(-0.01, 0.07, size=(30, 40))
+    results = [
+        compare_run(Paired(slots, list(range(30)), b, c), Criteria(0.05))
+        for b in (np.ascontiguousarray(base), np.asfortranarray(base))
+        for c in (np.ascontiguousarray(cur), np.asfortranarray(cur))
+    ]
+    first = results[0].stats
+    assert first is not None
+    for other in results[1:]:
+        assert other.stats is not None
+        assert repr(other.stats) == repr(first)  # every field of every slot, as printed

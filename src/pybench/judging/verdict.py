@@ -98,8 +98,9 @@ class BenchComparison:
 def compare_run(paired: Paired, criteria: Criteria) -> BenchComparison:
     """Compare ``paired.current`` with ``paired.baseline`` on ``criteria``."""
     slots, seeds = paired.slots, paired.seeds
-    baseline = np.asarray(paired.baseline, dtype=float)
-    current = np.asarray(paired.current, dtype=float)
+    # Column-major, as the statistics have always summed them (a copy only when not already so)
+    baseline = np.asfortranarray(paired.baseline, dtype=float)
+    current = np.asfortranarray(paired.current, dtype=float)
     bad = ~np.isfinite(current)
     diverged_cols = np.flatnonzero(bad.any(axis=0))
     diverged = [
