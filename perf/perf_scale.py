@@ -11,7 +11,10 @@ the same commands on copies of the same project, interleaved, medians of
 - ``100k``: 100 metrics x 1 000 steps x 30 seeds, baseline created, then compared;
 - ``40x2k``: 40 curve benchmarks of 10 metrics x 200 steps x 30 seeds, baselines created;
 - ``2000seeds``: one scalar benchmark on 2 000 seeds, baseline created, then compared;
-- ``200bench``: 200 scalar benchmarks of 30 seeds, baselines created, then compared.
+- ``200bench``: 200 scalar benchmarks of 30 seeds, baselines created, then compared;
+- ``engine``: the statistics engine alone at n = 30 and K = 3 ... 20 000, in this
+  process, the older tree's ``stats`` imported beside it (``perf/perf_stats.py``'s
+  section [6]).
 
 The older tree is a ``git worktree`` of ``--old`` (default: the commit before the
 scale work) made in a temporary folder and removed at the end::
@@ -150,13 +153,24 @@ def _run_case(case: Case, trees: dict[str, Path], repeats: int, work: Path) -> N
         )
 
 
+def _engine(old: str, work: Path) -> None:
+    """The statistics engine alone, old and new, from ``perf_stats``."""
+    sys.path.insert(0, str(ROOT / "perf"))
+    import perf_stats
+
+    print()
+    (work / "engine").mkdir()
+    perf_stats.engine_against_old(perf_stats._import_old(old, work / "engine"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", default=OLD, help=f"the commit to compare with [{OLD}]")
-    parser.add_argument("--case", action="append", choices=[c.name for c in CASES])
+    parser.add_argument("--case", action="append", choices=[*(c.name for c in CASES), "engine"])
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     chosen = [c for c in CASES if not args.case or c.name in args.case]
+    engine = not args.case or "engine" in args.case
     work = Path(tempfile.mkdtemp(prefix="pybench-scale-"))
     old_tree = work / "old"
     subprocess.run(
@@ -175,6 +189,8 @@ def main() -> int:
                 _measure(src, project, "benchmarks", "--seed", "1")
         for case in chosen:
             _run_case(case, trees, args.repeats, work)
+        if engine:
+            _engine(args.old, work)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(old_tree)], cwd=ROOT)
         shutil.rmtree(work, ignore_errors=True)

@@ -267,15 +267,15 @@ def _import_old(revision: str, folder: Path):
     package = folder / "pybench_old"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    for name in ("stats.py", "_tdist.py"):
-        text = subprocess.run(
+    for name in ("stats.py", "_tdist.py", "_signflip.py", "relative.py"):  # those it has
+        shown = subprocess.run(
             ["git", "show", f"{revision}:src/pybench/{name}"],
             cwd=ROOT,
             capture_output=True,
             text=True,
-            check=True,
-        ).stdout
-        (package / name).write_text(text)
+        )
+        if shown.returncode == 0:
+            (package / name).write_text(shown.stdout)
     sys.path.insert(0, str(folder))
     return importlib.import_module("pybench_old.stats")
 
