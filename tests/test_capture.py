@@ -99,3 +99,33 @@ def test_a_thread_that_prints_after_the_block_neither_crashes_nor_leaks_into_the
     assert "Traceback" not in done.stderr  # the thread's late writes go nowhere, quietly
     assert done.stdout.endswith("survived\n")
     assert "late" not in done.stdout
+
+
+def test_many_captures_leave_no_descriptor_open(capfd):
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with capture.capture() as first:
+        print("warm")
+    before = open_fds()
+    for i in range(200):
+        with capture.capture() as got:
+            print(f"seed {i}")
+        assert got.stdout == f"seed {i}\n"
+    assert first.stdout == "warm\n"
+    assert open_fds() == before  # the null device is opened once, nothing else is kept
+
+
+def test_a_closed_null_device_descriptor_is_opened_again(capfd):
+    with capture.capture():
+        print("one")
+    fd = capture._NULL[0][0]
+    os.close(fd)  # as a benchmark closing descriptors it does not own might
+    other = os.open("/proc/self/cmdline", os.O_RDONLY)  # likely takes the freed number
+    try:
+        with capture.capture() as got:
+            print("two")
+        assert got.stdout == "two\n"
+        assert capture._NULL[0][0] != other  # not the file that took the old number
+    finally:
+        os.close(other)

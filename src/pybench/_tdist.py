@@ -17,6 +17,7 @@ iteration on the log of the distribution function.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -149,8 +150,10 @@ def _t_log_pdf(t: float, df: float) -> float:
     )
 
 
+@functools.lru_cache(maxsize=512)
 def t_ppf(alpha: float, df: float) -> float:
-    """Student's t quantile: the ``t`` with ``P(T <= t) = alpha``."""
+    """Student's t quantile: the ``t`` with ``P(T <= t) = alpha`` (remembered: a run asks for
+    the same few quantiles once per benchmark)."""
     if math.isnan(alpha) or df <= 0:
         return math.nan
     if alpha <= 0.0 or alpha >= 1.0:

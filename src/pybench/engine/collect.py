@@ -110,6 +110,10 @@ def slots_differ(got: Iterable[Slot], want: Iterable[Slot]) -> str:
     return "; ".join(parts)
 
 
+_SHARED_FROM = 64
+"""From this many slots, seeds with the same slots share one copy of their layout."""
+
+
 class Collector:
     """The outcomes of one benchmark's seeds on one code source, checked as they arrive.
 
@@ -193,7 +197,7 @@ class Collector:
                 " steps and metrics",
                 outcome,
             )
-        else:  # the same slots: kept once, not once per seed
+        elif len(got) >= _SHARED_FROM:  # the same slots: a wide layout is kept once, not per seed
             first = self.first[1]
             got = SlotValues(first.steps, first.metrics, got.floats)
             outcome = dataclasses.replace(outcome, values=got)

@@ -418,7 +418,7 @@ def _forget(job: Job, outcome: Outcome, journal: Journal | None) -> None:
         return
     for planned in job.runs_on:
         if planned.journal_key is not None:
-            journal.remove(planned.journal_key)
+            journal.remove(planned.journal_key, tidy=False)  # the folder goes at the end
 
 
 def _not_collected(error: CollectionError) -> Outcome:
@@ -511,6 +511,8 @@ def run(
                     raise InternalError(job.bench.name, exc) from exc
         finally:  # the end of the run, Ctrl-C or an error: what finished is saved
             reports.flush()
+            if journal is not None:
+                journal.tidy()
     return reports.outcomes
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import itertools
 import platform
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -43,12 +44,18 @@ def _distributions() -> Mapping[str, list[str]]:
     return importlib.metadata.packages_distributions()
 
 
+def _providers(name: str) -> Iterator[str]:
+    """The distributions that provide import name ``name`` (reading them all: only if asked)."""
+    yield from _distributions().get(name, ())
+
+
 def _version(name: str) -> str:
     if name == PYTHON:
         return platform.python_version()
-    # The distribution that provides the name; else one named like it (an editable
-    # install lists no files, so only its name links it to the import name).
-    for dist in [*_distributions().get(name, ()), name]:
+    # A distribution named like it (found without reading every installed one, and the
+    # only link to an editable install, which lists no files); else the distribution
+    # that provides the import name (sklearn -> scikit-learn).
+    for dist in itertools.chain([name], _providers(name)):
         try:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -63,8 +70,8 @@ def _version(name: str) -> str:
 def package_versions(names: Iterable[str]) -> dict[str, str]:
     """``{name: version}`` for Python, numpy, pybench and each top-level import name.
 
-    A name is looked up through the distribution that provides it (``sklearn``
-    -> scikit-learn), else a distribution of the same name; one importable
+    A name is looked up as a distribution of the same name, else through the
+    distribution that provides it (``sklearn`` -> scikit-learn); one importable
     without metadata is ``"unknown version"``, one that cannot be found
     ``"not installed"``. Nothing is imported.
     """

@@ -210,7 +210,8 @@ class JournalWriter:
                 file.write(json.dumps(header, separators=(",", ":")) + "\n")
                 file.writelines(self._writer.lines(outcome) for outcome in reused)
                 file.flush()
-                os.fsync(file.fileno())
+                if reused:  # seeds from before must outlive the file they replace
+                    os.fsync(file.fileno())
             os.replace(tmp, path)  # a stale journal is replaced whole, never appended to
             self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         except OSError:
@@ -391,9 +392,15 @@ class Journal:
             total += sum(1 for line in seeds if line.endswith("}"))
         return total
 
-    def remove(self, name: str) -> None:
-        """Delete the journal of ``name`` (its benchmark reached a verdict)."""
+    def remove(self, name: str, *, tidy: bool = True) -> None:
+        """Delete the journal of ``name`` (its benchmark reached a verdict); with ``tidy``,
+        the folder too if no other journal is left (a run tidies once, at its end)."""
         with contextlib.suppress(OSError):
             self.path(name).unlink()
+        if tidy:
+            self.tidy()
+
+    def tidy(self) -> None:
+        """Remove the journal folder if no journal is left in it."""
         with contextlib.suppress(OSError):
-            self.folder.rmdir()  # only if no other journal is left
+            self.folder.rmdir()
