@@ -17,6 +17,11 @@ carries its benchmark, its forwarded variables and whether to capture output;
 the timeout is enforced per seed by the parent. A worker that dies hard
 becomes a :class:`~pybench.core.seeds.SeedFailure` for the seed it was running,
 never a hang.
+
+A run may start its workers before this process imports the benchmark files
+(:class:`EarlyWorkers`, handed to :func:`open_pool`): each worker then imports
+those files while discovery here imports them too, so that its first seed finds
+them imported (:meth:`ProcessBackend.start`).
 """
 
 from __future__ import annotations
@@ -52,8 +57,10 @@ from .versions import VersionMismatch
 __all__ = [
     "THREAD_VARIABLES",
     "CallOptions",
+    "EarlyWorkers",
     "Pool",
     "ProcessBackend",
+    "early_workers",
     "forwarded_env",
     "kill_workers",
     "open_pool",
@@ -423,10 +430,10 @@ class ProcessBackend:
     """Runs seeds in local worker processes, one seed per worker at a time.
 
     Each worker imports a benchmark file by path the first time it runs one of
-    its seeds and keeps it for every later seed, of this benchmark and of any
-    other benchmark the run hands the same workers. With ``gpus``, there is one
-    worker per listed GPU and its ``CUDA_VISIBLE_DEVICES`` is set to that GPU
-    before anything is imported.
+    its seeds (or ahead of them, see :meth:`start`) and keeps it for every later
+    seed, of this benchmark and of any other benchmark the run hands the same
+    workers. With ``gpus``, there is one worker per listed GPU and its
+    ``CUDA_VISIBLE_DEVICES`` is set to that GPU before anything is imported.
     Workers are not daemonic, so a benchmark may start processes of its own
     (e.g. a data loader).
 
@@ -531,6 +538,10 @@ class ProcessBackend:
         try:
             worker.conn.send(task)
         except OSError:
+            if worker.warming:  # it died preloading a file: not this task's doing
+                self._stop(worker)
+                self._workers[i] = None
+                return self._dispatch(i, task)  # to a fresh worker, which preloads nothing
             return self._died(i)
         return None
 
