@@ -251,3 +251,26 @@ def test_early_workers_start_only_when_the_run_options_decide_where_seeds_run(pr
         assert len(backend.pids) == 2
     finally:
         backend.close()
+
+
+def test_a_preload_cut_short_by_a_task_leaves_sys_path_as_discovery_does(project, log):
+    # b's import is slow in workers, so its seed is waiting when it ends: the worker then
+    # stops preloading and never imports a, yet a's folder is on sys.path as it is here.
+    folders = {}
+    for name, body in (("a", ""), ("b", "\nif not IN_MAIN:\n    time.sleep(0.5)\n")):
+        folders[name] = project / "benchmarks" / name
+        folders[name].mkdir()
+        code = f"\n\ndef bench_{name}(seed):\n    import sys\n\n"
+        code += f"    return float({str(folders['a'])!r} in sys.path)\n"
+        (folders[name] / f"bench_{name}.py").write_text(_source(name, body + code, wait=0))
+    paths = [(folders[name] / f"bench_{name}.py").resolve() for name in ("b", "a")]
+    backend = ProcessBackend(workers=1)
+    try:
+        backend.start(paths, capture=True)
+        [bench_b] = discover(paths[0])
+        [outcome] = list(backend.map_seeds(bench_b, [1]))
+    finally:
+        backend.close()
+    assert outcome.values is not None, outcome.failure
+    assert list(outcome.values.values()) == [1.0]
+    assert len(_imports(log, "b")) == 2 and len(_imports(log, "a")) == 0  # here, the worker

@@ -45,7 +45,7 @@ from ..core.benchmark import Benchmark
 from ..core.errors import PybenchError
 from ..core.seeds import SeedFailure, SeedOutcome
 from ..core.settings import env_name_problem
-from ..sources.discover import function_in, load_module
+from ..sources.discover import add_import_roots, function_in, load_module
 from ..sources.shadow import shadow_imports
 from . import interrupts
 from .bundle import Bundle, pack
@@ -272,6 +272,8 @@ def _preload(conn: Connection, options: _WorkerOptions, loaded: _Loaded) -> None
     """
     if not options.preload:
         return
+    for path in options.preload:  # sys.path as discovery leaves it, whatever is imported here
+        add_import_roots(Path(path))
     for path in options.preload:
         if conn.poll():  # a task (or the end) is waiting: it goes first
             break

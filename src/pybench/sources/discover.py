@@ -36,6 +36,7 @@ __all__ = [
     "DiscoveryError",
     "ImportFailedError",
     "NothingFoundError",
+    "add_import_roots",
     "benchmarks_in",
     "collect",
     "discover",
@@ -94,6 +95,16 @@ def _import_hint(roots: Sequence[Path]) -> str:
     )
 
 
+def add_import_roots(path: Path) -> list[Path]:
+    """Put the folders the file at ``path`` imports from first on ``sys.path`` (those not
+    there yet), as :func:`load_module` does before importing it; the folders."""
+    path = path.resolve()
+    roots = [path.parent] if shadow.active() else shadow.import_roots(path)
+    missing = [str(root) for root in roots if str(root) not in sys.path]
+    sys.path[:0] = missing
+    return roots
+
+
 def load_module(path: Path) -> ModuleType:
     """Import the Python file at ``path`` as a fresh module, without writing bytecode.
 
@@ -107,9 +118,7 @@ def load_module(path: Path) -> ModuleType:
     """
     path = path.resolve()
     name = module_name(path)
-    roots = [path.parent] if shadow.active() else shadow.import_roots(path)
-    missing = [str(root) for root in roots if str(root) not in sys.path]
-    sys.path[:0] = missing
+    roots = add_import_roots(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise DiscoveryError(f"{path}: cannot be imported as a Python file")
