@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,9 +17,10 @@ import pytest
 from pybench.execution import backends
 from pybench.execution.backends import CallOptions, ProcessBackend
 from pybench.sources.discover import discover, files_to_import
-from tests.test_backends import _alive
+from tests.test_backends import _alive, _wait_for
 
 HEADER = """
+import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -24,7 +28,7 @@ from pathlib import Path
 LOG = Path(os.environ["PRELOAD_LOG"])
 with LOG.open("a") as log:
     log.write(f"{{os.getpid()}} {tag}\\n")
-IN_MAIN = os.getpid() == int(os.environ["MAIN_PID"])
+IN_MAIN = multiprocessing.parent_process() is None  # not a worker
 
 
 def _imports():
@@ -48,7 +52,6 @@ def log(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The file every import of a benchmark file appends ``PID TAG`` to."""
     monkeypatch.setenv("PRELOAD_LOG", str(project / "imports.log"))
     monkeypatch.setenv("PRELOAD_SEEN", str(project / "seen.txt"))
-    monkeypatch.setenv("MAIN_PID", str(os.getpid()))
     (project / "imports.log").write_text("")
     return project / "imports.log"
 
@@ -274,3 +277,28 @@ def test_a_preload_cut_short_by_a_task_leaves_sys_path_as_discovery_does(project
     assert outcome.values is not None, outcome.failure
     assert list(outcome.values.values()) == [1.0]
     assert len(_imports(log, "b")) == 2 and len(_imports(log, "a")) == 0  # here, the worker
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_while_workers_preload_stops_them_and_the_run(
+    project, write_bench, log, name, code
+):
+    body = "\n\nif not IN_MAIN:\n    time.sleep(60)\n\n\ndef bench_s(seed):\n    return 1.0\n"
+    write_bench(_source("sleepy", body, wait=2), "bench_sleepy.py")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pybench", "benchmarks", "--workers", "2", "--baseline", "b.jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:  # discovery is done once both workers are in their (minute long) import
+        assert _wait_for(lambda: (project / "seen.txt").exists(), 30)
+        workers = _imports(log, "sleepy")[1:]
+        sent = time.monotonic()
+        proc.send_signal(getattr(signal, name))
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert time.monotonic() - sent < 10 and "Traceback" not in err
+    assert len(workers) == 2 and _wait_for(lambda: not any(map(_alive, workers)), 5)
