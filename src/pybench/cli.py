@@ -26,6 +26,7 @@ from .history import cli as history_cli
 if TYPE_CHECKING:
     from .engine.outcome import Outcome
     from .engine.plan import Job
+    from .execution.backends import EarlyWorkers
     from .reports import RunInfo
     from .reports.terminal import Reporter
     from .sources.revisions import RevisionPair
@@ -231,7 +232,10 @@ def _run_jobs(
     journal = planned.journal
     try:
         with open_pool(
-            dask=options["dask"], dask_timeout=options["dask_timeout"], capture=_capture(options)
+            dask=options["dask"],
+            dask_timeout=options["dask_timeout"],
+            capture=_capture(options),
+            early=planned.early,
         ) as pool:
             return loop.run(
                 planned.jobs,
@@ -266,10 +270,16 @@ class _Planned:
     jobs: list[Job]
     not_collected: list[Any]
     journal: Journal
+    early: EarlyWorkers | None = None
+    """Workers started before the imports (:class:`~pybench.execution.backends.EarlyWorkers`)."""
 
 
 def _plan(
-    options: dict[str, Any], records: dict[str, Any], info: RunInfo, update: bool
+    options: dict[str, Any],
+    records: dict[str, Any],
+    info: RunInfo,
+    update: bool,
+    early: EarlyWorkers,
 ) -> _Planned:
     """The jobs of the benchmarks chosen under PATH, with this run's hints and strictness."""
     from .app.policy import CLI_FLAGS, absolute, check_backends
@@ -277,14 +287,19 @@ def _plan(
     from .engine.plan import plan
     from .execution.capture import capture
     from .reports.text import display_path
-    from .sources.discover import collect
+    from .sources.discover import collect, files_to_import
 
     overrides = {key: options.get(key) for key in SETTING_OPTIONS}
     check_backends(
         options["dask"], overrides["gpus"], CLI_FLAGS, confirm=bool(options.get("confirm"))
     )
+    root = absolute(options["path"])
+    if not options["dask"]:  # workers import the files while this process does (below)
+        files = files_to_import(root, options["benches"])
+        where = {"workers": overrides["workers"], "gpus": overrides["gpus"]}
+        early.start(files, **where, capture=_capture(options))
     quiet = functools.partial(capture, _capture(options))  # import output is captured too
-    found = collect(absolute(options["path"]), options["benches"], shown=display_path, quiet=quiet)
+    found = collect(root, options["benches"], shown=display_path, quiet=quiet)
     assert info.baseline is not None
     journal = journal_for(info.baseline)
     jobs = plan(
@@ -299,10 +314,12 @@ def _plan(
         journal=journal,
         resume=options["resume"],
     )
-    return _Planned(jobs, list(found.errors), journal)
+    return _Planned(jobs, list(found.errors), journal, early)
 
 
-def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list[Outcome], RunInfo]:
+def _session(
+    options: dict[str, Any], info: RunInfo, update: bool, early: EarlyWorkers
+) -> tuple[list[Outcome], RunInfo]:
     """Load the baseline → plan → guard writes → run → terminal report."""
     from .app.policy import CLI_FLAGS, absolute, guard_write, records_note
     from .reports import baseline_fields
@@ -318,7 +335,7 @@ def _session(options: dict[str, Any], info: RunInfo, update: bool) -> tuple[list
     # a record that cannot be used is an ERROR of its own (named as the user sees the file)
     records = store.read(Path(display_path(baseline)))
     info = dataclasses.replace(info, **baseline_fields(records))
-    planned = _plan(options, records, info, update)
+    planned = _plan(options, records, info, update, early)
     family = _family(options, planned, update)
     jobs = planned.jobs
     reporter = Reporter(
@@ -422,6 +439,7 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
     reports (a document with ``error`` set), then reported as usual.
     """
     from .app.policy import absolute
+    from .execution.backends import early_workers
     from .reports import RunInfo
     from .storage import store
 
@@ -431,7 +449,10 @@ def _execute(options: dict[str, Any], *, update: bool = False) -> int:
         baseline=absolute(options["baseline"] or store.find_baseline(options["path"])),
         strict=bool(options.get("strict")),
     )
-    outcomes, info = _reporting_errors(options, info, lambda: _session(options, info, update))
+    with early_workers() as early:  # stopped here if the run ends before the pool took them
+        outcomes, info = _reporting_errors(
+            options, info, lambda: _session(options, info, update, early)
+        )
     return _finish(options, outcomes, info)
 
 

@@ -17,6 +17,11 @@ carries its benchmark, its forwarded variables and whether to capture output;
 the timeout is enforced per seed by the parent. A worker that dies hard
 becomes a :class:`~pybench.core.seeds.SeedFailure` for the seed it was running,
 never a hang.
+
+A run may start its workers before this process imports the benchmark files
+(:class:`EarlyWorkers`, handed to :func:`open_pool`): each worker then imports
+those files while discovery here imports them too, so that its first seed finds
+them imported (:meth:`ProcessBackend.start`).
 """
 
 from __future__ import annotations
@@ -33,17 +38,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ..core.benchmark import Benchmark
 from ..core.errors import PybenchError
 from ..core.seeds import SeedFailure, SeedOutcome
 from ..core.settings import env_name_problem
-from ..sources.discover import load_benchmark
+from ..sources.discover import add_import_roots, function_in, load_module
 from ..sources.shadow import shadow_imports
 from . import interrupts
 from .bundle import Bundle, pack
-from .capture import Captured
 from .capture import capture as capture_output
 from .dask import BackendError, DaskBackend, HeldBackLog, dask_client
 from .evaluate import Backend, SerialBackend, evaluate_seed
@@ -52,8 +57,10 @@ from .versions import VersionMismatch
 __all__ = [
     "THREAD_VARIABLES",
     "CallOptions",
+    "EarlyWorkers",
     "Pool",
     "ProcessBackend",
+    "early_workers",
     "forwarded_env",
     "kill_workers",
     "open_pool",
@@ -134,6 +141,14 @@ class _Started:
 
 
 @dataclass(frozen=True)
+class _Preloading:
+    """A worker's note that it began importing a benchmark file ahead of its tasks
+    (``path``), or that it stopped doing so (``None``: it takes tasks now)."""
+
+    path: str | None
+
+
+@dataclass(frozen=True)
 class CallOptions:
     """How one benchmark's seeds are called in a worker (per benchmark, not per worker)."""
 
@@ -165,6 +180,10 @@ class _WorkerOptions:
     threads: int | None = None
     gpu: int | None = None
     sys_path: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
+    """Benchmark files to import before the first task, while no task waits."""
+    capture: bool = True
+    """Capture what the preloaded imports print (kept with a failed import)."""
 
 
 def _set_up_worker(environ: dict[str, str], options: _WorkerOptions) -> None:
@@ -184,36 +203,91 @@ def _set_up_worker(environ: dict[str, str], options: _WorkerOptions) -> None:
         shadow_imports([Path(p) for p in options.sys_path])
 
 
-_Loaded = dict[tuple[str, str], "Callable[[int], Any] | str"]
-"""A worker's imported benchmarks by ``(path, name)``, or why one could not be imported."""
+@dataclass(frozen=True)
+class _File:
+    """A benchmark file as a worker imported it: the module, or why it failed, and what
+    the import printed."""
+
+    module: ModuleType | None
+    error: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+
+def _import_file(path: str, capture: bool) -> _File:
+    """Import the benchmark file at ``path``; what it prints is captured like a seed's output."""
+    with capture_output(capture) as printed:
+        try:
+            module: ModuleType | None = load_module(Path(path))
+            error = ""
+        except PybenchError as exc:
+            module, error = None, str(exc)
+    return _File(module, error, printed.stdout, printed.stderr)
+
+
+@dataclass
+class _Loaded:
+    """A worker's imported benchmark files by path (each imported once, preloaded or on
+    first use, a failed import kept too) and its benchmarks by ``(path, name)``."""
+
+    files: dict[str, _File] = field(default_factory=dict)
+    benchmarks: dict[tuple[str, str], Callable[[int], Any] | str] = field(default_factory=dict)
 
 
 def _load(task: _Task, loaded: _Loaded) -> Callable[[int], Any] | SeedOutcome:
-    """The task's benchmark, imported on first use (a failed import is kept too).
+    """The task's benchmark, from its file imported on first use (or preloaded).
 
-    What the import prints is captured like a seed's output (kept with a failure).
+    What the import printed is captured like a seed's output and kept with a
+    failure: the first seed of each benchmark of a file that fails carries it.
     """
     key = (task.path, task.name)
-    printed = Captured()
-    if key not in loaded:
-        with capture_output(task.capture) as printed:
+    printed = ("", "")
+    if key not in loaded.benchmarks:
+        file = loaded.files.get(task.path)
+        if file is None:
+            file = loaded.files[task.path] = _import_file(task.path, task.capture)
+        printed = (file.stdout, file.stderr)
+        if file.module is None:
+            loaded.benchmarks[key] = file.error
+        else:
             try:
-                loaded[key] = load_benchmark(Path(task.path), task.name)
+                loaded.benchmarks[key] = function_in(file.module, Path(task.path), task.name)
             except PybenchError as exc:
-                loaded[key] = str(exc)
-    func = loaded[key]
+                loaded.benchmarks[key] = str(exc)
+    func = loaded.benchmarks[key]
     if isinstance(func, str):
         failure = SeedFailure(f"could not be run in a worker: {func}")
-        return SeedOutcome(
-            task.index, task.seed, failure=failure, stdout=printed.stdout, stderr=printed.stderr
-        )
+        out, err = printed
+        return SeedOutcome(task.index, task.seed, failure=failure, stdout=out, stderr=err)
     return func
 
 
-def _worker_main(conn: Connection, environ: dict[str, str], options: _WorkerOptions) -> None:
-    """The loop of one worker process: run seeds on request, each benchmark imported once.
+def _preload(conn: Connection, options: _WorkerOptions, loaded: _Loaded) -> None:
+    """Import the files of ``options.preload`` one after another until a task arrives.
 
-    Receives :class:`_Task` values; imports the task's benchmark if needed, then
+    Each import is announced with a :class:`_Preloading` note (the parent times a task
+    waiting behind another file's import apart from its own); a final
+    ``_Preloading(None)`` says the worker takes tasks now. Files left over are
+    imported when a task first needs them.
+    """
+    if not options.preload:
+        return
+    for path in options.preload:  # sys.path as discovery leaves it, whatever is imported here
+        add_import_roots(Path(path))
+    for path in options.preload:
+        if conn.poll():  # a task (or the end) is waiting: it goes first
+            break
+        conn.send(_Preloading(path))
+        if path not in loaded.files:
+            loaded.files[path] = _import_file(path, options.capture)
+    conn.send(_Preloading(None))
+
+
+def _worker_main(conn: Connection, environ: dict[str, str], options: _WorkerOptions) -> None:
+    """The loop of one worker process: run seeds on request, each benchmark file imported once.
+
+    First imports the files of ``options.preload`` until a task arrives (:func:`_preload`).
+    Then receives :class:`_Task` values; imports the task's benchmark if needed, then
     answers with a :class:`_Started` note and the seed's :class:`SeedOutcome`
     (the parent times the import and the seed each against the timeout);
     ``None`` or a closed connection ends the loop. ``environ`` is the whole
@@ -221,7 +295,11 @@ def _worker_main(conn: Connection, environ: dict[str, str], options: _WorkerOpti
     set around its call.
     """
     _set_up_worker(environ, options)
-    loaded: _Loaded = {}
+    loaded = _Loaded()
+    try:
+        _preload(conn, options, loaded)
+    except (EOFError, OSError):
+        return
     while True:
         try:
             task = conn.recv()
@@ -285,7 +363,43 @@ class _Worker:
     started: float | None = None
     """When the worker began its task (``time.monotonic``); ``None`` before it says so."""
     sent: float | None = None
-    """When the task was sent: until it starts, the worker is starting up or importing."""
+    """When the task was sent: until it starts, the worker is starting up or importing
+    (restarted by each :class:`_Preloading` note)."""
+    preloading: str | None = None
+    """The file the worker is importing ahead of its tasks, as last heard."""
+    warming: bool = False
+    """Started with files to preload, and not yet heard to be done with them."""
+
+
+def _note_preload(worker: _Worker, path: str | None, now: float) -> None:
+    """A :class:`_Preloading` note: a waiting task's start-up clock restarts, so it
+    is timed on its own file's import, never on another's."""
+    if worker.task is not None and worker.started is None:
+        worker.sent = now
+    worker.preloading = path
+    if path is None:
+        worker.warming = False
+
+
+def _behind(worker: _Worker) -> bool:
+    """Whether the worker's task waits behind the preload of a file it did not ask for."""
+    task = worker.task
+    return (
+        task is not None
+        and worker.started is None
+        and worker.preloading is not None
+        and worker.preloading != task.path
+    )
+
+
+def _still_warming(worker: _Worker) -> bool:
+    """Whether an idle worker is still preloading (its notes read so far say so)."""
+    with contextlib.suppress(EOFError, OSError):
+        while worker.warming and worker.conn.poll():
+            message = worker.conn.recv()
+            if isinstance(message, _Preloading):
+                _note_preload(worker, message.path, time.monotonic())
+    return worker.warming
 
 
 def _clock(worker: _Worker) -> float | None:
@@ -318,10 +432,10 @@ class ProcessBackend:
     """Runs seeds in local worker processes, one seed per worker at a time.
 
     Each worker imports a benchmark file by path the first time it runs one of
-    its seeds and keeps it for every later seed, of this benchmark and of any
-    other benchmark the run hands the same workers. With ``gpus``, there is one
-    worker per listed GPU and its ``CUDA_VISIBLE_DEVICES`` is set to that GPU
-    before anything is imported.
+    its seeds (or ahead of them, see :meth:`start`) and keeps it for every later
+    seed, of this benchmark and of any other benchmark the run hands the same
+    workers. With ``gpus``, there is one worker per listed GPU and its
+    ``CUDA_VISIBLE_DEVICES`` is set to that GPU before anything is imported.
     Workers are not daemonic, so a benchmark may start processes of its own
     (e.g. a data loader).
 
@@ -362,10 +476,18 @@ class ProcessBackend:
         self._threads = threads_per_worker(len(self._slots))
         _LIVE.add(self)
 
-    def _start(self, gpu: int | None) -> _Worker:
+    def _start(
+        self, gpu: int | None, preload: tuple[str, ...] = (), capture: bool = True
+    ) -> _Worker:
         ctx = _context()
         parent_conn, child_conn = ctx.Pipe(duplex=True)
-        options = _WorkerOptions(threads=self._threads, gpu=gpu, sys_path=self._sys_path)
+        options = _WorkerOptions(
+            threads=self._threads,
+            gpu=gpu,
+            sys_path=self._sys_path,
+            preload=preload,
+            capture=capture,
+        )
         process = ctx.Process(
             target=_worker_main,
             args=(child_conn, dict(os.environ), options),
@@ -373,7 +495,27 @@ class ProcessBackend:
         )
         process.start()
         child_conn.close()
-        return _Worker(process, parent_conn, gpu)
+        return _Worker(process, parent_conn, gpu, warming=bool(preload))
+
+    def start(self, preload: Sequence[str | os.PathLike[str]], *, capture: bool = True) -> None:
+        """Start every worker now, each importing the benchmark files ``preload`` before
+        its first task (see :class:`_Preloading`), so the imports overlap what this
+        process does meanwhile.
+
+        A worker keeps what it imported for the tasks that need it. A task sent while
+        its worker is still importing another file is timed from when that import ends;
+        if it takes past the task's timeout (or the worker dies in it), the worker is
+        replaced by a fresh one that imports only what its tasks need, and the task is
+        sent again: a preload never costs a seed its timeout. A worker that cannot be
+        started now is started on first use, as without a preload.
+        """
+        files = tuple(str(p) for p in preload)
+        while len(self._workers) < len(self._slots):
+            self._workers.append(None)
+        for i, worker in enumerate(self._workers):
+            if worker is None:
+                with contextlib.suppress(OSError):  # e.g. out of processes: started on first use
+                    self._workers[i] = self._start(self._slots[i], files, capture)
 
     def _prepare(self, n_seeds: int) -> None:
         wanted = min(len(self._slots), max(1, n_seeds))
@@ -398,6 +540,10 @@ class ProcessBackend:
         try:
             worker.conn.send(task)
         except OSError:
+            if worker.warming:  # it died preloading a file: not this task's doing
+                self._stop(worker)
+                self._workers[i] = None
+                return self._dispatch(i, task)  # to a fresh worker, which preloads nothing
             return self._died(i)
         return None
 
@@ -433,6 +579,26 @@ class ProcessBackend:
         if timeout is None or not starts:
             return None
         return max(0.0, min(starts) + timeout - time.monotonic())
+
+    def _replace(self, i: int, pending: deque[_Task]) -> None:
+        """Kill worker ``i``, stuck in (or killed by) the preload of a file its task did not
+        ask for; its task goes back to the front of the queue, for a fresh worker."""
+        worker = self._workers[i]
+        assert worker is not None and worker.task is not None
+        _signal_group(worker.process, signal.SIGKILL)
+        worker.process.join(_STOP_GRACE_S)
+        self._stop(worker)
+        self._workers[i] = None
+        pending.appendleft(worker.task)
+
+    def _lost(self, i: int, pending: deque[_Task]) -> list[SeedOutcome]:
+        """Worker ``i`` died: its seed's failure, or its task sent again if it died while
+        preloading another file."""
+        worker = self._workers[i]
+        if worker is not None and _behind(worker):
+            self._replace(i, pending)
+            return []
+        return [self._died(i)]
 
     def _died(self, i: int) -> SeedOutcome:
         """Forget dead worker ``i``; the failure of the seed it was running."""
@@ -499,28 +665,34 @@ class ProcessBackend:
                 try:
                     message = w.conn.recv()
                 except (EOFError, OSError):
-                    outcomes.append(self._died(i))
+                    outcomes += self._lost(i, pending)
                     continue
                 if isinstance(message, _Started):
                     w.started = now
+                    continue
+                if isinstance(message, _Preloading):
+                    _note_preload(w, message.path, now)
                     continue
                 w.task = w.started = w.sent = None
                 if pending:  # hand the worker its next seed before the caller sees this one
                     outcomes += self._send(i, pending)
                 outcomes.append(message)
             elif w.process.sentinel in ready:
-                outcomes.append(self._died(i))
+                outcomes += self._lost(i, pending)
             elif timeout is not None and now - (_clock(w) or now) >= timeout:
-                outcomes.append(self._timed_out(i))
+                if _behind(w):
+                    self._replace(i, pending)
+                else:
+                    outcomes.append(self._timed_out(i))
         return outcomes
 
     def _stop(self, worker: _Worker) -> None:
         process = worker.process
         with contextlib.suppress(OSError, ValueError):
             if process.is_alive():
-                if worker.task is None:
+                if worker.task is None and not _still_warming(worker):
                     worker.conn.send(None)
-                else:
+                else:  # a seed, or imports on our behalf: nothing to wait for
                     _signal_group(process, signal.SIGTERM)
             elif process.pid:  # a dead worker: what its seeds left running goes with it
                 os.killpg(process.pid, signal.SIGKILL)
@@ -589,6 +761,66 @@ def forwarded_env(
 
 
 # -- the pool ----------------------------------------------------------------
+def _key(workers: int, gpus: tuple[int, ...] | None, roots: tuple[str, ...]) -> tuple[object, ...]:
+    """Which of a run's workers serve a benchmark: the same count (or GPUs) and code."""
+    return ("gpus", gpus, roots) if gpus else ("workers", workers, roots)
+
+
+class EarlyWorkers:
+    """Local workers started before this process imports the run's benchmark files.
+
+    :meth:`start` starts them, each importing the files in the background
+    (:meth:`ProcessBackend.start`), while this process discovers the benchmarks;
+    :func:`open_pool` then hands them to the benchmarks that ask for those
+    workers. Whatever the pool did not take is stopped when the block of
+    :func:`early_workers` ends (an error before anything ran).
+    """
+
+    def __init__(self) -> None:
+        self._backends: dict[tuple[object, ...], ProcessBackend] = {}
+
+    def start(
+        self,
+        files: Sequence[Path],
+        *,
+        workers: int | None,
+        gpus: tuple[int, ...] | None,
+        capture: bool,
+    ) -> bool:
+        """Start the workers the run's own options call for, preloading ``files``.
+
+        Only when those options alone decide where every benchmark runs (``workers``
+        over 1, or ``gpus``: they override the benchmarks' keywords) and there are
+        files; nothing is started otherwise. Whether workers were started.
+        """
+        if not files or not (gpus or (workers or 1) > 1):
+            return False
+        backend = ProcessBackend(workers=workers or 1, gpus=gpus)
+        self._backends[_key(workers or 1, gpus, ())] = backend
+        backend.start(files, capture=capture)
+        return True
+
+    def take(self) -> dict[tuple[object, ...], ProcessBackend]:
+        """The started workers, now the caller's to close."""
+        taken, self._backends = self._backends, {}
+        return taken
+
+    def close(self) -> None:
+        """Stop the workers no pool took."""
+        for backend in self.take().values():
+            backend.close()
+
+
+@contextlib.contextmanager
+def early_workers() -> Iterator[EarlyWorkers]:
+    """An :class:`EarlyWorkers` whose workers are stopped at the end unless a pool took them."""
+    early = EarlyWorkers()
+    try:
+        yield early
+    finally:
+        early.close()
+
+
 class _Bound:
     """One benchmark's view of a shared :class:`ProcessBackend`: its call options."""
 
@@ -670,7 +902,7 @@ class Pool:
         if not (gpus or workers > 1 or timeout is not None or source_roots):
             return SerialBackend(capture=self.capture)
         roots = tuple(str(p) for p in source_roots)
-        key = ("gpus", gpus, roots) if gpus else ("workers", workers, roots)
+        key = _key(workers, gpus, roots)
         backend = self._workers.get(key)
         if backend is None:
             backend = self._workers[key] = ProcessBackend(
@@ -701,7 +933,11 @@ class Pool:
 
 @contextlib.contextmanager
 def open_pool(
-    *, dask: str | None = None, dask_timeout: float | None = None, capture: bool = True
+    *,
+    dask: str | None = None,
+    dask_timeout: float | None = None,
+    capture: bool = True,
+    early: EarlyWorkers | None = None,
 ) -> Iterator[Pool]:
     """The back-ends of one run; every worker is stopped when the block ends.
 
@@ -715,6 +951,8 @@ def open_pool(
         dask_timeout: seconds to wait for the scheduler to have a worker (default:
             ``PYBENCH_DASK_TIMEOUT``, else 60).
         capture: capture each seed's output (see :class:`Pool`).
+        early: workers started before the benchmarks were imported here, which the
+            pool takes over for the benchmarks that ask for them (local runs only).
 
     Raises:
         DaskMissingError: ``dask`` was given but ``distributed`` is not installed.
@@ -723,6 +961,8 @@ def open_pool(
     """
     if not dask:
         pool = Pool(capture=capture)
+        if early is not None:
+            pool._workers.update(early.take())
         try:
             yield pool
         finally:

@@ -36,9 +36,12 @@ __all__ = [
     "DiscoveryError",
     "ImportFailedError",
     "NothingFoundError",
+    "add_import_roots",
     "benchmarks_in",
     "collect",
     "discover",
+    "files_to_import",
+    "function_in",
     "load_benchmark",
     "select",
 ]
@@ -92,6 +95,16 @@ def _import_hint(roots: Sequence[Path]) -> str:
     )
 
 
+def add_import_roots(path: Path) -> list[Path]:
+    """Put the folders the file at ``path`` imports from first on ``sys.path`` (those not
+    there yet), as :func:`load_module` does before importing it; the folders."""
+    path = path.resolve()
+    roots = [path.parent] if shadow.active() else shadow.import_roots(path)
+    missing = [str(root) for root in roots if str(root) not in sys.path]
+    sys.path[:0] = missing
+    return roots
+
+
 def load_module(path: Path) -> ModuleType:
     """Import the Python file at ``path`` as a fresh module, without writing bytecode.
 
@@ -105,9 +118,7 @@ def load_module(path: Path) -> ModuleType:
     """
     path = path.resolve()
     name = module_name(path)
-    roots = [path.parent] if shadow.active() else shadow.import_roots(path)
-    missing = [str(root) for root in roots if str(root) not in sys.path]
-    sys.path[:0] = missing
+    roots = add_import_roots(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise DiscoveryError(f"{path}: cannot be imported as a Python file")
@@ -175,12 +186,21 @@ def _benchmark_files(root: Path) -> list[Path]:
     )
 
 
-def load_benchmark(path: Path, name: str) -> Callable[[int], Any]:
-    """Import ``path`` and return its function ``name`` (used by worker processes)."""
-    func = getattr(load_module(path), name, None)
+def function_in(module: ModuleType, path: Path, name: str) -> Callable[[int], Any]:
+    """The function ``name`` of ``module``, imported from ``path`` (used by worker processes).
+
+    Raises:
+        DiscoveryError: the module has no such function.
+    """
+    func = getattr(module, name, None)
     if not callable(func):
         raise DiscoveryError(f"{path}: has no function {name!r}")
     return cast("Callable[[int], Any]", func)
+
+
+def load_benchmark(path: Path, name: str) -> Callable[[int], Any]:
+    """Import ``path`` and return its function ``name``."""
+    return function_in(load_module(path), path, name)
 
 
 def benchmarks_in(path: Path) -> list[Benchmark]:
@@ -268,6 +288,23 @@ def _check_root(root: Path, shown: Callable[[Path], str] = str) -> None:
         raise DiscoveryError(f"{shown(root)}: not a Python file; pass a .py file or a folder")
 
 
+def _candidates(files: list[Path], wanted: set[str]) -> list[Path]:
+    return [p for p in files if _mentions(p, wanted)] if wanted else files
+
+
+def files_to_import(root: Path, names: Sequence[str] = ()) -> list[Path]:
+    """The files :func:`collect` would import for ``names``, found without importing any.
+
+    Resolved paths, as benchmarks carry them; empty when ``root`` does not exist.
+    """
+    try:
+        _check_root(root)
+    except DiscoveryError:
+        return []  # collect() says why
+    files = _candidates(_benchmark_files(root), {bench_name(n) for n in names})
+    return [p.resolve() for p in files]
+
+
 def collect(
     root: Path,
     names: Sequence[str] = (),
@@ -298,7 +335,7 @@ def collect(
     given = {bench_name(n): n for n in names}
     wanted = set(given)
     files = _benchmark_files(root)
-    candidates = [p for p in files if _mentions(p, wanted)] if wanted else files
+    candidates = _candidates(files, wanted)
     found: dict[str, Benchmark] = {}
     errors: list[CollectionError] = []
     for path in candidates:
