@@ -549,12 +549,8 @@ class ProcessBackend:
 
     def _timed_out(self, i: int) -> SeedOutcome:
         """Kill worker ``i``, whose seed ran past the timeout; that seed's failure."""
-        worker = self._workers[i]
-        assert worker is not None and worker.task is not None
-        _signal_group(worker.process, signal.SIGKILL)
-        worker.process.join(_STOP_GRACE_S)
-        self._stop(worker)
-        self._workers[i] = None
+        worker = self._kill(i)
+        assert worker.task is not None
         timeout = self._call.timeout or 0.0
         if worker.started is None:
             message = (
@@ -583,13 +579,20 @@ class ProcessBackend:
     def _replace(self, i: int, pending: deque[_Task]) -> None:
         """Kill worker ``i``, stuck in (or killed by) the preload of a file its task did not
         ask for; its task goes back to the front of the queue, for a fresh worker."""
+        worker = self._kill(i)
+        assert worker.task is not None
+        pending.appendleft(worker.task)
+
+    def _kill(self, i: int) -> _Worker:
+        """Kill worker ``i`` (and what its seed started) and forget it; the worker, for its
+        task."""
         worker = self._workers[i]
-        assert worker is not None and worker.task is not None
+        assert worker is not None
         _signal_group(worker.process, signal.SIGKILL)
         worker.process.join(_STOP_GRACE_S)
         self._stop(worker)
         self._workers[i] = None
-        pending.appendleft(worker.task)
+        return worker
 
     def _lost(self, i: int, pending: deque[_Task]) -> list[SeedOutcome]:
         """Worker ``i`` died: its seed's failure, or its task sent again if it died while
