@@ -46,7 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OLD = "41a3bf5"
+OLD = "91cff17"
+"""The last commit before the work on scale (one engine, the matrix-product sign flips)."""
 
 CURVE = """
 import numpy as np
