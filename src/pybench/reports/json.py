@@ -144,6 +144,14 @@ class SlotRow(Mapping[str, Any]):
             return self._values(self._sides[self._VALUES.index(key)])
         return self._fields[key]
 
+    def get(self, key: str, default: Any = None) -> Any:  # (Mapping's goes through a KeyError)
+        if key in self._VALUES:
+            return self._values(self._sides[self._VALUES.index(key)])
+        return self._fields.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._VALUES or key in self._fields
+
     def __iter__(self) -> Iterator[str]:
         yield from self._fields
         yield from self._VALUES
