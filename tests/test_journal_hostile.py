@@ -158,3 +158,25 @@ def test_a_journal_of_another_format_is_not_resumed(tmp_path: Path) -> None:
     assert journal.unused("bench_x", fingerprint, [11]) == (
         "it was written by another version of pybench"
     )
+
+
+def test_resumed_seeds_with_other_slots_are_that_benchmarks_error(project, write_bench, cli):
+    from pybench.app.runs import journal_for
+    from pybench.core.values import SlotValues
+
+    path = write_bench("def bench_a(seed, n_seeds=6):\n    return {'x': seed % 5 + 1.0}\n")
+    write_bench("def bench_b(seed, n_seeds=6):\n    return seed % 7 + 1.0\n", "bench_b.py")
+    journal = journal_for(project / ".pybench" / "baselines.jsonl")
+    fingerprint = journal.fingerprint(Benchmark(name="bench_a", path=path, func=lambda s: 1.0))
+    seeds = [5, 6, 7, 8, 9, 10]
+
+    def outcome(index: int, metric: str) -> SeedOutcome:
+        values = SlotValues.from_mapping({(0, metric): 1.0})
+        return SeedOutcome(index, seeds[index], values=values, elapsed=0.1)
+
+    journal.start("bench_a", fingerprint, seeds, [outcome(0, "x"), outcome(1, "y")]).close()
+    result = cli("benchmarks", "--resume")
+    assert result.exit_code == 2
+    assert "bench_a" in result.stdout and "ERROR" in result.stdout
+    assert "different slots" in result.stdout
+    assert "bench_b" in result.stdout and "NEW" in result.stdout
