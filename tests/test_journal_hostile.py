@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def _check_valid(found: Resumable | None) -> None:
         assert isinstance(outcome, SeedOutcome)
         assert found.seeds[outcome.index] == outcome.seed
         assert outcome.values
+        assert math.isfinite(outcome.elapsed) and outcome.elapsed >= 0
         for (step, metric), value in outcome.values.items():
             assert isinstance(step, int) and isinstance(metric, str) and isinstance(value, float)
 
@@ -180,3 +182,18 @@ def test_resumed_seeds_with_other_slots_are_that_benchmarks_error(project, write
     assert "bench_a" in result.stdout and "ERROR" in result.stdout
     assert "different slots" in result.stdout
     assert "bench_b" in result.stdout and "NEW" in result.stdout
+
+
+def test_a_seed_time_that_no_run_could_take_is_ignored(tmp_path: Path) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    layout = json.dumps({"layout": 1, "slots": [[0, "m"]]})
+    rows = [
+        json.dumps({"index": i, "seed": seed, "layout": 1, "values": _b64([0.5]), "elapsed": t})
+        for i, (seed, t) in enumerate(zip(SEEDS, [math.nan, -1.0, 0.25], strict=True))
+    ]
+    journal.path("bench_x").write_text(
+        "\n".join([_header(fingerprint), layout, *rows]) + "\n", encoding="utf-8"
+    )
+    found = journal.read("bench_x", fingerprint)
+    assert found is not None and [(o.index, o.elapsed) for o in found.outcomes] == [(2, 0.25)]

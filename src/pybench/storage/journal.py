@@ -142,6 +142,8 @@ class _Reader:
             return None
         if not (_is_int(number) and number in self.layouts and _is_number(elapsed)):
             return None
+        if not (math.isfinite(elapsed) and elapsed >= 0):  # the writer writes no other
+            return None
         steps, metrics = self.layouts[number]
         floats = _floats(obj["values"], len(metrics))
         if floats is None:
