@@ -197,3 +197,15 @@ def test_a_seed_time_that_no_run_could_take_is_ignored(tmp_path: Path) -> None:
     )
     found = journal.read("bench_x", fingerprint)
     assert found is not None and [(o.index, o.elapsed) for o in found.outcomes] == [(2, 0.25)]
+
+
+def test_seeds_no_baseline_could_store_make_the_journal_unusable(tmp_path: Path) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    for seeds in ([], [-1, 22], [11, 2**70], [11, 11], "11", [11, 1.5]):
+        journal.path("bench_x").write_text(_header(fingerprint, seeds) + "\n", encoding="utf-8")
+        assert journal.read("bench_x", fingerprint) is None
+        assert journal.unused("bench_x", fingerprint, SEEDS) == "it cannot be read"
+    text = _header(fingerprint).replace("33]", "Infinity]")  # json reads a float infinity
+    journal.path("bench_x").write_text(text + "\n", encoding="utf-8")
+    assert journal.unused("bench_x", fingerprint, SEEDS) == "it cannot be read"

@@ -73,6 +73,17 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _are_seeds(value: Any) -> bool:
+    """Whether ``value`` could be a run's seeds: distinct ints in ``[0, 2**32)``, as a
+    baseline stores them (a journal's seeds become a new baseline's)."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(_is_int(s) and 0 <= s < 2**32 for s in value)
+        and len(set(value)) == len(value)
+    )
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -267,8 +278,7 @@ def _header_seeds(first: str, name: str, fingerprint: str) -> list[int] | None:
             header["journal"] == FORMAT
             and header["bench"] == name
             and header["fingerprint"] == fingerprint
-            and isinstance(seeds, list)
-            and all(_is_int(s) for s in seeds)
+            and _are_seeds(seeds)
         )
     except (ValueError, TypeError, KeyError, IndexError, RecursionError):
         return None
@@ -359,7 +369,9 @@ class Journal:
                 return f"it belongs to another benchmark ({str(header['bench'])[:60]!r})"
             if header["fingerprint"] != fingerprint:
                 return "the code changed since it was written (benchmark file or git diff)"
-            if [int(s) for s in header["seeds"]] != [int(s) for s in seeds]:
+            if not _are_seeds(header["seeds"]):
+                return "it cannot be read"
+            if header["seeds"] != [int(s) for s in seeds]:
                 return "it was written for other seeds"
         except (ValueError, TypeError, KeyError, RecursionError):
             return "it cannot be read"
