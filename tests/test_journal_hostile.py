@@ -209,3 +209,16 @@ def test_seeds_no_baseline_could_store_make_the_journal_unusable(tmp_path: Path)
     text = _header(fingerprint).replace("33]", "Infinity]")  # json reads a float infinity
     journal.path("bench_x").write_text(text + "\n", encoding="utf-8")
     assert journal.unused("bench_x", fingerprint, SEEDS) == "it cannot be read"
+
+
+def test_a_header_longer_than_a_line_may_be_cannot_be_read(tmp_path: Path, monkeypatch) -> None:
+    from pybench.storage import journal as module
+
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    header = _header(fingerprint)
+    journal.path("bench_x").write_text(header + "\n", encoding="utf-8")
+    assert journal.unused("bench_x", fingerprint, SEEDS) is None
+    monkeypatch.setattr(module, "MAX_LINE_CHARS", len(header) - 1)
+    assert journal.read("bench_x", fingerprint) is None
+    assert journal.unused("bench_x", fingerprint, SEEDS) == "it cannot be read"

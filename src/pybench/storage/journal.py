@@ -357,11 +357,14 @@ class Journal:
 
     def unused(self, name: str, fingerprint: str, seeds: Sequence[int]) -> str | None:
         """Why ``--resume`` cannot use the journal of ``name`` (``None``: none, or usable)."""
-        try:
-            first = self.path(name).read_text(encoding="utf-8", errors="replace").partition("\n")[0]
+        try:  # the first line only, and no more of it than a reader would take
+            with open(self.path(name), encoding="utf-8", errors="replace") as file:
+                first = file.readline(MAX_LINE_CHARS + 1).rstrip("\n")
         except OSError:
             return None
         try:
+            if len(first) > MAX_LINE_CHARS:
+                raise ValueError(first[:60])
             header = json.loads(first)
             if header["journal"] != FORMAT:
                 return "it was written by another version of pybench"
