@@ -129,3 +129,19 @@ def test_a_closed_null_device_descriptor_is_opened_again(capfd):
         assert capture._NULL[0][0] != other  # not the file that took the old number
     finally:
         os.close(other)
+
+
+def test_a_block_that_closes_the_low_descriptors_gets_the_terminal_back():
+    script = (
+        "import os\n"
+        "from pybench.execution import capture\n"
+        "with capture.capture() as got:\n"
+        "    print('captured', flush=True)\n"
+        "    os.closerange(0, 51)\n"
+        "print('after', repr(got.stdout))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "after 'captured\\n'\n"

@@ -374,3 +374,15 @@ def test_a_killed_writer_leaves_the_store_readable(target, tmp_path):
         assert store.execute("SELECT COUNT(*) FROM pybench_slots").fetchone()[0] == 3
         store.append(run_entry(4, [result("bench_a", [(1, "a")], np.ones((3, 1)))]))
         assert len(build(store)[0].slots[0]) == 4
+
+
+def test_huge_values_summarise_without_a_numpy_warning():
+    import warnings
+
+    from pybench.history.entries import summarise
+
+    values = np.array([[1e300, -1e300, 5.0], [-1e300, 1e300, 6.0], [1.7e308, 0.0, 7.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, low, high = summarise(values)
+    assert np.all(np.isfinite(mean)) and np.isfinite(low[2]) and low[2] < 6.0 < high[2]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def _check_valid(found: Resumable | None) -> None:
         assert isinstance(outcome, SeedOutcome)
         assert found.seeds[outcome.index] == outcome.seed
         assert outcome.values
+        assert math.isfinite(outcome.elapsed) and outcome.elapsed >= 0
         for (step, metric), value in outcome.values.items():
             assert isinstance(step, int) and isinstance(metric, str) and isinstance(value, float)
 
@@ -158,3 +160,65 @@ def test_a_journal_of_another_format_is_not_resumed(tmp_path: Path) -> None:
     assert journal.unused("bench_x", fingerprint, [11]) == (
         "it was written by another version of pybench"
     )
+
+
+def test_resumed_seeds_with_other_slots_are_that_benchmarks_error(project, write_bench, cli):
+    from pybench.app.runs import journal_for
+    from pybench.core.values import SlotValues
+
+    path = write_bench("def bench_a(seed, n_seeds=6):\n    return {'x': seed % 5 + 1.0}\n")
+    write_bench("def bench_b(seed, n_seeds=6):\n    return seed % 7 + 1.0\n", "bench_b.py")
+    journal = journal_for(project / ".pybench" / "baselines.jsonl")
+    fingerprint = journal.fingerprint(Benchmark(name="bench_a", path=path, func=lambda s: 1.0))
+    seeds = [5, 6, 7, 8, 9, 10]
+
+    def outcome(index: int, metric: str) -> SeedOutcome:
+        values = SlotValues.from_mapping({(0, metric): 1.0})
+        return SeedOutcome(index, seeds[index], values=values, elapsed=0.1)
+
+    journal.start("bench_a", fingerprint, seeds, [outcome(0, "x"), outcome(1, "y")]).close()
+    result = cli("benchmarks", "--resume")
+    assert result.exit_code == 2
+    assert "bench_a" in result.stdout and "ERROR" in result.stdout
+    assert "different slots" in result.stdout
+    assert "bench_b" in result.stdout and "NEW" in result.stdout
+
+
+def test_a_seed_time_that_no_run_could_take_is_ignored(tmp_path: Path) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    layout = json.dumps({"layout": 1, "slots": [[0, "m"]]})
+    rows = [
+        json.dumps({"index": i, "seed": seed, "layout": 1, "values": _b64([0.5]), "elapsed": t})
+        for i, (seed, t) in enumerate(zip(SEEDS, [math.nan, -1.0, 0.25], strict=True))
+    ]
+    journal.path("bench_x").write_text(
+        "\n".join([_header(fingerprint), layout, *rows]) + "\n", encoding="utf-8"
+    )
+    found = journal.read("bench_x", fingerprint)
+    assert found is not None and [(o.index, o.elapsed) for o in found.outcomes] == [(2, 0.25)]
+
+
+def test_seeds_no_baseline_could_store_make_the_journal_unusable(tmp_path: Path) -> None:
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    for seeds in ([], [-1, 22], [11, 2**70], [11, 11], "11", [11, 1.5]):
+        journal.path("bench_x").write_text(_header(fingerprint, seeds) + "\n", encoding="utf-8")
+        assert journal.read("bench_x", fingerprint) is None
+        assert journal.unused("bench_x", fingerprint, SEEDS) == "it cannot be read"
+    text = _header(fingerprint).replace("33]", "Infinity]")  # json reads a float infinity
+    journal.path("bench_x").write_text(text + "\n", encoding="utf-8")
+    assert journal.unused("bench_x", fingerprint, SEEDS) == "it cannot be read"
+
+
+def test_a_header_longer_than_a_line_may_be_cannot_be_read(tmp_path: Path, monkeypatch) -> None:
+    from pybench.storage import journal as module
+
+    journal, fingerprint = _journal(tmp_path)
+    journal.folder.mkdir()
+    header = _header(fingerprint)
+    journal.path("bench_x").write_text(header + "\n", encoding="utf-8")
+    assert journal.unused("bench_x", fingerprint, SEEDS) is None
+    monkeypatch.setattr(module, "MAX_LINE_CHARS", len(header) - 1)
+    assert journal.read("bench_x", fingerprint) is None
+    assert journal.unused("bench_x", fingerprint, SEEDS) == "it cannot be read"

@@ -121,6 +121,20 @@ def test_a_ten_percent_drop_fails_at_any_scale(scale):
         assert b.effect_size == pytest.approx(a.effect_size, rel=1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-310, 1e-318])
+def test_subnormal_values_are_judged_like_any_others_without_a_warning(scale):
+    import warnings
+
+    base, cur = _drop_case()
+    plain = stats.compare(base, cur, _slots(4, "acc"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tiny = stats.compare(base * scale, cur * scale, _slots(4, "acc"))
+        rise = stats.compare(base * scale, base * (scale * 1.5), _slots(4, "acc"))
+    assert not tiny.passed and tiny.n_flagged == plain.n_flagged
+    assert rise.passed and rise.n_flagged == 0
+
+
 # -- the relative change and min_effect ------------------------------------------------------
 def _paired(rng, n, mean, sd, rho, delta):
     """Baseline ``b`` and current ``c = b + d``; ``corr(b, c) = rho``, true Δ = delta."""

@@ -73,11 +73,12 @@ def magnitudes(*matrices: np.ndarray) -> np.ndarray:
 def normalise(*matrices: np.ndarray) -> np.ndarray:
     """Per-column powers of two that bring each column's magnitude into ``[0.5, 1)``.
 
-    ``1`` for an all-zero column.
+    ``1`` for an all-zero column; for a column of subnormal numbers (below ``2**-1022``),
+    whose power of two would overflow, the largest normal one: ``2**1022``.
     """
     big = magnitudes(*matrices)
     _, exponent = np.frexp(big)
-    return np.where(big > 0.0, np.ldexp(1.0, -exponent), 1.0)
+    return np.where(big > 0.0, np.ldexp(1.0, -np.maximum(exponent, -1022)), 1.0)
 
 
 def ties(diffs: np.ndarray, magnitude: np.ndarray, rtol: float) -> np.ndarray:

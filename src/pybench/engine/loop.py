@@ -305,8 +305,9 @@ def _run_job(
     elsewhere = against_baseline(job)
     if elsewhere is not None and job.strict:
         return Outcome.failed(job.bench, job.settings, job.seeds, Failure(elsewhere))
-    runs = [_SideRun(job, side, pool, journal) for side in job.runs_on]
-    try:
+    runs: list[_SideRun] = []
+    try:  # a resumed seed that does not fit the others is this benchmark's error
+        runs.extend(_SideRun(job, side, pool, journal) for side in job.runs_on)
         outcome = _execute(job, runs, tick, git)
     except BenchmarkError as exc:
         outcome = _failed(job, exc, started)
@@ -316,7 +317,10 @@ def _run_job(
     notes = tuple(note for note in (elsewhere, job.resume_note) if note)
     warnings = (*notes, *outcome.warnings)
     return dataclasses.replace(
-        outcome, version_mismatches=mismatches, cluster=runs[-1].notes, warnings=warnings
+        outcome,
+        version_mismatches=mismatches,
+        cluster=runs[-1].notes if runs else None,
+        warnings=warnings,
     )
 
 

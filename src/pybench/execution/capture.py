@@ -21,6 +21,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["MAX_CHARS", "Captured", "capture"]
 
 MAX_CHARS = 64_000
@@ -58,6 +63,13 @@ def _flush(stream: Any) -> None:
 
 
 def _read_tail(file: IO[bytes]) -> str:
+    try:
+        return _tail(file)
+    except (OSError, ValueError):  # the seed closed the file's descriptor
+        return ""
+
+
+def _tail(file: IO[bytes]) -> str:
     size = file.seek(0, io.SEEK_END)
     limit = MAX_CHARS * 4  # UTF-8 needs at most four bytes a character
     file.seek(max(0, size - limit))
@@ -113,13 +125,31 @@ def _null() -> int:
     return fd
 
 
+_KEPT_FROM = 256
+"""The descriptors the capture keeps for itself (the terminal's, the anonymous files) are
+moved at or above this number, out of the way of a seed that closes the low ones."""
+
+
+def _kept(fd: int) -> int:
+    """``fd`` moved to a free descriptor from ``_KEPT_FROM`` on (close-on-exec); ``fd`` as it
+    is where the system cannot do that."""
+    if fcntl is None:  # pragma: no cover - not on POSIX
+        return fd
+    try:
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _KEPT_FROM)
+    except OSError:  # no free descriptor there (a low limit on open files)
+        return fd
+    os.close(fd)
+    return high
+
+
 def _scratch() -> IO[bytes]:
     """An anonymous file for one stream: in memory where the system offers one (``memfd``,
     a few times cheaper to make than a temporary file: seeds can be many and quick), else
     a temporary file."""
     if hasattr(os, "memfd_create"):
         with contextlib.suppress(OSError):
-            fd = os.memfd_create("pybench-capture", os.MFD_CLOEXEC)
+            fd = _kept(os.memfd_create("pybench-capture", os.MFD_CLOEXEC))
             return open(fd, "w+b")  # noqa: SIM115 - closed by capture()
     return tempfile.TemporaryFile()  # noqa: SIM115 - closed by capture()
 
@@ -141,7 +171,7 @@ def capture(enabled: bool = True) -> Iterator[Captured]:
     try:
         for fd, file in zip((1, 2), files, strict=True):
             try:
-                saved_fds.append(os.dup(fd))
+                saved_fds.append(_kept(os.dup(fd)))
             except OSError:  # that descriptor is closed: capture at the sys level only
                 saved_fds.append(None)
             else:
@@ -164,12 +194,14 @@ def capture(enabled: bool = True) -> Iterator[Captured]:
         sys.stdout, sys.stderr = saved_streams
         for fd, saved in zip((1, 2), saved_fds, strict=False):
             if saved is not None:
-                os.dup2(saved, fd)
-                os.close(saved)
+                with contextlib.suppress(OSError):  # only a seed closing it makes dup2 fail
+                    os.dup2(saved, fd)
+                    os.close(saved)
         for stream in streams:
             _retire(stream)
         texts = []
         for file in files:
             texts.append(_read_tail(file))
-            file.close()
+            with contextlib.suppress(OSError):
+                file.close()
         result.stdout, result.stderr = texts

@@ -75,7 +75,7 @@ def summarise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     the mean itself for a single seed)."""
     values = np.asarray(values, dtype=float)
     n = values.shape[0]
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # values near 1e308: an open interval
         mean = values.mean(axis=0)
         if n < 2:
             return mean, mean.copy(), mean.copy()

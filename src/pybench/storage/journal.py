@@ -73,6 +73,17 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _are_seeds(value: Any) -> bool:
+    """Whether ``value`` could be a run's seeds: distinct ints in ``[0, 2**32)``, as a
+    baseline stores them (a journal's seeds become a new baseline's)."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(_is_int(s) and 0 <= s < 2**32 for s in value)
+        and len(set(value)) == len(value)
+    )
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -141,6 +152,8 @@ class _Reader:
         if not (_is_int(index) and 0 <= index < len(seeds) and seeds[index] == seed):
             return None
         if not (_is_int(number) and number in self.layouts and _is_number(elapsed)):
+            return None
+        if not (math.isfinite(elapsed) and elapsed >= 0):  # the writer writes no other
             return None
         steps, metrics = self.layouts[number]
         floats = _floats(obj["values"], len(metrics))
@@ -265,8 +278,7 @@ def _header_seeds(first: str, name: str, fingerprint: str) -> list[int] | None:
             header["journal"] == FORMAT
             and header["bench"] == name
             and header["fingerprint"] == fingerprint
-            and isinstance(seeds, list)
-            and all(_is_int(s) for s in seeds)
+            and _are_seeds(seeds)
         )
     except (ValueError, TypeError, KeyError, IndexError, RecursionError):
         return None
@@ -345,11 +357,14 @@ class Journal:
 
     def unused(self, name: str, fingerprint: str, seeds: Sequence[int]) -> str | None:
         """Why ``--resume`` cannot use the journal of ``name`` (``None``: none, or usable)."""
-        try:
-            first = self.path(name).read_text(encoding="utf-8", errors="replace").partition("\n")[0]
+        try:  # the first line only, and no more of it than a reader would take
+            with open(self.path(name), encoding="utf-8", errors="replace") as file:
+                first = file.readline(MAX_LINE_CHARS + 1).rstrip("\n")
         except OSError:
             return None
         try:
+            if len(first) > MAX_LINE_CHARS:
+                raise ValueError(first[:60])
             header = json.loads(first)
             if header["journal"] != FORMAT:
                 return "it was written by another version of pybench"
@@ -357,7 +372,9 @@ class Journal:
                 return f"it belongs to another benchmark ({str(header['bench'])[:60]!r})"
             if header["fingerprint"] != fingerprint:
                 return "the code changed since it was written (benchmark file or git diff)"
-            if [int(s) for s in header["seeds"]] != [int(s) for s in seeds]:
+            if not _are_seeds(header["seeds"]):
+                return "it cannot be read"
+            if header["seeds"] != [int(s) for s in seeds]:
                 return "it was written for other seeds"
         except (ValueError, TypeError, KeyError, RecursionError):
             return "it cannot be read"
