@@ -181,6 +181,7 @@ def test_resumed_seeds_with_other_slots_are_that_benchmarks_error(project, write
     assert result.exit_code == 2
     assert "bench_a" in result.stdout and "ERROR" in result.stdout
     assert "different slots" in result.stdout
+    assert "run without --resume to start over" in result.stdout
     assert "bench_b" in result.stdout and "NEW" in result.stdout
 
 

@@ -145,7 +145,12 @@ class Collector:
         self.reused: set[int] = set()
         for outcome in reused:
             if 0 <= outcome.index < len(self.seeds) and self.seeds[outcome.index] == outcome.seed:
-                self.add(outcome)
+                try:
+                    self.add(outcome)
+                except BenchmarkError as exc:  # the journal itself is what does not fit
+                    exc.args = (f"{exc}; it was reused from the journal of an interrupted run:"
+                                " run without --resume to start over",)  # fmt: skip
+                    raise
                 self.reused.add(outcome.index)
 
     def error(
