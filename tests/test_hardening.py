@@ -207,6 +207,22 @@ def test_a_seed_that_exits_the_interpreter_is_an_error(tmp_path: Path, workers: 
     assert "NEW" in _line(result.stdout, "bench_ok")  # the run went on after them
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_file_that_exits_the_interpreter_at_import_is_an_error(
+    tmp_path: Path, workers: str
+) -> None:
+    """Discovery imports benchmark files in pybench's own process: an ``os._exit`` there
+    must not end pybench with exit 0 and nothing said (a CI would read a pass)."""
+    _write(tmp_path, "import os\nprint('leaving')\nos._exit(0)\n", name="bench_gone.py")
+    _write(tmp_path, "def bench_ok(seed, *, n_seeds=6):\n    return seed / 7.0\n")
+    result = _pybench(tmp_path, "--workers", workers)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    line = _line(result.stdout, "benchmarks/bench_gone.py")
+    assert "ERROR" in line and "called os._exit(0)" in line and "(line 3)" in line
+    assert "pybench.execution" not in line  # named as the SystemExit it stands for
+    assert "NEW" in _line(result.stdout, "bench_ok")  # the run went on
+
+
 HOSTILE = """
     class Unprintable(Exception):
         def __str__(self):

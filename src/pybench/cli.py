@@ -285,7 +285,7 @@ def _plan(
     from .app.policy import CLI_FLAGS, absolute, check_backends
     from .app.runs import journal_for
     from .engine.plan import plan
-    from .execution.capture import capture
+    from .execution.evaluate import guarded_import
     from .reports.text import display_path
     from .sources.discover import collect, files_to_import
 
@@ -298,7 +298,8 @@ def _plan(
         files = files_to_import(root, options["benches"])
         where = {"workers": overrides["workers"], "gpus": overrides["gpus"]}
         early.start(files, **where, capture=_capture(options))
-    quiet = functools.partial(capture, _capture(options))  # import output is captured too
+    # import output is captured too, and an os._exit() in an import is refused
+    quiet = functools.partial(guarded_import, _capture(options))
     found = collect(root, options["benches"], shown=display_path, quiet=quiet)
     assert info.baseline is not None
     journal = journal_for(info.baseline)

@@ -21,9 +21,18 @@ from ..core.normalize import ReturnValueError, normalize
 from ..core.seeds import SeedFailure, SeedOutcome
 from ..core.tracebacks import one_line, user_traceback
 from . import interrupts
+from .capture import Captured
 from .capture import capture as capture_output
 
-__all__ = ["Backend", "SerialBackend", "close_stream", "environment", "evaluate_seed"]
+__all__ = [
+    "Backend",
+    "RefusedExit",
+    "SerialBackend",
+    "close_stream",
+    "environment",
+    "evaluate_seed",
+    "guarded_import",
+]
 
 
 @contextlib.contextmanager
@@ -115,6 +124,15 @@ _exit_lock = threading.Lock()
 _exit_watchers: list[list[int]] = []
 
 
+class RefusedExit(SystemExit):
+    """``os._exit`` called where pybench refuses it (a seed, a benchmark file's import)."""
+
+    shown_as = "SystemExit"
+
+    def __str__(self) -> str:
+        return f"called os._exit({self.code}), which would have ended pybench without a verdict"
+
+
 def _refuse_exit(status: int) -> NoReturn:
     """``os._exit`` while a seed runs: in this process, end the calling thread instead."""
     if os.getpid() != _OWNER_PID[0]:  # a child forked by the benchmark exits as it means to
@@ -122,7 +140,7 @@ def _refuse_exit(status: int) -> NoReturn:
     with _exit_lock:
         for watcher in _exit_watchers:
             watcher.append(status)
-    raise SystemExit(status)
+    raise RefusedExit(status)
 
 
 _OWNER_PID = [os.getpid()]
@@ -144,6 +162,15 @@ def _exits_refused() -> Iterator[list[int]]:
             _exit_watchers.remove(calls)
             if not _exit_watchers:
                 os._exit = _REAL_EXIT
+
+
+@contextlib.contextmanager
+def guarded_import(capture: bool) -> Iterator[Captured]:
+    """Around the import of a benchmark file in this process: what it prints is captured
+    (when ``capture``) and ``os._exit`` is refused, so a file that calls it is a failed
+    import, not pybench ending with no verdict."""
+    with capture_output(capture) as printed, _exits_refused():
+        yield printed
 
 
 class Backend(Protocol):

@@ -27,7 +27,7 @@ from ..core import settings
 from ..core.benchmark import Benchmark, bench_name
 from ..core.errors import PybenchError
 from ..core.settings import KEYWORDS, Settings
-from ..core.tracebacks import user_traceback
+from ..core.tracebacks import one_line, user_traceback
 from . import shadow
 
 __all__ = [
@@ -83,6 +83,8 @@ def summary(exc: BaseException, path: Path) -> str:
     if isinstance(exc, SyntaxError) and exc.lineno:
         return f"SyntaxError: {exc.msg} (line {exc.lineno})"
     where = f" (line {frames[-1].lineno})" if frames else ""
+    if "shown_as" in type(exc).__dict__:  # pybench's stand-in (a refused os._exit)
+        return f"{one_line(exc)}{where}"
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
     return f"{last}{where}"
 
