@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from pybench.history.site import page_name
 from pybench.history.stores import open_store
+from tests.browser import needs_chromium, watched_page
 from tests.historydata import result, run_entry, step_history
 
 EVIL = "bench_<img src=x onerror=alert(1)>"
@@ -51,51 +51,28 @@ def test_pages_are_self_contained_and_escape_the_store(site):
     assert "NVIDIA H100" in a_page  # the second machine is listed
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no chromium on PATH (install Debian's 'chromium' package; .ci/run does)",
-)
+@needs_chromium
 def test_the_site_works_offline_in_headless_chromium(site):
-    from playwright.sync_api import sync_playwright
-
-    errors: list[str] = []
-    requests: list[str] = []
     loaded = 0
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "request",
-                lambda r: None if r.url.startswith(("file:", "data:")) else requests.append(r.url),
-            )
-            page.goto((site / "index.html").as_uri())
-            links = [a.get_attribute("href") for a in page.locator("td a").all()]
-            assert len(links) == 3
-            for target in [None, *links]:
-                if target is not None:
-                    page.goto((site / "index.html").as_uri())
-                    page.click(f'a[href="{target}"]')
-                page.wait_for_load_state("load")
-                images = page.locator("img[data-plot]")
-                assert images.count() >= 1
-                for i in range(images.count()):
-                    size = images.nth(i).evaluate(
-                        "img => [img.complete, img.naturalWidth, img.naturalHeight]"
-                    )
-                    assert size[0] and size[1] > 50 and size[2] > 20, size
-                    loaded += 1
-        finally:
-            browser.close()
-    assert errors == [] and requests == []
+    with watched_page() as watched:
+        page = watched.page
+        page.goto((site / "index.html").as_uri())
+        links = [a.get_attribute("href") for a in page.locator("td a").all()]
+        assert len(links) == 3
+        for target in [None, *links]:
+            if target is not None:
+                page.goto((site / "index.html").as_uri())
+                page.click(f'a[href="{target}"]')
+            page.wait_for_load_state("load")
+            images = page.locator("img[data-plot]")
+            assert images.count() >= 1
+            for i in range(images.count()):
+                size = images.nth(i).evaluate(
+                    "img => [img.complete, img.naturalWidth, img.naturalHeight]"
+                )
+                assert size[0] and size[1] > 50 and size[2] > 20, size
+                loaded += 1
+    assert watched.errors == [] and watched.requests == []
     assert loaded == 3 + 2 + 2 + 1  # 3 thumbnails, 2 metric plots each for a and b, 1 for evil
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pybench.reports import html as html_report
+from tests.browser import needs_chromium, watched_page
 from tests.conftest import SYNTHETIC
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -107,52 +108,29 @@ def test_report_command_refuses_what_is_not_a_run_report(project, cli, text):
 
 
 # -- in a real browser ------------------------------------------------------------------
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no chromium on PATH (install Debian's 'chromium' package; .ci/run does)",
-)
+@needs_chromium
 def test_report_renders_in_headless_chromium(project, cli, tmp_path, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
     shutil.copytree(SYNTHETIC, project / "benchmarks", dirs_exist_ok=True)
     assert cli("benchmarks", "--seed", "1").exit_code == 0
     monkeypatch.setenv("PYBENCH_SYNTHETIC_REGRESS", "local")
     result = cli("benchmarks", "--html", "report.html", "-v")
     assert result.exit_code == 1, result.output
-    errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "request",
-                lambda r: None if r.url.startswith(("file:", "data:")) else requests.append(r.url),
-            )
-            page.goto((project / "report.html").as_uri())
-            page.wait_for_load_state("load")
-            images = page.locator("figure img")
-            assert images.count() >= 2
-            for i in range(images.count()):
-                image = images.nth(i)
-                size = image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
-                assert size[0] and size[1] > 100 and size[2] > 100, size
-                shot = tmp_path / f"plot{i}.png"
-                image.screenshot(path=str(shot))
-                assert _not_blank(shot), f"plot {i} is blank"
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
-    assert errors == []
-    assert requests == []
+    with watched_page() as watched:
+        page = watched.page
+        page.goto((project / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        images = page.locator("figure img")
+        assert images.count() >= 2
+        for i in range(images.count()):
+            image = images.nth(i)
+            size = image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+            assert size[0] and size[1] > 100 and size[2] > 100, size
+            shot = tmp_path / f"plot{i}.png"
+            image.screenshot(path=str(shot))
+            assert _not_blank(shot), f"plot {i} is blank"
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert watched.errors == []
+    assert watched.requests == []
 
 
 def _not_blank(png: Path) -> bool:
@@ -180,10 +158,8 @@ def test_a_compare_page_shows_base_and_head_in_place_of_a_baseline(compare_zoo):
     assert "error: unknown revision &#x27;x&#x27;" in html_report.render(unresolved)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH")
+@needs_chromium
 def test_crafted_fields_stay_text_in_chromium(tmp_path):
-    from playwright.sync_api import sync_playwright
-
     from tests.test_reports_cli import INJECTED, _crafted
 
     doc = _crafted()
@@ -194,14 +170,10 @@ def test_crafted_fields_stay_text_in_chromium(tmp_path):
     doc["counts"]["FAIL"] = INJECTED
     path = tmp_path / "crafted.html"
     path.write_text(html_report.render(doc))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(path.as_uri())
-            page.wait_for_timeout(1500)  # a meta refresh with delay 0 would have fired
-            assert page.url == path.as_uri()
-            assert page.locator("form").count() == 0
-            assert page.locator("meta[http-equiv=refresh]").count() == 0
-        finally:
-            browser.close()
+    with watched_page() as watched:
+        page = watched.page
+        page.goto(path.as_uri())
+        page.wait_for_timeout(1500)  # a meta refresh with delay 0 would have fired
+        assert page.url == path.as_uri()
+        assert page.locator("form").count() == 0
+        assert page.locator("meta[http-equiv=refresh]").count() == 0
