@@ -234,15 +234,7 @@ def tiny_alpha_and_memory() -> bool:
     n, k = 30, 20_000
     diffs, _, _, _ = _case(n, k, 0.05)
     inputs_mb = 2 * diffs.nbytes / 2**20
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    before, _ = tracemalloc.get_traced_memory()
-    start = time.perf_counter()
-    _everything(diffs, ALPHA, stats.n_permutations(ALPHA))
-    elapsed = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    extra_mb = (peak - before) / 2**20
+    elapsed, extra_mb = _traced(lambda: _everything(diffs, ALPHA, stats.n_permutations(ALPHA)))
     ok = extra_mb < 200
     print(f"    n={n}, K={k}, everything: {elapsed * 1e3:.0f} ms (one run, under tracemalloc)")
     print(
@@ -253,6 +245,19 @@ def tiny_alpha_and_memory() -> bool:
 
 
 # -- against older code ------------------------------------------------------------------------
+def _traced(fn) -> tuple[float, float]:
+    """Seconds ``fn()`` takes under tracemalloc, and the MB its peak adds."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before, _ = tracemalloc.get_traced_memory()
+    start = time.perf_counter()
+    fn()
+    elapsed = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return elapsed, (peak - before) / 2**20
+
+
 def _old_revision(requested: str | None) -> str:
     if requested:
         return requested
@@ -388,15 +393,9 @@ def many_seeds_memory(old) -> bool:
     diffs = _engine_case(20_000, 3)
     ok = True
     for name, module in (("old", old), ("new", stats)):
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-        before, _ = tracemalloc.get_traced_memory()
-        start = time.perf_counter()
-        _everything_with(module, diffs, stats.n_permutations(ALPHA))
-        elapsed = time.perf_counter() - start
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        extra = (peak - before) / 2**20
+        elapsed, extra = _traced(
+            lambda m=module: _everything_with(m, diffs, stats.n_permutations(ALPHA))
+        )
         mark = f"target < 200 MB {_verdict(extra < 200)}" if name == "new" else ""
         ok &= name == "old" or extra < 200
         print(f"    {name}: {extra:7.1f} MB, {elapsed:6.2f} s   {mark}")
