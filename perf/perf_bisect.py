@@ -4,8 +4,9 @@ Run from the repository root::
 
     uv run python perf/perf_bisect.py
 
-Builds a throw-away flat-layout git project of 9 commits (commit 1 is GOOD, the
-regression is planted at commit 6, commit 7 does not import), writes its
+Builds a throw-away flat-layout git project of 9 commits with the tests' builder
+(``tests/toyrepo.py``: commit 1 is GOOD, the regression is planted at commit 6,
+commit 7 does not import), writes its
 benchmark (8 seeds) in the working tree only, and runs the real command
 ``pybench bisect good main --bench flat --bench-from worktree --seed 5 --json -``
 in a fresh process, three times. Prints the comparisons made against the bound
@@ -31,52 +32,22 @@ RUNS = 3
 N_COMMITS = 9
 BAD_AT = 6
 BROKEN_AT = 7
-PACKAGE = "def value(seed):\n    return (seed % 97) / 10.0\n"
-BENCH = "import flatpkg\n\n\ndef bench_flat(seed, *, n_seeds=8):\n    return flatpkg.value(seed)\n"
 ENV = {
     **os.environ,
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "perf",
-    "GIT_AUTHOR_EMAIL": "perf@example.com",
-    "GIT_COMMITTER_NAME": "perf",
-    "GIT_COMMITTER_EMAIL": "perf@example.com",
 }
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 
-
-def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, env=ENV, capture_output=True, text=True)
-    proc.check_returncode()
-    return proc.stdout.strip()
-
-
-def build(root: Path) -> list[str]:
-    """The repository; the commits' hashes, oldest first."""
-    (root / "flatpkg").mkdir(parents=True)
-    (root / "benchmarks").mkdir()
-    (root / "benchmarks" / "bench_flat.py").write_text(BENCH)
-    _git(root, "init", "-q", "-b", "main")
-    source, hashes = PACKAGE, []
-    for number in range(1, N_COMMITS + 1):
-        if number == BAD_AT:
-            source = source.replace("/ 10.0", "/ 10.0 - 1.0")
-        text = f"# revision {number}\n{source}"
-        if number == BROKEN_AT:
-            text = "import flatpkg_missing_dependency\n" + text
-        (root / "flatpkg" / "__init__.py").write_text(text)
-        _git(root, "add", "flatpkg")
-        _git(root, "commit", "-q", "-m", f"change {number}")
-        hashes.append(_git(root, "rev-parse", "HEAD"))
-        if number == 1:
-            _git(root, "tag", "good")
-    return hashes
+from toyrepo import build_flat_repo  # noqa: E402 - the tests' flat-layout project
 
 
 def main() -> int:
     pybench = Path(sys.executable).parent / "pybench"
     with tempfile.TemporaryDirectory(prefix="perf-bisect-") as folder:
         root = Path(folder) / "flat"
-        hashes = build(root)
+        hashes = build_flat_repo(root, N_COMMITS, bad_at=BAD_AT, broken_at=BROKEN_AT)
         temp = Path(folder) / "tmp"
         temp.mkdir()
         command = [str(pybench), "bisect", "good", "main", "--bench", "flat"]
