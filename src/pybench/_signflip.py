@@ -45,12 +45,14 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "CHUNK",
     "DEGENERATE_T",
     "TIE_RTOL",
     "Null",
     "Prepared",
     "batch_rows",
     "bound_critical",
+    "column_chunks",
     "exact_flip_t",
     "is_exact",
     "severity_parts",
@@ -265,8 +267,14 @@ def at_least(m: np.ndarray, f: np.ndarray, observed: tuple[int, float], big: flo
 BLOCK = 64
 """Slots per block in the step-down max-T count (:func:`_max_t_hits`)."""
 
-_CHUNK = 8192
-"""Columns per chunk where a centred copy of the differences is made (bounds its memory)."""
+CHUNK = 8192
+"""Columns per chunk where a statistic needs a working copy of wide matrices (it bounds
+that copy's memory; every column is computed on its own, so chunks change no result)."""
+
+
+def column_chunks(k: int) -> Iterator[slice]:
+    """The column slices of a ``K``-column matrix, :data:`CHUNK` at a time."""
+    return (slice(start, start + CHUNK) for start in range(0, k, CHUNK))
 
 
 def _u_of(t: np.ndarray | float, n: int) -> np.ndarray:
@@ -470,8 +478,7 @@ class _Bound:
         desc = np.arange(k - 1, -1, -1)
         mean = data.diffs.mean(axis=0)
         css = np.empty(k)
-        for start in range(0, k, _CHUNK):  # the centred columns a chunk at a time
-            cols = slice(start, start + _CHUNK)
+        for cols in column_chunks(k):  # the centred columns a chunk at a time
             centred = data.diffs[:, cols] - mean[cols]
             css[cols] = np.einsum("ij,ij->j", centred, centred)
         mean, css = mean[desc], css[desc]

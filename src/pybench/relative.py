@@ -19,17 +19,13 @@ metric's direction flipped changes nothing either:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 
+from ._signflip import column_chunks
 from ._tdist import t_ppf
 
-__all__ = [
-    "CHUNK",
-    "RTOL",
-    "check_rtol",
-    "column_chunks", "fieller", "fieller_at", "magnitudes", "normalise", "ties"]
+__all__ = ["RTOL", "check_rtol", "fieller", "fieller_at", "magnitudes", "normalise", "ties"]
 
 RTOL = 1e-12
 """Default ``rtol``: differences within ``1e-12`` of the slot's magnitude are ties.
@@ -40,15 +36,6 @@ real change smaller than a millionth of a millionth of the slot's largest value
 is not one anybody measures. Float32 code wants about ``1e-6``.
 """
 
-
-CHUNK = 8192
-"""Columns per chunk where a statistic needs a working copy of wide matrices (it bounds
-that copy's memory; every column is computed on its own, so chunks change no result)."""
-
-
-def column_chunks(k: int) -> Iterator[slice]:
-    """The column slices of a ``K``-column matrix, :data:`CHUNK` at a time."""
-    return (slice(start, start + CHUNK) for start in range(0, k, CHUNK))
 
 
 def check_rtol(rtol: float) -> float:

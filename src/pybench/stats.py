@@ -49,6 +49,7 @@ from ._signflip import (
     TIE_RTOL,
     Null,
     Prepared,
+    column_chunks,
     exact_flip_t,
     is_exact,
     severity_parts,
@@ -59,7 +60,6 @@ from ._tdist import t_cdf, t_ppf
 from .relative import (
     RTOL,
     check_rtol,
-    column_chunks,
     fieller,
     fieller_at,
     magnitudes,
