@@ -466,7 +466,7 @@ def render(document: Mapping[str, Any]) -> str:
     if not isinstance(document, Mapping) or not isinstance(document.get("benchmarks"), list):
         raise HtmlError("not a pybench JSON report (no 'benchmarks' list)")
     try:
-        html_plots.pyplot()
+        html_plots.figure()
     except html_plots.MissingMatplotlib as exc:
         from .preflight import install_command
 

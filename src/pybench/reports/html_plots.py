@@ -27,7 +27,7 @@ from typing import Any
 
 from .sanitize import shorten
 
-__all__ = ["MAX_PANELS", "curves", "differences", "history", "pyplot"]
+__all__ = ["MAX_PANELS", "curves", "differences", "figure", "history"]
 
 BASELINE = "#0072B2"  # Okabe–Ito: distinguishable with the common colour-vision deficiencies
 CURRENT = "#E69F00"
@@ -38,6 +38,8 @@ MAX_PANELS = 6
 """At most this many metric panels per figure (flagged metrics first)."""
 MAX_STEPS_PER_PANEL = 8
 """At most this many slots per paired-differences panel (flagged and worst first)."""
+MAX_POINTS = 400
+"""A longer curve is drawn from its envelope over this many runs of steps (under a pixel each)."""
 MIN_HISTORY = 3
 _DPI = 90
 _LABEL = 32
@@ -48,16 +50,20 @@ class MissingMatplotlib(ImportError):
     """matplotlib cannot be imported."""
 
 
-def pyplot() -> Any:
-    """matplotlib's pyplot on the Agg back-end (raises :class:`MissingMatplotlib`)."""
-    try:
-        import matplotlib
+def figure(**keywords: Any) -> Any:
+    """A new matplotlib figure drawn by Agg (raises :class:`MissingMatplotlib`).
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    The figure is made without pyplot: no global figure list, no GUI back-end,
+    nothing to close, and a fifth less to import.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError as exc:
         raise MissingMatplotlib(str(exc)) from None
-    return plt
+    fig = Figure(**keywords)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 @contextlib.contextmanager
@@ -78,8 +84,7 @@ def _plain_ticks(axis: Any, unit: str = "") -> None:
 
 def _png(fig: Any) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight")
-    pyplot().close(fig)
+    fig.savefig(buffer, format="png", dpi=_DPI)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -105,13 +110,39 @@ def _band(mean: Any, std: Any, n: int, quantile: float) -> tuple[float, float, f
 def _grid(n: int, height: float) -> tuple[Any, list[Any]]:
     columns = 1 if n == 1 else 2
     rows = math.ceil(n / columns)
-    fig, axes = pyplot().subplots(
-        rows, columns, figsize=(7.6 if columns == 2 else 7.0, height * rows), squeeze=False
-    )
+    fig = figure(figsize=(7.6 if columns == 2 else 7.0, height * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     flat = [ax for line in axes for ax in line]
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
+
+
+def _envelope(steps: Sequence[float], bands: Sequence[tuple[float, float, float]]
+              ) -> tuple[tuple[Any, Any], tuple[Any, Any, Any]]:  # fmt: skip
+    """The mean line ``(x, y)`` and the band ``(x, low, high)`` that draw ``bands`` over ``steps``.
+
+    Up to ``2 * MAX_POINTS`` steps are drawn as they are. A longer curve is cut
+    into ``MAX_POINTS`` runs of consecutive steps, each narrower than a pixel at
+    the figure's size, and each run is drawn by its lowest and highest mean and
+    the outer edges of its band: the same picture at a bounded cost. A run with
+    no finite value stays a gap.
+    """
+    import numpy as np
+
+    x = np.asarray(steps, dtype=float)
+    mean, low, high = (np.asarray(column, dtype=float) for column in zip(*bands, strict=True))
+    if len(x) <= 2 * MAX_POINTS:
+        return (x, mean), (x, low, high)
+    starts = np.linspace(0, len(x), MAX_POINTS, endpoint=False).astype(np.intp)
+    ends = np.append(starts[1:], len(x)) - 1
+    with np.errstate(invalid="ignore"):
+        least, most = np.fmin.reduceat(mean, starts), np.fmax.reduceat(mean, starts)
+        low, high = np.fmin.reduceat(low, starts), np.fmax.reduceat(high, starts)
+    line_x = np.column_stack([x[starts], x[ends]]).ravel()
+    line_y = np.column_stack([least, most]).ravel()
+    middle = (x[starts] + x[ends]) / 2
+    return (line_x, line_y), (middle, low, high)
 
 
 def curves(bench: Mapping[str, Any], metrics: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
@@ -130,9 +161,9 @@ def curves(bench: Mapping[str, Any], metrics: Sequence[tuple[str, Sequence[Mappi
                          for r in rows]  # fmt: skip
                 if all(math.isnan(b[0]) for b in bands):
                     continue
-                ax.plot(steps, [b[0] for b in bands], color=colour, lw=1.8, label=label)
-                ax.fill_between(steps, [b[1] for b in bands], [b[2] for b in bands],
-                                color=colour, alpha=0.25, lw=0)  # fmt: skip
+                line, band = _envelope(steps, bands)
+                ax.plot(*line, color=colour, lw=1.8, label=label)
+                ax.fill_between(*band, color=colour, alpha=0.25, lw=0)
             flagged = [r for r in rows if r.get("flagged") and r.get("current_mean") is not None]
             if flagged:
                 ax.scatter([r["step"] for r in flagged], [r["current_mean"] for r in flagged],
@@ -184,16 +215,25 @@ def _percent(row: Mapping[str, Any], key: str) -> float:
 
 def _difference_panel(ax: Any, metric: str, rows: Sequence[Mapping[str, Any]]) -> None:
     everything: list[float] = []
+    points: dict[str, tuple[list[float], list[float]]] = {NEUTRAL: ([], []), FLAGGED: ([], [])}
+    intervals: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
     for i, row in enumerate(rows):
         values = _relative(row)
         everything += values
-        jitter = [i + ((j * 0.6180339) % 1.0 - 0.5) * 0.4 for j in range(len(values))]
-        colour = FLAGGED if row.get("flagged") else NEUTRAL
-        ax.scatter(values, jitter, s=10, color=colour, alpha=0.6, lw=0)
+        xs, ys = points[FLAGGED if row.get("flagged") else NEUTRAL]
+        xs += values
+        ys += [i + ((j * 0.6180339) % 1.0 - 0.5) * 0.4 for j in range(len(values))]
         mean, low, high = (_percent(row, k) for k in ("delta", "delta_low", "delta_high"))
         if math.isfinite(mean) and math.isfinite(low) and math.isfinite(high):
-            ax.errorbar([mean], [i], xerr=[[mean - low], [high - mean]], fmt="D", ms=5,
-                        color="black", capsize=4, zorder=5)  # fmt: skip
+            for column, value in zip(intervals, (mean, i, mean - low, high - mean), strict=True):
+                column.append(value)
+    for colour, (xs, ys) in points.items():  # one artist per colour, however many seeds
+        if xs:
+            ax.scatter(xs, ys, s=10, color=colour, alpha=0.6, lw=0)
+    if intervals[0]:
+        means, at, below, above = intervals
+        ax.errorbar(means, at, xerr=[below, above], fmt="D", ms=5, color="black", capsize=4,
+                    ls="none", zorder=5)  # fmt: skip
     ax.axvline(0.0, color="black", lw=0.8, ls="--")
     ax.set_yticks(range(len(rows)), [f"step {row['step']}" for row in rows], fontsize=7)
     ax.set_ylim(-0.6, len(rows) - 0.4)
@@ -214,10 +254,8 @@ def differences(metrics: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> s
     """One panel per metric: each seed's relative goodness change at the chosen slots."""
     with _plain_text():
         heights = [0.9 + 0.32 * len(rows) for _, rows in metrics]
-        fig, axes = pyplot().subplots(
-            len(metrics), 1, figsize=(7.0, sum(heights) + 0.3), squeeze=False,
-            gridspec_kw={"height_ratios": heights},
-        )  # fmt: skip
+        fig = figure(figsize=(7.0, sum(heights) + 0.3))
+        axes = fig.subplots(len(metrics), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
         for ax, (metric, rows) in zip((a for line in axes for a in line), metrics, strict=True):
             _difference_panel(ax, metric, rows)
         fig.tight_layout()
