@@ -15,6 +15,7 @@ statistics) is not timed.
 
     uv run python perf/perf_reports.py            # new and main
     uv run python perf/perf_reports.py --old none # new only
+    uv run python perf/perf_reports.py --case "10k slots" --report html --old HEAD~1
 """
 
 from __future__ import annotations
@@ -141,12 +142,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--old", default="main", help="revision to compare with ('none': skip)")
     parser.add_argument("--all", action="store_true", help="also the old cases that take minutes")
+    parser.add_argument("--case", action="append", choices=list(CASES),
+                        help="only this case (repeatable; default: every case)")  # fmt: skip
+    parser.add_argument("--report", action="append", choices=REPORTS,
+                        help="only this report (repeatable; default: every report)")  # fmt: skip
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         _worker([tuple(c) for c in json.loads(args.worker)])
         return
-    cases = [(case, kind) for case in CASES for kind in REPORTS]
+    cases = [(case, kind) for case in args.case or CASES for kind in args.report or REPORTS]
     new = _run(REPO / "src", cases)
     old: dict[tuple[str, str], dict[str, Any]] = {}
     if args.old != "none":
