@@ -145,3 +145,28 @@ def test_a_block_that_closes_the_low_descriptors_gets_the_terminal_back():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "after 'captured\\n'\n"
+
+
+def test_without_memfd_a_temporary_file_captures_the_same(capfd, monkeypatch):
+    monkeypatch.delattr(os, "memfd_create", raising=False)
+    before = len(os.listdir("/proc/self/fd"))
+    with capture.capture() as out:
+        print("é to stdout")
+        os.write(2, b"raw to fd 2\n")
+        for i in range(30_000):
+            print(f"line {i}")
+    assert out.stderr == "raw to fd 2\n"
+    assert out.stdout.endswith("line 29999\n") and "only the last" in out.stdout.splitlines()[0]
+    assert len(os.listdir("/proc/self/fd")) == before  # the temporary files are gone
+    print("after")
+    assert capfd.readouterr().out == "after\n"
+
+
+def test_the_capture_keeps_its_descriptors_out_of_the_low_numbers(capfd, monkeypatch):
+    made: list[int] = []
+    scratch = capture._scratch
+    monkeypatch.setattr(capture, "_scratch", lambda: made.append(scratch()) or made[-1])
+    with capture.capture() as out:
+        print("kept")
+    assert len(made) == 2 and all(fd >= capture._KEPT_FROM for fd in made)
+    assert out.stdout == "kept\n"

@@ -12,7 +12,6 @@ warnings are printed to the captured stderr, whoever else was showing them.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import sys
 import tempfile
@@ -62,18 +61,30 @@ def _flush(stream: Any) -> None:
         stream.flush()
 
 
-def _read_tail(file: IO[bytes]) -> str:
+def _read_tail(fd: int) -> str:
     try:
-        return _tail(file)
-    except (OSError, ValueError):  # the seed closed the file's descriptor
+        return _tail(fd)
+    except (OSError, ValueError):  # the seed closed or replaced the file's descriptor
         return ""
 
 
-def _tail(file: IO[bytes]) -> str:
-    size = file.seek(0, io.SEEK_END)
+def _read(fd: int, start: int, size: int) -> bytes:
+    os.lseek(fd, start, os.SEEK_SET)
+    parts = []
+    while size > 0:
+        chunk = os.read(fd, size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size -= len(chunk)
+    return b"".join(parts)
+
+
+def _tail(fd: int) -> str:
+    size = os.fstat(fd).st_size
     limit = MAX_CHARS * 4  # UTF-8 needs at most four bytes a character
-    file.seek(max(0, size - limit))
-    text = file.read().decode("utf-8", errors="replace")
+    start = max(0, size - limit)
+    text = _read(fd, start, size - start).decode("utf-8", errors="replace")
     if len(text) > MAX_CHARS or size > limit:
         return (
             f"[… {size} bytes in all: only the last {MAX_CHARS} characters are kept …]\n"
@@ -130,28 +141,39 @@ _KEPT_FROM = 256
 moved at or above this number, out of the way of a seed that closes the low ones."""
 
 
-def _kept(fd: int) -> int:
-    """``fd`` moved to a free descriptor from ``_KEPT_FROM`` on (close-on-exec); ``fd`` as it
-    is where the system cannot do that."""
-    if fcntl is None:  # pragma: no cover - not on POSIX
-        return fd
+def _high_copy(fd: int) -> int:
+    """A new descriptor on ``fd``'s file, from ``_KEPT_FROM`` on where free (close-on-exec).
+
+    Raises:
+        OSError: ``fd`` is not open.
+    """
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _KEPT_FROM)
+        os.fstat(fd)  # no free descriptor up there (a low limit on open files): is fd open?
+    return os.dup(fd)
+
+
+def _scratch() -> int:
+    """A descriptor on an anonymous file for one stream: in memory where the system offers
+    one (``memfd``, a few times cheaper to make than a temporary file: seeds can be many and
+    quick), else a temporary file; kept from ``_KEPT_FROM`` on."""
+    if hasattr(os, "memfd_create"):
+        with contextlib.suppress(OSError):
+            fd = os.memfd_create("pybench-capture", os.MFD_CLOEXEC)
+            return _moved_up(fd)
+    with tempfile.TemporaryFile() as file:  # (already unlinked: the copy keeps it alive)
+        return _moved_up(os.dup(file.fileno()))
+
+
+def _moved_up(fd: int) -> int:
+    """``fd`` moved to a descriptor from ``_KEPT_FROM`` on; ``fd`` itself where that fails."""
     try:
-        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _KEPT_FROM)
-    except OSError:  # no free descriptor there (a low limit on open files)
+        high = _high_copy(fd)
+    except OSError:
         return fd
     os.close(fd)
     return high
-
-
-def _scratch() -> IO[bytes]:
-    """An anonymous file for one stream: in memory where the system offers one (``memfd``,
-    a few times cheaper to make than a temporary file: seeds can be many and quick), else
-    a temporary file."""
-    if hasattr(os, "memfd_create"):
-        with contextlib.suppress(OSError):
-            fd = _kept(os.memfd_create("pybench-capture", os.MFD_CLOEXEC))
-            return open(fd, "w+b")  # noqa: SIM115 - closed by capture()
-    return tempfile.TemporaryFile()  # noqa: SIM115 - closed by capture()
 
 
 @contextlib.contextmanager
@@ -171,16 +193,16 @@ def capture(enabled: bool = True) -> Iterator[Captured]:
     try:
         for fd, file in zip((1, 2), files, strict=True):
             try:
-                saved_fds.append(_kept(os.dup(fd)))
+                saved_fds.append(_high_copy(fd))
             except OSError:  # that descriptor is closed: capture at the sys level only
                 saved_fds.append(None)
             else:
-                os.dup2(file.fileno(), fd)
+                os.dup2(file, fd)
             # A second descriptor on the same open file shares its offset, so
             # writes through sys.stdout and through fd 1 stay in order.
             streams.append(
                 open(  # noqa: SIM115 - closed in the finally below
-                    os.dup(file.fileno()), "w", encoding="utf-8", errors="replace", buffering=1
+                    os.dup(file), "w", encoding="utf-8", errors="replace", buffering=1
                 )
             )
         sys.stdout, sys.stderr = streams
@@ -203,5 +225,5 @@ def capture(enabled: bool = True) -> Iterator[Captured]:
         for file in files:
             texts.append(_read_tail(file))
             with contextlib.suppress(OSError):
-                file.close()
+                os.close(file)
         result.stdout, result.stderr = texts
