@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.errors import PybenchError
+from ..reports import html_plots
 from .query import BenchHistory, SlotHistory, label
 from .stores import RunRow
 
@@ -65,18 +66,15 @@ class SiteError(PybenchError):
     """The site cannot be written (matplotlib missing, or the folder is not writable)."""
 
 
-def _pyplot() -> Any:
+def _figure(**keywords: Any) -> Figure:
+    """A new matplotlib figure (raises :class:`SiteError` without matplotlib)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
+        return html_plots.figure(**keywords)
+    except html_plots.MissingMatplotlib as exc:
         raise SiteError(
             f"pybench site needs matplotlib ({exc}); install pybench's 'html' extra "
             "(e.g. uv pip install 'pybench[html]') or add matplotlib to the environment"
         ) from None
-    return plt
 
 
 def _esc(value: Any) -> str:
@@ -86,7 +84,6 @@ def _esc(value: Any) -> str:
 def _png(fig: Figure, *, tight: bool = True) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight" if tight else None)
-    _pyplot().close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -171,8 +168,8 @@ def _axis(slots: Sequence[SlotHistory]) -> tuple[dict[int, int], list[str], list
 
 
 def _metric_plot(metric: str, slots: Sequence[SlotHistory]) -> str:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3.4))
+    fig = _figure(figsize=(9, 3.4))
+    ax = fig.subplots()
     xs, labels, machines = _axis(slots)
     changed = _machine_spans(ax, machines)
     for i, slot in enumerate(_chosen_steps(slots)):
@@ -189,8 +186,7 @@ def _metric_plot(metric: str, slots: Sequence[SlotHistory]) -> str:
 
 
 def _thumbnail(slot: SlotHistory) -> str:
-    plt = _pyplot()
-    fig = plt.figure(figsize=(2.6, 0.7))
+    fig = _figure(figsize=(2.6, 0.7))
     ax = fig.add_axes((0, 0, 1, 1))
     _draw_slot(ax, slot, _COLOURS[0], "", range(len(slot)))
     ax.set_axis_off()
@@ -302,7 +298,7 @@ def write_site(
     Raises:
         SiteError: matplotlib is missing, or ``out_dir`` cannot be written.
     """
-    _pyplot()
+    _figure()
     import matplotlib
 
     # names are data: drawn as given, never parsed as mathtext or TeX
