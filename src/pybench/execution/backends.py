@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import multiprocessing
 import os
 import signal
 import time
@@ -36,10 +35,9 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.benchmark import Benchmark
 from ..core.errors import PybenchError
@@ -53,6 +51,9 @@ from .capture import capture as capture_output
 from .dask import BackendError, DaskBackend, HeldBackLog, dask_client
 from .evaluate import Backend, SerialBackend, evaluate_seed
 from .versions import VersionMismatch
+
+if TYPE_CHECKING:  # multiprocessing is imported when a run first starts workers
+    from multiprocessing.connection import Connection
 
 __all__ = [
     "THREAD_VARIABLES",
@@ -317,6 +318,8 @@ def _worker_main(conn: Connection, environ: dict[str, str], options: _WorkerOpti
 
 def _context() -> Any:
     """``forkserver`` if available (no inherited threads or locks, cheap starts), else ``spawn``."""
+    import multiprocessing
+
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         # Takes effect when the server starts: its children begin with numpy and pybench imported.
@@ -658,6 +661,8 @@ class ProcessBackend:
         waitables: list[Any] = []
         for w in busy.values():
             waitables += [w.conn, w.process.sentinel]
+        from multiprocessing.connection import wait
+
         with interrupts.interruptible():  # Ctrl-C stops the wait at once
             ready = set(wait(waitables, timeout=self._next_deadline()))
         now = time.monotonic()

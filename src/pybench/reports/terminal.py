@@ -16,18 +16,10 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from rich.console import Console
 from rich.markup import escape as _markup_escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
 from ..engine.outcome import BenchFinished, BenchStarted, Event, Outcome, SeedDone, Status
 from ..judging.verdict import BenchComparison
@@ -49,6 +41,9 @@ from .text import (
     status_word,
     summary_text,
 )
+
+if TYPE_CHECKING:  # the progress bar is imported when a terminal first shows one
+    from rich.progress import Progress, TaskID
 
 __all__ = [
     "PLAN_ASSUMPTION",
@@ -228,6 +223,14 @@ class Reporter:
         if self._bar_stream is not None:
             stream = cast(IO[str], self._bar_stream)
             console = Console(file=stream, highlight=False, soft_wrap=True)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self._bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
