@@ -104,3 +104,20 @@ def test_many_seeds_keep_a_small_footprint():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 4 * _signflip.BATCH_BYTES
+
+
+def test_monte_carlo_signs_are_the_comparison_with_one_half_at_every_edge() -> None:
+    from pybench._signflip import _signs_of, sign_batches
+
+    edges = np.array([0.0, 5e-324, 0.25, np.nextafter(0.5, 0), 0.5, np.nextafter(0.5, 1),
+                      0.75, np.nextafter(1.0, 0)])  # fmt: skip
+    uniform = np.concatenate([edges, np.random.default_rng(3).random(10_000)])
+    want = np.where(uniform < 0.5, 1.0, -1.0)
+    got = _signs_of(uniform.copy())
+    assert np.array_equal(got, want) and not np.signbit(got[got > 0]).any()
+    # the stream: the same draws in the same order, whatever the batch size
+    n, n_perm = 40, 1_000
+    for batch in (1, 7, 1_000):
+        drawn = np.concatenate(list(sign_batches(n, n_perm, np.random.default_rng(9), batch)))
+        reference = np.random.default_rng(9).random((n_perm, n)) < 0.5
+        assert np.array_equal(drawn, np.where(reference, 1.0, -1.0))

@@ -222,8 +222,18 @@ def sign_batches(n: int, n_perm: int, rng: np.random.Generator, batch: int) -> I
             yield 1.0 - 2.0 * ((idx[:, None] >> bits) & 1)
     else:
         for start in range(0, n_perm, batch):
-            size = min(batch, n_perm - start)
-            yield np.where(rng.random((size, n)) < 0.5, 1.0, -1.0)
+            yield _signs_of(rng.random((min(batch, n_perm - start), n)))
+
+
+def _signs_of(uniform: np.ndarray) -> np.ndarray:
+    """``+1`` where ``uniform < 0.5``, else ``-1``, computed in place (no mask array).
+
+    ``u - 0.5`` is exact for ``u`` in ``[0.25, 1)`` and negative below, so its sign
+    is that of the comparison, and ``u == 0.5`` gives ``+0.0``: ``-1`` as before.
+    """
+    uniform -= 0.5
+    np.copysign(1.0, uniform, out=uniform)
+    return np.negative(uniform, out=uniform)
 
 
 # -- the observed statistics -------------------------------------------------------------------
