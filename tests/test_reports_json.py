@@ -13,6 +13,7 @@ import pytest
 from pybench.engine import outcome as results
 from pybench.engine.outcome import Status
 from pybench.judging import adaptive
+from pybench.reports import ReportError
 from pybench.reports import json as json_report
 
 from .conftest import NASTY_MESSAGE, NASTY_METRIC
@@ -270,3 +271,19 @@ def test_captured_output_warnings_and_reused_seeds_are_in_the_document(zoo):
     assert _bench(doc, "bench_new")["warnings"] == ["not deterministic"]
     assert _bench(doc, "bench_new")["reused"] == 3 and _bench(doc, "bench_pass")["reused"] == 0
     assert _bench(doc, "bench_new")["settings"]["check_determinism"] is True
+
+
+@pytest.mark.parametrize("step", [2**63, -(2**63) - 1, 10**400, 1e300])
+def test_a_step_no_baseline_could_hold_is_refused_in_one_line(zoo, tmp_path, step):
+    doc = _document(zoo.outcomes, zoo.info)
+    slots = _bench(doc, "bench_pass")["slots"]
+    slots[0]["step"] = step
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(doc)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ReportError, match=r"slots/0/step: (above|below) -?9223372036854775"):
+        json_report.load(path)
+    slots[0]["step"] = 2**63 - 1  # the largest step a baseline can hold still renders
+    path.write_text(json.dumps(doc))
+    assert json_report.load(path)["benchmarks"]

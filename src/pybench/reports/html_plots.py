@@ -141,7 +141,7 @@ def _envelope(steps: Sequence[float], bands: Sequence[tuple[float, float, float]
         low, high = np.fmin.reduceat(low, starts), np.fmax.reduceat(high, starts)
     line_x = np.column_stack([x[starts], x[ends]]).ravel()
     line_y = np.column_stack([least, most]).ravel()
-    middle = (x[starts] + x[ends]) / 2
+    middle = x[starts] / 2 + x[ends] / 2  # (no overflow, whatever the step numbers)
     return (line_x, line_y), (middle, low, high)
 
 

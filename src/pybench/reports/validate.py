@@ -1,7 +1,7 @@
 """A small JSON Schema checker for the report's own schema (``run.schema.json``).
 
 It covers the keywords that schema uses (``type``, ``const``, ``enum``,
-``required``, ``properties``, ``additionalProperties``, ``items``, ``minimum``,
+``required``, ``properties``, ``additionalProperties``, ``items``, ``minimum``, ``maximum``,
 ``$ref`` to ``#/$defs``, ``oneOf``, ``not``, ``if``/``then``/``else``) and
 returns the first mismatch as a short sentence with a JSON pointer, so that
 ``pybench report`` can refuse a file in one line. The tests check it agrees
@@ -89,6 +89,8 @@ def _check(
         return f"{where or '/'}: expected one of {', '.join(map(repr, schema['enum']))}"
     if "minimum" in schema and _is(value, "number") and value < schema["minimum"]:
         return f"{where or '/'}: below {schema['minimum']}"
+    if "maximum" in schema and _is(value, "number") and value > schema["maximum"]:
+        return f"{where or '/'}: above {schema['maximum']}"
     if isinstance(value, dict):
         error = _object(value, schema, root, where)
         if error:
