@@ -61,3 +61,20 @@ def test_a_figure_is_drawn_without_pyplot() -> None:
     fig.subplots().plot([0, 1], [1, 0])
     assert html_plots._png(fig)  # a base64 PNG
     assert "matplotlib.pyplot" not in sys.modules or fig.canvas.manager is None
+
+
+def test_numbers_at_the_ends_of_the_float_range_draw_without_warnings(capfd) -> None:
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    rows = [
+        {"step": s, "direction": "higher", "flagged": s == 3,
+         "baseline_mean": 1.7e308 if s in (3, 7) else 0.5, "baseline_std": 1.7e308,
+         "current_mean": -1.7e308 if s == 3 else 0.5, "current_std": 5e-324}
+        for s in range(10)
+    ]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that escapes fails the test
+        png = html_plots.curves({"settings": {"alpha": 0.05}, "n_seeds": 5}, [("acc", rows)],
+                                ("baseline", "current"))  # fmt: skip
+    assert png and capfd.readouterr().err == ""

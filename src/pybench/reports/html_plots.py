@@ -68,10 +68,16 @@ def figure(**keywords: Any) -> Any:
 
 @contextlib.contextmanager
 def _plain_text() -> Iterator[None]:
-    """Text is drawn as given: no mathtext, no TeX."""
-    import matplotlib
+    """Text is drawn as given (no mathtext, no TeX), and numbers near the float range's ends
+    (a hand-edited report's) draw without matplotlib's overflow warnings on stderr."""
+    import warnings
 
-    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+    import matplotlib
+    import numpy as np
+
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}), \
+            warnings.catch_warnings(), np.errstate(all="ignore"):  # fmt: skip
+        warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
 
