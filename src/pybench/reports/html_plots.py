@@ -38,8 +38,9 @@ MAX_PANELS = 6
 """At most this many metric panels per figure (flagged metrics first)."""
 MAX_STEPS_PER_PANEL = 8
 """At most this many slots per paired-differences panel (flagged and worst first)."""
-MAX_POINTS = 400
-"""A longer curve is drawn from its envelope over this many runs of steps (under a pixel each)."""
+MAX_POINTS = 600
+"""A longer curve is drawn from its envelope over this many runs of steps: a panel is at most
+about 550 pixels wide, so a run is narrower than a pixel."""
 MIN_HISTORY = 3
 _DPI = 90
 _LABEL = 32
@@ -54,7 +55,7 @@ def figure(**keywords: Any) -> Any:
     """A new matplotlib figure drawn by Agg (raises :class:`MissingMatplotlib`).
 
     The figure is made without pyplot: no global figure list, no GUI back-end,
-    nothing to close, and a fifth less to import.
+    nothing to close.
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
