@@ -299,10 +299,7 @@ def write_site(
         SiteError: matplotlib is missing, or ``out_dir`` cannot be written.
     """
     _figure()
-    import matplotlib
-
-    # names are data: drawn as given, never parsed as mathtext or TeX
-    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+    with html_plots.drawing():  # names are data: drawn as given, never parsed as mathtext
         pages = {page_name(b.name): _bench_page(b, machines, source) for b in histories}
     head = (
         "<tr><th>benchmark</th><th>latest</th><th>trend</th><th>commits</th><th>slots</th>"

@@ -27,7 +27,7 @@ from typing import Any
 
 from .sanitize import shorten
 
-__all__ = ["MAX_PANELS", "curves", "differences", "figure", "history"]
+__all__ = ["MAX_PANELS", "curves", "differences", "drawing", "figure", "history"]
 
 BASELINE = "#0072B2"  # Okabe–Ito: distinguishable with the common colour-vision deficiencies
 CURRENT = "#E69F00"
@@ -68,7 +68,7 @@ def figure(**keywords: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _plain_text() -> Iterator[None]:
+def drawing() -> Iterator[None]:
     """Text is drawn as given (no mathtext, no TeX), and numbers near the float range's ends
     (a hand-edited report's) draw without matplotlib's overflow warnings on stderr."""
     import warnings
@@ -158,7 +158,7 @@ def curves(bench: Mapping[str, Any], metrics: Sequence[tuple[str, Sequence[Mappi
     alpha = (bench.get("settings") or {}).get("alpha") or 0.05
     n = int(bench.get("n_seeds") or 0)
     quantile = _t_quantile(1.0 - alpha, n - 1) if n > 1 else math.nan
-    with _plain_text():
+    with drawing():
         fig, axes = _grid(len(metrics), 2.6)
         for ax, (metric, rows) in zip(axes, metrics, strict=True):
             steps = [row["step"] for row in rows]
@@ -259,7 +259,7 @@ def _difference_panel(ax: Any, metric: str, rows: Sequence[Mapping[str, Any]]) -
 
 def differences(metrics: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> str:
     """One panel per metric: each seed's relative goodness change at the chosen slots."""
-    with _plain_text():
+    with drawing():
         heights = [0.9 + 0.32 * len(rows) for _, rows in metrics]
         fig = figure(figsize=(7.0, sum(heights) + 0.3))
         axes = fig.subplots(len(metrics), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
@@ -276,7 +276,7 @@ def history(entry: Mapping[str, Any]) -> str | None:
     if len(commits) < MIN_HISTORY or not slots:
         return None
     labels = [shorten(str(c.get("commit", "")), 10) for c in commits]
-    with _plain_text():
+    with drawing():
         fig, axes = _grid(len(slots), 2.4)
         for ax, slot in zip(axes, slots, strict=True):
             means = [m if isinstance(m, (int, float)) else math.nan for m in slot.get("means", [])]
