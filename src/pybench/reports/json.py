@@ -123,6 +123,9 @@ class _Values:
         return [v if math.isfinite(v) else None for v in values]
 
 
+_ABSENT = object()
+
+
 class SlotRow(Mapping[str, Any]):
     """One slot of the document: its fields, and its per-seed values made when first read.
 
@@ -140,14 +143,20 @@ class SlotRow(Mapping[str, Any]):
         return None if side is None or self._k is None else side.column(self._k)
 
     def __getitem__(self, key: str) -> Any:
+        value = self._fields.get(key, _ABSENT)  # (the fields never hold the values' keys)
+        if value is not _ABSENT:
+            return value
         if key in self._VALUES:
             return self._values(self._sides[self._VALUES.index(key)])
-        return self._fields[key]
+        raise KeyError(key)
 
     def get(self, key: str, default: Any = None) -> Any:  # (Mapping's goes through a KeyError)
+        value = self._fields.get(key, _ABSENT)
+        if value is not _ABSENT:
+            return value
         if key in self._VALUES:
             return self._values(self._sides[self._VALUES.index(key)])
-        return self._fields.get(key, default)
+        return default
 
     def __contains__(self, key: object) -> bool:
         return key in self._VALUES or key in self._fields
