@@ -242,10 +242,9 @@ def _rank(row: Mapping[str, Any]) -> tuple[int, float, float]:
     return group, delta if delta is not None else math.inf, t if t is not None else math.inf
 
 
-def _chosen(bench: Mapping[str, Any], limit: int) -> tuple[list[Mapping[str, Any]], list[Any]]:
-    """The ``limit`` slots to show (worst first) and the rest."""
-    ranked = sorted(_slots(bench), key=_rank)
-    return ranked[:limit], ranked[limit:]
+def _ranked(bench: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The benchmark's slots, worst first (the table's order, and the plots' choice)."""
+    return sorted(_slots(bench), key=_rank)
 
 
 def _rest_note(rest: Sequence[Mapping[str, Any]]) -> str:
@@ -263,14 +262,15 @@ def _rest_note(rest: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def _slot_table(bench: Mapping[str, Any], sides: tuple[str, str]) -> str:
+def _slot_table(bench: Mapping[str, Any], sides: tuple[str, str],
+                ranked: Sequence[Mapping[str, Any]]) -> str:  # fmt: skip
     if not _slots(bench) or bench.get("status") not in ("PASS", "FAIL"):
         return ""
     alpha = _alpha(bench)
     level = numbers.level(alpha or 0.05)
     titles = ("metric", "step", *sides, "Δ", f"Δ {level} CI", "p (t-test)",
               "p_adj (flips, family-wise)", "")  # fmt: skip
-    shown, rest = _chosen(bench, MAX_ROWS)
+    shown, rest = ranked[:MAX_ROWS], ranked[MAX_ROWS:]
     body = []
     for row in shown:
         marks = " ".join(mark for mark, key in (("✗", "flagged"), ("‼", "flagged_adj"),
@@ -330,7 +330,8 @@ def _metric_order(grouped: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[st
     return names[: html_plots.MAX_PANELS]
 
 
-def _plots(bench: Mapping[str, Any], sides: tuple[str, str]) -> list[str]:
+def _plots(bench: Mapping[str, Any], sides: tuple[str, str],
+           ranked: Sequence[Mapping[str, Any]]) -> list[str]:  # fmt: skip
     compared = bench.get("status") in ("PASS", "FAIL")
     grouped = _by_metric(_slots(bench))
     figures = []
@@ -344,8 +345,7 @@ def _plots(bench: Mapping[str, Any], sides: tuple[str, str]) -> list[str]:
             html_plots.curves(bench, chosen, sides),
             f"Mean over steps per metric ({sides[0]} and {sides[1]}) with confidence bands of "
             "the mean; flagged steps marked.", "curves"))  # fmt: skip
-    shown, _ = _chosen(bench, 10**9)
-    picked = _by_metric(shown)
+    picked = _by_metric(ranked)
     panels = [
         (m, sorted(picked[m][: html_plots.MAX_STEPS_PER_PANEL], key=lambda r: r["step"]))
         for m in _metric_order(picked)
@@ -422,9 +422,10 @@ def _section(bench: Mapping[str, Any], index: int, sides: tuple[str, str], plots
         where = f" (seed {_int(seed)})" if seed is not None else ""
         text = error.get("traceback") or error.get("message") or ""
         parts.append(f"<p>Error{where}:</p><pre>{_esc(text)}</pre>")
-    parts.append(_slot_table(bench, sides))
+    ranked = _ranked(bench)
+    parts.append(_slot_table(bench, sides, ranked))
     if plots:
-        parts.extend(_plots(bench, sides))
+        parts.extend(_plots(bench, sides, ranked))
     parts.append("</section>")
     return "".join(parts)
 
