@@ -13,14 +13,14 @@ from pybench.reports import html_plots
 from pybench.reports.html_plots import MAX_POINTS, _envelope
 
 
-def _bands(mean: np.ndarray, half: float = 0.1) -> list[tuple[float, float, float]]:
-    return [(m, m - half, m + half) for m in mean.tolist()]
+def _bands(mean: np.ndarray, half: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return mean, mean - half, mean + half
 
 
 def test_a_short_curve_is_drawn_as_it_is() -> None:
     steps = list(range(2 * MAX_POINTS))
     mean = np.sin(np.arange(len(steps)) / 7.0)
-    (x, y), (bx, low, high) = _envelope(steps, _bands(mean))
+    (x, y), (bx, low, high) = _envelope(steps, *_bands(mean))
     assert x.tolist() == steps and y.tolist() == mean.tolist() and bx.tolist() == steps
     assert np.allclose(low, mean - 0.1) and np.allclose(high, mean + 0.1)
 
@@ -33,7 +33,7 @@ def test_a_long_curve_keeps_every_extreme_within_a_bounded_number_of_points(n, s
     mean = rng.standard_normal(n).cumsum()
     spike = int(rng.integers(n))
     mean[spike] += 1e3  # a one-step spike must still be drawn
-    (x, y), (bx, low, high) = _envelope(steps, _bands(mean))
+    (x, y), (bx, low, high) = _envelope(steps, *_bands(mean))
     assert len(x) == len(y) == 2 * MAX_POINTS and len(bx) == len(low) == len(high) == MAX_POINTS
     assert y.max() == mean.max() and y.min() == mean.min()
     assert high.max() == pytest.approx(mean.max() + 0.1)
@@ -48,7 +48,7 @@ def test_a_run_with_no_finite_mean_stays_a_gap() -> None:
     n = 10 * MAX_POINTS
     mean = np.linspace(0.0, 1.0, n)
     mean[: n // 2] = math.nan  # the first half has no value on this side
-    (x, y), (_, low, high) = _envelope(list(range(n)), _bands(mean))
+    (x, y), (_, low, high) = _envelope(list(range(n)), *_bands(mean))
     assert np.isnan(y[: MAX_POINTS - 2]).all() and np.isfinite(y[MAX_POINTS + 2 :]).all()
     assert np.isnan(low[: MAX_POINTS // 2 - 1]).all() and np.isfinite(high[-1])
 
@@ -78,3 +78,15 @@ def test_numbers_at_the_ends_of_the_float_range_draw_without_warnings(capfd) -> 
         png = html_plots.curves({"settings": {"alpha": 0.05}, "n_seeds": 5}, [("acc", rows)],
                                 ("baseline", "current"))  # fmt: skip
     assert png and capfd.readouterr().err == ""
+
+
+def test_a_sides_band_is_its_mean_where_it_has_no_spread() -> None:
+    rows = [{"baseline_mean": 1.0, "baseline_std": 0.5}, {"baseline_mean": 2.0},
+            {"baseline_mean": None, "baseline_std": 1.0}, {"baseline_mean": 3.0,
+            "baseline_std": math.inf}]  # fmt: skip
+    mean, low, high = html_plots._bands(rows, "baseline", 4, 2.0)
+    assert mean[[0, 1, 3]].tolist() == [1.0, 2.0, 3.0] and math.isnan(mean[2])
+    assert low[0] == 0.5 and high[0] == 1.5  # 2 x 0.5 / sqrt(4)
+    assert low[1] == high[1] == 2.0 and low[3] == high[3] == 3.0
+    one_seed = html_plots._bands(rows, "baseline", 1, math.nan)
+    assert np.array_equal(one_seed[1], one_seed[0], equal_nan=True)

@@ -105,13 +105,20 @@ def _t_quantile(level: float, df: int) -> float:
     return -t_ppf((1.0 - level) / 2.0, df) if df > 0 else math.nan
 
 
-def _band(mean: Any, std: Any, n: int, quantile: float) -> tuple[float, float, float]:
-    if not isinstance(mean, (int, float)):
-        return math.nan, math.nan, math.nan
-    if not isinstance(std, (int, float)) or n < 2:
-        return mean, mean, mean
-    half = quantile * std / math.sqrt(n)
+def _bands(rows: Sequence[Mapping[str, Any]], prefix: str, n: int, quantile: float
+           ) -> tuple[Any, Any, Any]:  # fmt: skip
+    """A side's mean at each row and its confidence band (the mean alone without a std)."""
+    import numpy as np
+
+    mean, std = (np.array([_float(row.get(f"{prefix}_{key}")) for row in rows])
+                 for key in ("mean", "std"))  # fmt: skip
+    half = quantile * std / math.sqrt(n) if n >= 2 else np.zeros_like(std)
+    half[~np.isfinite(half)] = 0.0
     return mean, mean - half, mean + half
+
+
+def _float(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else math.nan
 
 
 def _grid(n: int, height: float) -> tuple[Any, list[Any]]:
@@ -125,9 +132,9 @@ def _grid(n: int, height: float) -> tuple[Any, list[Any]]:
     return fig, flat[:n]
 
 
-def _envelope(steps: Sequence[float], bands: Sequence[tuple[float, float, float]]
+def _envelope(steps: Sequence[float], mean: Any, low: Any, high: Any
               ) -> tuple[tuple[Any, Any], tuple[Any, Any, Any]]:  # fmt: skip
-    """The mean line ``(x, y)`` and the band ``(x, low, high)`` that draw ``bands`` over ``steps``.
+    """The mean line ``(x, y)`` and the band ``(x, low, high)`` that draw a side over ``steps``.
 
     Up to ``2 * MAX_POINTS`` steps are drawn as they are. A longer curve is cut
     into ``MAX_POINTS`` runs of consecutive steps, each narrower than a pixel at
@@ -138,7 +145,7 @@ def _envelope(steps: Sequence[float], bands: Sequence[tuple[float, float, float]
     import numpy as np
 
     x = np.asarray(steps, dtype=float)
-    mean, low, high = (np.asarray(column, dtype=float) for column in zip(*bands, strict=True))
+    mean, low, high = (np.asarray(column, dtype=float) for column in (mean, low, high))
     if len(x) <= 2 * MAX_POINTS:
         return (x, mean), (x, low, high)
     starts = np.linspace(0, len(x), MAX_POINTS, endpoint=False).astype(np.intp)
@@ -155,6 +162,8 @@ def _envelope(steps: Sequence[float], bands: Sequence[tuple[float, float, float]
 def curves(bench: Mapping[str, Any], metrics: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
            sides: tuple[str, str]) -> str:  # fmt: skip
     """One panel per metric: both sides' means over steps with their confidence bands."""
+    import numpy as np
+
     alpha = (bench.get("settings") or {}).get("alpha") or 0.05
     n = int(bench.get("n_seeds") or 0)
     quantile = _t_quantile(1.0 - alpha, n - 1) if n > 1 else math.nan
@@ -164,11 +173,10 @@ def curves(bench: Mapping[str, Any], metrics: Sequence[tuple[str, Sequence[Mappi
             steps = [row["step"] for row in rows]
             for prefix, colour, label in (("baseline", BASELINE, sides[0]),
                                           ("current", CURRENT, sides[1])):  # fmt: skip
-                bands = [_band(r.get(f"{prefix}_mean"), r.get(f"{prefix}_std"), n, quantile)
-                         for r in rows]  # fmt: skip
-                if all(math.isnan(b[0]) for b in bands):
+                mean, low, high = _bands(rows, prefix, n, quantile)
+                if np.isnan(mean).all():
                     continue
-                line, band = _envelope(steps, bands)
+                line, band = _envelope(steps, mean, low, high)
                 ax.plot(*line, color=colour, lw=1.8, label=label)
                 ax.fill_between(*band, color=colour, alpha=0.25, lw=0)
             flagged = [r for r in rows if r.get("flagged") and r.get("current_mean") is not None]
