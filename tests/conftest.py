@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from pybench.cli import main
 from pybench.core.benchmark import Benchmark
@@ -27,6 +28,13 @@ from tests.toyrepo import ToyRepo, build_toy_repo
 
 REPO = Path(__file__).resolve().parent.parent
 SYNTHETIC = REPO / "examples" / "synthetic" / "benchmarks"
+
+# No per-example deadline: on a loaded machine one example paused for a moment fails the test
+# ("Unreliable test timings"), and the deadline also sets HealthCheck.too_slow's limit (5x the
+# deadline, at least 1 s of drawing). Without it that limit is 30 s. A test's own @settings
+# keep this unless they name a deadline themselves.
+settings.register_profile("pybench", deadline=None)
+settings.load_profile("pybench")
 
 
 @pytest.fixture(autouse=True)
