@@ -1015,7 +1015,9 @@ def test_a_failed_run_is_failed_in_every_report(project, write_bench, cli, monke
             return 1.0 + (seed % 7) / 100 - (0.1 if os.environ.get("DROP") else 0.0)
         """
     )
-    assert cli("benchmarks").exit_code == 0
+    # BOOM=1 raises on even seeds only: fixed seeds (two of bench_boom's six are even), so
+    # the ERROR is not left to the draw (all six odd, a PASS, once in 64 runs)
+    assert cli("benchmarks", "--seed", "1").exit_code == 0
     monkeypatch.setenv("DROP", "1")
     monkeypatch.setenv("BOOM", "1")
     result = cli("benchmarks", "--json", "r.json", "--junit-xml", "r.xml", "--markdown", "r.md")
