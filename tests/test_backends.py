@@ -164,6 +164,36 @@ def test_closing_early_cancels_outstanding_seeds_and_stops_workers(project, benc
     backend.close()  # idempotent
 
 
+def test_ctrl_c_handed_to_another_thread_still_ends_the_wait(project, bench_dir, monkeypatch):
+    # The kernel may give a process's SIGINT to any of its threads (a BLAS pool's, after the
+    # process was stopped and continued): the handler then only marks it, and the wait for a
+    # 30 s seed must still end soon after, not when the seed does.
+    import threading
+
+    from pybench.execution import interrupts
+
+    monkeypatch.setenv("PYBENCH_TEST_SLEEP", "30")
+    folder = bench_dir("bench_slow.py")
+    bench = discover(folder)[0]
+    started = folder / "started"
+
+    def ctrl_c_on_this_thread() -> None:
+        _wait_for(lambda: started.exists() and any(started.iterdir()), 30)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    backend = ProcessBackend(workers=1)
+    helper = threading.Thread(target=ctrl_c_on_this_thread, daemon=True)
+    begun = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts.guard(on_force=backend.kill):
+            helper.start()
+            list(backend.map_seeds(bench, [1]))
+    finally:
+        backend.close()
+        helper.join(5)
+    assert time.monotonic() - begun < 15
+
+
 def test_worker_sees_environment_set_after_start_up(project, write_bench, monkeypatch):
     # The forkserver is shared across runs; workers must still see the current environment.
     path = write_bench(

@@ -71,6 +71,12 @@ __all__ = [
 _STOP_GRACE_S = 2.0
 """How long a worker may take to exit after SIGTERM before it is killed."""
 
+_WAIT_SLICE_S = 0.25
+"""The longest one wait for the workers lasts before it is begun again. A Ctrl-C that the
+kernel hands to another thread of this process (a BLAS library's, say: it may after the
+process was stopped and continued) only marks the signal and does not end the wait; it is
+acted on when the wait returns, so within this long instead of when a seed finishes."""
+
 
 # -- native thread pools ----------------------------------------------------------
 THREAD_VARIABLES = (
@@ -664,7 +670,9 @@ class ProcessBackend:
         from multiprocessing.connection import wait
 
         with interrupts.interruptible():  # Ctrl-C stops the wait at once
-            ready = set(wait(waitables, timeout=self._next_deadline()))
+            deadline = self._next_deadline()
+            wait_s = _WAIT_SLICE_S if deadline is None else min(deadline, _WAIT_SLICE_S)
+            ready = set(wait(waitables, timeout=wait_s))
         now = time.monotonic()
         outcomes: list[SeedOutcome] = []
         timeout = self._call.timeout
