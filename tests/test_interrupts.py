@@ -167,3 +167,22 @@ def test_the_same_signal_twice_at_once_is_one_stop(tmp_path):
     finally:
         proc.kill()
         proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stop_whose_interrupt_was_lost_before_the_run_stops_the_run_at_once(name, code):
+    # Raised while an extension module is imported (numpy's random generators, the first
+    # time seeds are drawn), the KeyboardInterrupt of a signal can be cleared by C code:
+    # the run that follows must not go on as if no signal had come.
+    signum = getattr(signal, name)
+    with interrupts.terminating():
+        try:
+            signal.raise_signal(signum)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass  # what that C code does
+        with pytest.raises(KeyboardInterrupt), interrupts.guard():
+            interrupts.check()  # the run's first step
+        assert interrupts.exit_code() == code
+    with interrupts.terminating(), interrupts.guard():  # the next command starts afresh
+        interrupts.check()

@@ -119,11 +119,14 @@ def guard(on_force: Callable[[], None] | None = None) -> Iterator[None]:
     Args:
         on_force: called on a second Ctrl-C before the process exits (kills workers).
     """
-    global _active
+    global _active, _pending
     if _active is not None or threading.current_thread() is not threading.main_thread():
         yield
         return
     state = _Guard(on_force)
+    if _pending is not None:  # a stop whose KeyboardInterrupt was lost before the run
+        state.requested, state.signum, state.when = True, _pending, _last_when
+        _pending = None
     previous: dict[int, Any] = {}
     try:
         for signum in HANDLED:
@@ -162,12 +165,19 @@ def _echo(signum: int, first: int | None, when: float) -> bool:
 
 _last_when = 0.0
 
+_pending: int | None = None
+"""A stop signal that came under :func:`terminating` before any :func:`guard`. The
+``KeyboardInterrupt`` it raised can be lost: raised while an extension module is being
+imported (numpy's random generators, say, the first time seeds are drawn), it may be
+cleared by C code. :func:`guard` then begins stopped, so the run ends before its first
+benchmark instead of running on as if no signal had come."""
+
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    global _last_signal, _last_when
+    global _last_signal, _last_when, _pending
     if _echo(signum, _last_signal, _last_when):
         return
-    _last_signal = signum
+    _last_signal = _pending = signum
     _last_when = time.monotonic()
     raise KeyboardInterrupt
 
@@ -179,21 +189,24 @@ def terminating() -> Iterator[None]:
     So the cleanup that follows Ctrl-C (workers stopped, worktrees and temporary
     folders removed, locks released) runs for them too, wherever the command is;
     :func:`guard` takes over while the benchmarks run. :func:`exit_code` then
-    says which signal it was. A no-op outside the main thread.
+    says which signal it was. Each of these signals (Ctrl-C too) is also noted, for
+    a :func:`guard` to honour if its ``KeyboardInterrupt`` was lost. A no-op outside
+    the main thread.
     """
-    global _last_signal
-    _last_signal = None
+    global _last_signal, _pending
+    _last_signal = _pending = None
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous: dict[int, Any] = {}
     with contextlib.suppress(ValueError, OSError):
-        for signum in HANDLED:
-            if signum != signal.SIGINT:
+        for signum in HANDLED:  # Ctrl-C too, unless it is ignored (a background job)
+            if signum != signal.SIGINT or signal.getsignal(signum) is signal.default_int_handler:
                 previous[signum] = signal.signal(signum, _terminate)
     try:
         yield
     finally:
+        _pending = None
         _restore(previous)
 
 
