@@ -73,9 +73,10 @@ _STOP_GRACE_S = 2.0
 
 _WAIT_SLICE_S = 0.25
 """The longest one wait for the workers lasts before it is begun again. A Ctrl-C that the
-kernel hands to another thread of this process (a BLAS library's, say: it may after the
-process was stopped and continued) only marks the signal and does not end the wait; it is
-acted on when the wait returns, so within this long instead of when a seed finishes."""
+kernel hands to another thread of this process (a BLAS library's, as it may when the main
+thread cannot take it at that moment, after a stop and continue say) only marks the signal
+and does not end the wait; it is acted on when the wait returns, so within this long
+instead of when a seed finishes."""
 
 
 # -- native thread pools ----------------------------------------------------------
