@@ -264,7 +264,7 @@ def _rest_note(rest: Sequence[Mapping[str, Any]]) -> str:
 
 def _slot_table(bench: Mapping[str, Any], sides: tuple[str, str],
                 ranked: Sequence[Mapping[str, Any]]) -> str:  # fmt: skip
-    if not _slots(bench) or bench.get("status") not in ("PASS", "FAIL"):
+    if not ranked or bench.get("status") not in ("PASS", "FAIL"):
         return ""
     alpha = _alpha(bench)
     level = numbers.level(alpha or 0.05)

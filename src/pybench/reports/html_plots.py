@@ -231,7 +231,7 @@ def _percent(row: Mapping[str, Any], key: str) -> float:
 def _difference_panel(ax: Any, metric: str, rows: Sequence[Mapping[str, Any]]) -> None:
     everything: list[float] = []
     points: dict[str, tuple[list[float], list[float]]] = {NEUTRAL: ([], []), FLAGGED: ([], [])}
-    intervals: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
+    intervals: list[tuple[float, int, float, float]] = []  # mean, row, below, above
     for i, row in enumerate(rows):
         values = _relative(row)
         everything += values
@@ -240,13 +240,12 @@ def _difference_panel(ax: Any, metric: str, rows: Sequence[Mapping[str, Any]]) -
         ys += [i + ((j * 0.6180339) % 1.0 - 0.5) * 0.4 for j in range(len(values))]
         mean, low, high = (_percent(row, k) for k in ("delta", "delta_low", "delta_high"))
         if math.isfinite(mean) and math.isfinite(low) and math.isfinite(high):
-            for column, value in zip(intervals, (mean, i, mean - low, high - mean), strict=True):
-                column.append(value)
+            intervals.append((mean, i, mean - low, high - mean))
     for colour, (xs, ys) in points.items():  # one artist per colour, however many seeds
         if xs:
             ax.scatter(xs, ys, s=10, color=colour, alpha=0.6, lw=0)
-    if intervals[0]:
-        means, at, below, above = intervals
+    if intervals:
+        means, at, below, above = zip(*intervals, strict=True)
         ax.errorbar(means, at, xerr=[below, above], fmt="D", ms=5, color="black", capsize=4,
                     ls="none", zorder=5)  # fmt: skip
     ax.axvline(0.0, color="black", lw=0.8, ls="--")

@@ -142,21 +142,22 @@ class SlotRow(Mapping[str, Any]):
     def _values(self, side: _Values | None) -> list[float | None] | None:
         return None if side is None or self._k is None else side.column(self._k)
 
-    def __getitem__(self, key: str) -> Any:
+    def _lookup(self, key: str) -> Any:
+        """The field or the values under ``key``; ``_ABSENT`` if there is none."""
         value = self._fields.get(key, _ABSENT)  # (the fields never hold the values' keys)
-        if value is not _ABSENT:
-            return value
-        if key in self._VALUES:
+        if value is _ABSENT and key in self._VALUES:
             return self._values(self._sides[self._VALUES.index(key)])
-        raise KeyError(key)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._lookup(key)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:  # (Mapping's goes through a KeyError)
-        value = self._fields.get(key, _ABSENT)
-        if value is not _ABSENT:
-            return value
-        if key in self._VALUES:
-            return self._values(self._sides[self._VALUES.index(key)])
-        return default
+        value = self._lookup(key)
+        return default if value is _ABSENT else value
 
     def __contains__(self, key: object) -> bool:
         return key in self._VALUES or key in self._fields
